@@ -1,0 +1,125 @@
+/**
+ * `bench` (closed or open loop, optional concurrency sweep) and `stream` (frames at --fps with an
+ * in-flight --window; a frame due while the window is full is dropped and counted). Both drive
+ * src/measure/load.ts with an issuer from issuers.ts and report through src/measure.
+ */
+import { runLoad, LoadResult } from '../measure/load';
+import { fillLoadReport, loadSummaryText, VerdictTargets } from '../measure/load-report';
+import { constantPacer, poissonPacer } from '../measure/pacer';
+import { RunReport } from '../measure/report-json';
+import { findKnee, SweepLevel } from '../measure/sweep';
+import { summarize } from '../measure/histogram';
+import type { Connection } from './connect';
+import type { LoadedImage } from './images';
+import { classifyIssuer, Issuer, pingIssuer, streamIssuer } from './issuers';
+import { createProgress } from './progress';
+
+export type Rpc = 'classify' | 'stream' | 'ping';
+
+export interface BenchOptions extends VerdictTargets {
+  rpc: Rpc;
+  concurrency: number;
+  rate?: number;
+  arrivals: 'constant' | 'poisson';
+  durationS?: number;
+  requests?: number;
+  warmupS: number;
+  topK: number;
+  payloadBytes: number;
+  responseBytes: number;
+  sweep?: number[];
+  signal?: AbortSignal;
+}
+
+function issuerFor(conn: Connection, o: { rpc: Rpc; topK: number; payloadBytes: number; responseBytes: number }, images: LoadedImage[], slots: number): Issuer {
+  if (o.rpc === 'ping') return pingIssuer(conn, o.payloadBytes, o.responseBytes, slots);
+  if (images.length === 0) throw new Error(`--rpc ${o.rpc} needs images (--images or --image-size)`);
+  return o.rpc === 'stream' ? streamIssuer(conn, images, o.topK, slots) : classifyIssuer(conn, images, o.topK, slots);
+}
+
+async function oneLevel(conn: Connection, o: BenchOptions, images: LoadedImage[], concurrency: number, label: string): Promise<LoadResult> {
+  const open = o.rate !== undefined;
+  // Open loop: enough slots that the server, not the client, is the bottleneck; the backlog queues the rest.
+  const slots = concurrency;
+  const issuer = issuerFor(conn, o, images, slots);
+  const progress = createProgress(label, o.durationS !== undefined ? o.durationS + o.warmupS : undefined, o.requests);
+  try {
+    return await runLoad({
+      mode: open ? 'open' : 'closed',
+      concurrency: slots,
+      pacer: open ? () => (o.arrivals === 'poisson' ? poissonPacer(o.rate!) : constantPacer(o.rate!)) : undefined,
+      durationS: o.durationS,
+      requests: o.requests,
+      warmupS: o.warmupS,
+      issue: issuer.issue,
+      signal: o.signal,
+      onProgress: (d, e) => progress.update(d, e),
+    });
+  } finally {
+    progress.end();
+    await issuer.close();
+  }
+}
+
+export async function runBench(conn: Connection, o: BenchOptions, images: LoadedImage[], rep: RunReport): Promise<string> {
+  if (!o.sweep || o.sweep.length === 0) {
+    const r = await oneLevel(conn, o, images, o.concurrency, `bench ${o.rpc}`);
+    fillLoadReport(rep, r, o);
+    return loadSummaryText(rep);
+  }
+  const levels: Array<SweepLevel & { images_per_s: number; errors: number }> = [];
+  let last: LoadResult | undefined;
+  const lines: string[] = ['concurrency   req/s   images/s   p50 ms   p99 ms   errors'];
+  for (const c of o.sweep) {
+    if (o.signal?.aborted) break;
+    last = await oneLevel(conn, { ...o, rate: undefined }, images, c, `sweep c=${c}`);
+    const s = summarize(last.latency);
+    const secs = last.elapsedNs / 1e9 || 1;
+    const lvl = { concurrency: c, throughput_rps: last.ok / secs, images_per_s: last.images / secs, p50_ms: s.percentiles_ms.p50, p99_ms: s.percentiles_ms.p99, errors: last.errors };
+    levels.push(lvl);
+    lines.push(`${String(c).padStart(11)} ${lvl.throughput_rps.toFixed(1).padStart(7)} ${lvl.images_per_s.toFixed(1).padStart(10)} ${lvl.p50_ms.toFixed(3).padStart(8)} ${lvl.p99_ms.toFixed(3).padStart(8)} ${String(lvl.errors).padStart(8)}`);
+  }
+  const knee = findKnee(levels);
+  rep.sweep = { levels, knee };
+  if (last) fillLoadReport(rep, last, o, { sweep_last_level: levels[levels.length - 1]?.concurrency });
+  if (knee) lines.push(`knee: concurrency ${knee.concurrency} — ${knee.reason}`);
+  lines.push('(verdict, histogram and series below are for the last level)');
+  return `${lines.join('\n')}\n${loadSummaryText(rep)}`;
+}
+
+export interface StreamOptions extends VerdictTargets {
+  fps: number;
+  window: number;
+  durationS?: number;
+  frames?: number;
+  warmupS: number;
+  topK: number;
+  signal?: AbortSignal;
+}
+
+export async function runStream(conn: Connection, o: StreamOptions, images: LoadedImage[], rep: RunReport): Promise<string> {
+  if (images.length === 0) throw new Error('stream needs images (--images or --image-size)');
+  const issuer = streamIssuer(conn, images, o.topK, o.window);
+  const progress = createProgress('stream', o.durationS !== undefined ? o.durationS + o.warmupS : undefined, o.frames);
+  let r: LoadResult;
+  try {
+    r = await runLoad({
+      mode: 'open',
+      concurrency: o.window,
+      overflow: 'drop',
+      pacer: () => constantPacer(o.fps),
+      durationS: o.durationS,
+      requests: o.frames,
+      warmupS: o.warmupS,
+      issue: issuer.issue,
+      signal: o.signal,
+      onProgress: (d, e) => progress.update(d, e),
+    });
+  } finally {
+    progress.end();
+    await issuer.close();
+  }
+  fillLoadReport(rep, r, { budgetMs: o.budgetMs, fps: o.fps, percentile: o.percentile }, { fps_target: o.fps, achieved_fps: r.elapsedNs > 0 ? r.images / (r.elapsedNs / 1e9) : 0, window: o.window });
+  const s = rep.summary as { achieved_fps: number };
+  return `frames: ${r.scheduled} due at ${o.fps} fps, ${r.sent} sent, ${r.dropped} dropped (window ${o.window} full), achieved ${s.achieved_fps.toFixed(2)} fps\n${loadSummaryText(rep)}`;
+}

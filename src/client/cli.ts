@@ -1,0 +1,316 @@
+/**
+ * rtinfer: the measuring client. yargs wiring only; each verb lives in its own module.
+ *
+ * Exit codes (after irtt): 0 ok; 1 runtime error (cannot connect, a call or every request failed, no
+ * ping reply); 2 usage error; 3 interrupted twice; 4 the run worked but the real-time verdict is FAIL
+ * (so scripts can tell "the infrastructure is too slow" from "the tool broke").
+ * `local …` is dispatched by bin/rtinfer.js to src/local/cli.ts, so this module never loads tfjs.
+ */
+import yargs, { Argv } from 'yargs';
+import { environment, newReport, RunReport, Verb, writeReport } from '../measure/report-json';
+import { writeHtmlReport } from '../measure/report-html';
+import { buckets, cdf } from '../measure/histogram';
+import { readReport } from '../measure/report-json';
+import { runBench, runStream, Rpc } from './bench';
+import { classifyOne, classifyText, serverInfo } from './classify';
+import { connect, Connection, ConnectOptions, describeError, waitForReady } from './connect';
+import { generateImages, loadImages, LoadedImage, parseSize } from './images';
+import { probeLine, runPing, summaryText } from './ping';
+
+export const EXIT = { OK: 0, RUNTIME: 1, USAGE: 2, INTERRUPTED: 3, VERDICT_FAIL: 4 } as const;
+
+export interface Io {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+const processIo: Io = { out: (l) => process.stdout.write(l + '\n'), err: (l) => process.stderr.write(l + '\n') };
+
+export class UsageError extends Error {}
+
+export function connectionOptions<T>(y: Argv<T>) {
+  return y
+    .option('target', { alias: 't', type: 'string', default: 'localhost:8000', describe: 'server host:port ([::1]:8000 for IPv6)' })
+    .option('tls', { type: 'boolean', default: false, describe: 'use TLS (system roots unless --ca)' })
+    .option('ca', { type: 'string', describe: 'PEM CA file to trust (implies --tls)' })
+    .option('servername', { type: 'string', describe: 'TLS server name / authority override' })
+    .option('token', { type: 'string', describe: 'bearer token (sent as authorization: Bearer …); default $RTINFER_TOKEN' })
+    .option('deadline-ms', { type: 'number', describe: 'per-call deadline in ms (ping default: max(1000, 2×interval))' })
+    .option('connections', { alias: 'n', type: 'number', default: 1, describe: 'channels (distinct TCP connections)' })
+    .option('json', { type: 'string', describe: 'write the full result as JSON to this file' });
+}
+
+export function imageOptions<T>(y: Argv<T>) {
+  return y
+    .option('images', { type: 'array', string: true, describe: 'image files or directories' })
+    .option('image-size', { type: 'string', describe: 'generate noise JPEGs of WxH instead (default 224x224 when no --images)' })
+    .option('top-k', { type: 'number', default: 5 });
+}
+
+export function verdictOptions<T>(y: Argv<T>) {
+  return y
+    .option('budget-ms', { type: 'number', describe: 'latency budget for the verdict' })
+    .option('percentile', { type: 'number', default: 99, describe: 'percentile the budget applies to' });
+}
+
+interface ConnArgs {
+  target: string;
+  tls: boolean;
+  ca?: string;
+  servername?: string;
+  token?: string;
+  'deadline-ms'?: number;
+  connections: number;
+  json?: string;
+}
+
+function connOpts(a: ConnArgs, defaultDeadlineMs?: number): ConnectOptions {
+  if (!(a.connections >= 1)) throw new UsageError('--connections must be ≥ 1');
+  return {
+    target: a.target,
+    tls: a.tls || a.ca !== undefined,
+    ca: a.ca,
+    servername: a.servername,
+    token: a.token ?? process.env.RTINFER_TOKEN,
+    deadlineMs: a['deadline-ms'] ?? defaultDeadlineMs,
+    connections: a.connections,
+  };
+}
+
+/** Settings echoed into the JSON: every option, minus yargs internals and the secret. */
+function settingsOf(a: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(a)) {
+    if (k === '_' || k === '$0' || k.includes('-') || k.length === 1) continue; // keep camelCase forms only
+    out[k] = k === 'token' && v ? '(set)' : v;
+  }
+  return out;
+}
+
+export async function resolveImages(a: { images?: string[]; imageSize?: string }): Promise<LoadedImage[]> {
+  if (a.images && a.images.length > 0) return loadImages(a.images);
+  const [w, h] = parseSize(a.imageSize ?? '224x224');
+  return generateImages(w, h);
+}
+
+async function withConnection<T>(o: ConnectOptions, f: (c: Connection) => Promise<T>): Promise<T> {
+  const c = connect(o);
+  try {
+    await waitForReady(c, Math.max(3000, o.deadlineMs ?? 0));
+    return await f(c);
+  } finally {
+    c.close();
+  }
+}
+
+function finishReport(rep: RunReport, jsonFile: string | undefined, io: Io): void {
+  if (jsonFile) {
+    writeReport(jsonFile, rep);
+    io.err(`wrote ${jsonFile}`);
+  }
+}
+
+function verdictExit(rep: RunReport): number {
+  const s = rep.summary as { ok?: number; errors?: number };
+  if ((s.ok ?? 0) === 0 && (s.errors ?? 0) > 0) return EXIT.RUNTIME;
+  return rep.verdict?.status === 'FAIL' ? EXIT.VERDICT_FAIL : EXIT.OK;
+}
+
+/** Runs the CLI; resolves to the exit code. `signal` aborts a run gracefully (first Ctrl-C). */
+export async function main(argv: string[], io: Io = processIo, signal?: AbortSignal): Promise<number> {
+  let code: number = EXIT.OK;
+  const started = new Date();
+  const parser = yargs(argv)
+    .scriptName('rtinfer')
+    .usage('$0 <verb> [options]\n\nMeasure a realtime-inference gRPC server end to end. `rtinfer local --help` runs the model in-process.')
+    .command(
+      'ping',
+      'round-trip time, jitter, clock offset, one-way delay and throughput probes',
+      (y) =>
+        connectionOptions(y)
+          .option('count', { alias: 'c', type: 'number', describe: 'probes to send (default 10 unless --duration)' })
+          .option('interval-ms', { alias: 'i', type: 'number', default: 1000, describe: 'time between probe sends' })
+          .option('duration', { type: 'number', describe: 'seconds to probe for (count = duration / interval)' })
+          .option('payload-bytes', { type: 'number', default: 0, describe: 'upload payload per probe' })
+          .option('response-bytes', { type: 'number', default: 0, describe: 'download padding per probe' })
+          .option('calibration-probes', { type: 'number', default: 10, describe: 'unloaded probes sent first when payloads are set' })
+          .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no per-probe lines' }),
+      async (a) => {
+        if (!(a['interval-ms'] > 0)) throw new UsageError('--interval-ms must be > 0');
+        const o = connOpts(a, Math.max(1000, 2 * a['interval-ms']));
+        const count = a.count ?? (a.duration === undefined ? 10 : undefined);
+        code = await withConnection(o, async (c) => {
+          const server = await serverInfo(c);
+          io.out(`PING ${c.target} (gRPC Ping): ${a['payload-bytes']} payload bytes, ${a['response-bytes']} response bytes, every ${a['interval-ms']} ms`);
+          const r = await runPing(c, { count, durationS: a.duration, intervalMs: a['interval-ms'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], calibrationProbes: a['calibration-probes'], signal }, a.quiet ? undefined : (p) => io.out(probeLine(p)));
+          io.out('');
+          io.out(summaryText(c.target, r.summary));
+          const rep = newReport('ping', settingsOf(a), environment(c.target, server), started);
+          rep.summary = r.summary as unknown as Record<string, unknown>;
+          rep.histogram = { buckets: buckets(r.rttHistogram), cdf: cdf(r.rttHistogram) };
+          rep.series = r.series;
+          rep.status_counts = r.summary.status_counts;
+          rep.errors = Object.entries(r.probes.filter((p) => p.status !== 'OK').reduce<Record<string, number>>((m, p) => ((m[`${p.status}: ${p.message ?? ''}`] = (m[`${p.status}: ${p.message ?? ''}`] ?? 0) + 1), m), {})).map(([message, count]) => ({ message, count }));
+          rep.probes = r.probes;
+          finishReport(rep, a.json, io);
+          return r.summary.received === 0 ? EXIT.RUNTIME : EXIT.OK;
+        });
+      },
+    )
+    .command(
+      'classify <files..>',
+      'classify images: top-k table, end-to-end time and the server timing breakdown',
+      (y) => connectionOptions(y).positional('files', { type: 'string', array: true, demandOption: true }).option('top-k', { type: 'number', default: 5 }),
+      async (a) => {
+        const o = connOpts(a);
+        const images = loadImages(a.files as string[]);
+        code = await withConnection(o, async (c) => {
+          const server = await serverInfo(c);
+          const results = [];
+          for (const im of images) {
+            const r = await classifyOne(c, im, a['top-k']);
+            results.push(r);
+            (r.status === 'OK' ? io.out : io.err)(classifyText(r));
+          }
+          const rep = newReport('classify', settingsOf(a), environment(c.target, server), started);
+          rep.results = results;
+          const failed = results.filter((r) => r.status !== 'OK').length;
+          rep.summary = { images: results.length, ok: results.length - failed, errors: failed };
+          for (const r of results) rep.status_counts[r.status] = (rep.status_counts[r.status] ?? 0) + 1;
+          rep.errors = results.filter((r) => r.status !== 'OK').map((r) => ({ message: `${r.status}: ${r.message} (${r.image})`, count: 1 }));
+          finishReport(rep, a.json, io);
+          return failed > 0 ? EXIT.RUNTIME : EXIT.OK;
+        });
+      },
+    )
+    .command(
+      'bench',
+      'load test: closed loop (--concurrency), open loop (--rate), or a concurrency --sweep',
+      (y) =>
+        verdictOptions(imageOptions(connectionOptions(y)))
+          .option('rpc', { choices: ['classify', 'stream', 'ping'] as const, default: 'classify' as Rpc })
+          .option('concurrency', { alias: 'C', type: 'number', default: 1, describe: 'closed loop: requests in flight; open loop: most in flight' })
+          .option('rate', { alias: 'r', type: 'number', describe: 'open loop: requests/s (latency from the intended send time)' })
+          .option('arrivals', { choices: ['constant', 'poisson'] as const, default: 'constant' as const })
+          .option('duration', { alias: 'd', type: 'number', describe: 'seconds to measure (default 10 unless --requests)' })
+          .option('requests', { type: 'number', describe: 'requests to measure' })
+          .option('warmup', { type: 'number', default: 1, describe: 'seconds of unmeasured warm-up' })
+          .option('sweep', { type: 'string', describe: 'concurrency levels, e.g. 1,2,4,8' })
+          .option('fps', { type: 'number', describe: 'images/s the verdict requires' })
+          .option('payload-bytes', { type: 'number', default: 0, describe: '--rpc ping: request payload' })
+          .option('response-bytes', { type: 'number', default: 0, describe: '--rpc ping: response padding' }),
+      async (a) => {
+        const sweep = a.sweep ? a.sweep.split(',').map((x) => Number(x.trim())) : undefined;
+        if (sweep && sweep.some((x) => !(x >= 1) || !Number.isInteger(x))) throw new UsageError(`--sweep must be positive integers like 1,2,4,8, got "${a.sweep}"`);
+        if (!(a.concurrency >= 1)) throw new UsageError('--concurrency must be ≥ 1');
+        if (a.rate !== undefined && !(a.rate > 0)) throw new UsageError('--rate must be > 0');
+        const o = connOpts(a);
+        const images = a.rpc === 'ping' ? [] : await resolveImages({ images: a.images, imageSize: a['image-size'] });
+        // Open loop without an explicit --concurrency: allow up to 256 in flight so the client is not the limit.
+        const concurrency = a.rate !== undefined && !argv.some((x) => /^(--concurrency|-C)(=|$)/.test(x)) ? 256 : a.concurrency;
+        code = await withConnection({ ...o, connections: a.connections }, async (c) => {
+          const server = await serverInfo(c);
+          const rep = newReport('bench', { ...settingsOf(a), concurrency }, environment(c.target, server), started);
+          const text = await runBench(c, { rpc: a.rpc, concurrency, rate: a.rate, arrivals: a.arrivals, durationS: a.duration ?? (a.requests === undefined ? 10 : undefined), requests: a.requests, warmupS: a.warmup, topK: a['top-k'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], sweep, budgetMs: a['budget-ms'], fps: a.fps, percentile: a.percentile, signal }, images, rep);
+          io.out(text);
+          finishReport(rep, a.json, io);
+          return verdictExit(rep);
+        });
+      },
+    )
+    .command(
+      'stream',
+      'ClassifyStream at --fps with an in-flight --window: per-frame latency, late and dropped frames, verdict',
+      (y) =>
+        verdictOptions(imageOptions(connectionOptions(y)))
+          .option('fps', { type: 'number', default: 15 })
+          .option('window', { alias: 'w', type: 'number', default: 4, describe: 'frames in flight; a frame due when it is full is dropped' })
+          .option('duration', { alias: 'd', type: 'number', describe: 'seconds (default 10 unless --frames)' })
+          .option('frames', { type: 'number', describe: 'frames to send' })
+          .option('warmup', { type: 'number', default: 1 }),
+      async (a) => {
+        if (!(a.fps > 0)) throw new UsageError('--fps must be > 0');
+        if (!(a.window >= 1)) throw new UsageError('--window must be ≥ 1');
+        const o = connOpts(a);
+        const images = await resolveImages({ images: a.images, imageSize: a['image-size'] });
+        code = await withConnection(o, async (c) => {
+          const server = await serverInfo(c);
+          const rep = newReport('stream', settingsOf(a), environment(c.target, server), started);
+          const text = await runStream(c, { fps: a.fps, window: a.window, durationS: a.duration ?? (a.frames === undefined ? 10 : undefined), frames: a.frames, warmupS: a.warmup, topK: a['top-k'], budgetMs: a['budget-ms'], percentile: a.percentile, signal }, images, rep);
+          io.out(text);
+          finishReport(rep, a.json, io);
+          return verdictExit(rep);
+        });
+      },
+    )
+    .command(
+      'report <runs..>',
+      'render RUN.json files into report.html + PNG charts (comparison when several)',
+      (y) => y.positional('runs', { type: 'string', array: true, demandOption: true }).option('out', { alias: 'o', type: 'string', default: 'report', describe: 'output directory' }),
+      async (a) => {
+        const runs = (a.runs as string[]).map((file) => ({ file, report: readReport(file) }));
+        const files = await writeHtmlReport(runs, a.out);
+        io.out(`wrote ${files.html}`);
+        for (const p of files.pngs) io.out(`wrote ${p}`);
+      },
+    )
+    .command('local', 'in-process mode (no network): `rtinfer local classify|bench --help`', () => undefined, () => {
+      throw new UsageError('`local` is handled by bin/rtinfer.js; run it through the rtinfer command');
+    })
+    .demandCommand(1, 'give a verb: ping, classify, bench, stream, report, local')
+    .strict()
+    .exitProcess(false)
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw new UsageError(msg);
+    })
+    .help()
+    .version(false)
+    .wrap(Math.min(120, process.stdout.columns ?? 100));
+  try {
+    let helpShown = false;
+    await parser.parseAsync(argv, {}, (_e, _argv, output) => {
+      if (output) {
+        helpShown = true;
+        io.out(output);
+      }
+    });
+    if (helpShown) return EXIT.OK;
+    return code;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      io.err(`usage error: ${e.message}\n(run with --help for usage)`);
+      return EXIT.USAGE;
+    }
+    io.err(`error: ${describeError(e)}`);
+    return EXIT.RUNTIME;
+  }
+}
+
+/** Entry point: first Ctrl-C stops the run and reports what was measured, a second exits with 3. */
+export function run(argv: string[]): void {
+  const ac = new AbortController();
+  let interrupts = 0;
+  process.on('SIGINT', () => {
+    interrupts++;
+    if (interrupts === 1) {
+      process.stderr.write('\ninterrupted: finishing in-flight requests and reporting (Ctrl-C again to quit)\n');
+      ac.abort();
+    } else process.exit(EXIT.INTERRUPTED);
+  });
+  main(argv, processIo, ac.signal).then(
+    (c) => {
+      process.exitCode = c;
+      // grpc-js keeps timers alive briefly after close; do not hold the shell.
+      setTimeout(() => process.exit(c), 100).unref();
+    },
+    (e) => {
+      process.stderr.write(`error: ${describeError(e)}\n`);
+      process.exit(EXIT.RUNTIME);
+    },
+  );
+}
+
+if (require.main === module) run(process.argv.slice(2));
+
+export type { Verb };

@@ -1,0 +1,129 @@
+/**
+ * The gRPC calls the load runner drives, one issuer per RPC. Each prebuilds its requests and one
+ * callback per slot, so the hot loop allocates nothing of ours per call (grpc-js allocates its own).
+ * Calls are spread over the connection's channels by slot.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import { ClassifyRequest, ClassifyResponse, PingRequest, PingResponse } from '../gen/inference/v1/inference';
+import type { DoneFn, IssueFn } from '../measure/load';
+import { Connection, WIRE_BYTES, WithWireBytes } from './connect';
+import type { LoadedImage } from './images';
+
+export interface Issuer {
+  issue: IssueFn;
+  /** Ends streams; resolves when they are closed. */
+  close(): Promise<void>;
+}
+
+const UNKNOWN = 2;
+
+function classifyRequests(images: LoadedImage[], topK: number): { reqs: ClassifyRequest[]; sizes: number[] } {
+  const reqs = images.map((im) => ({ image: im.bytes, topK, requestId: '', clientSendUnixNanos: 0n }));
+  return { reqs, sizes: reqs.map((r) => ClassifyRequest.encode(r).finish().length) };
+}
+
+export function classifyIssuer(conn: Connection, images: LoadedImage[], topK: number, slots: number): Issuer {
+  const { reqs, sizes } = classifyRequests(images, topK);
+  const slotImage = new Int32Array(slots);
+  let done: DoneFn = () => undefined;
+  const callbacks = Array.from({ length: slots }, (_, slot) => (err: grpc.ServiceError | null, res: ClassifyResponse) => {
+    const up = sizes[slotImage[slot]];
+    if (err) done(slot, err.code, up, 0, 0, undefined, err.details);
+    else done(slot, 0, up, (res as WithWireBytes)[WIRE_BYTES] ?? 0, 1, res.timing, undefined);
+  });
+  return {
+    issue(slot, seq, d): void {
+      done = d;
+      const i = seq % reqs.length;
+      slotImage[slot] = i;
+      conn.clients[slot % conn.clients.length].classify(reqs[i], conn.metadata, conn.callOptions(), callbacks[slot]);
+    },
+    close: async () => undefined,
+  };
+}
+
+export function pingIssuer(conn: Connection, payloadBytes: number, responseBytes: number, slots: number): Issuer {
+  const req: PingRequest = { seq: 0n, payload: Buffer.alloc(payloadBytes, 0x5a), responseBytes, echoPayload: false, clientSendUnixNanos: 0n };
+  const up = PingRequest.encode(req).finish().length;
+  let done: DoneFn = () => undefined;
+  const callbacks = Array.from({ length: slots }, (_, slot) => (err: grpc.ServiceError | null, res: PingResponse) => {
+    if (err) done(slot, err.code, up, 0, 0, undefined, err.details);
+    else done(slot, 0, up, (res as WithWireBytes)[WIRE_BYTES] ?? 0, 0, undefined, undefined);
+  });
+  return {
+    issue(slot, _seq, d): void {
+      done = d;
+      conn.clients[slot % conn.clients.length].ping(req, conn.metadata, conn.callOptions(), callbacks[slot]);
+    },
+    close: async () => undefined,
+  };
+}
+
+/**
+ * ClassifyStream: one bidirectional stream per channel; slot s writes frames with request_id "s" and the
+ * response carrying that id completes it. A frame error (response.error) completes only that frame; a
+ * stream that ends with an error fails every frame in flight on it, and the next frame opens a new stream.
+ */
+export function streamIssuer(conn: Connection, images: LoadedImage[], topK: number, slots: number): Issuer {
+  const { reqs: base, sizes } = classifyRequests(images, topK);
+  const slotReq: ClassifyRequest[] = Array.from({ length: slots }, (_, s) => ({ ...base[0], requestId: String(s) }));
+  const slotImage = new Int32Array(slots);
+  const slotStream = new Int32Array(slots).fill(-1);
+  const streams: Array<grpc.ClientDuplexStream<ClassifyRequest, ClassifyResponse> | undefined> = new Array(conn.clients.length);
+  const inFlight: Array<Set<number>> = conn.clients.map(() => new Set<number>());
+  const ended: Array<Promise<void>> = [];
+  let done: DoneFn = () => undefined;
+
+  const open = (ch: number): grpc.ClientDuplexStream<ClassifyRequest, ClassifyResponse> => {
+    const call = conn.clients[ch].classifyStream(conn.metadata);
+    streams[ch] = call;
+    const mine = inFlight[ch];
+    call.on('data', (res: ClassifyResponse) => {
+      const slot = Number(res.requestId);
+      if (!mine.delete(slot)) return; // not ours (or already failed): ignore rather than double-count
+      const up = sizes[slotImage[slot]];
+      if (res.error) done(slot, res.error.code, up, (res as WithWireBytes)[WIRE_BYTES] ?? 0, 0, undefined, res.error.message);
+      else done(slot, 0, up, (res as WithWireBytes)[WIRE_BYTES] ?? 0, 1, res.timing, undefined);
+    });
+    const fail = (code: number, msg: string): void => {
+      if (streams[ch] === call) streams[ch] = undefined;
+      for (const slot of [...mine]) {
+        mine.delete(slot);
+        done(slot, code, sizes[slotImage[slot]], 0, 0, undefined, msg);
+      }
+    };
+    ended.push(
+      new Promise<void>((resolve) => {
+        call.on('error', (e: grpc.ServiceError) => {
+          fail(e.code ?? UNKNOWN, e.details ?? e.message);
+          resolve();
+        });
+        call.on('status', () => resolve());
+        call.on('end', () => {
+          fail(UNKNOWN, 'stream ended with frames in flight');
+          resolve();
+        });
+      }),
+    );
+    return call;
+  };
+
+  return {
+    issue(slot, seq, d): void {
+      done = d;
+      const ch = slot % conn.clients.length;
+      const call = streams[ch] ?? open(ch);
+      const i = seq % base.length;
+      slotImage[slot] = i;
+      slotStream[slot] = ch;
+      const req = slotReq[slot];
+      req.image = base[i].image;
+      inFlight[ch].add(slot);
+      call.write(req); // serializes synchronously, so the shared request object may change afterwards
+    },
+    async close(): Promise<void> {
+      for (const s of streams) s?.end();
+      await Promise.race([Promise.all(ended), new Promise((r) => setTimeout(r, 2000).unref())]);
+    },
+  };
+}

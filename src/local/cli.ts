@@ -1,0 +1,112 @@
+/**
+ * `rtinfer local classify|bench`: in-process mode, same flags and report shape as the remote verbs.
+ * A separate entry (bin/rtinfer.js dispatches here) so the remote client never loads a model runtime.
+ */
+import yargs from 'yargs';
+import { BACKEND_NAMES } from '../backends/engine';
+import { NORMALIZATIONS, Normalize } from '../models/model';
+import { runLoad } from '../measure/load';
+import { fillLoadReport, loadSummaryText } from '../measure/load-report';
+import { constantPacer } from '../measure/pacer';
+import { environment, newReport, writeReport } from '../measure/report-json';
+import { generateImages, loadImages, parseSize } from '../client/images';
+import { classifyLocal, loadLocal, localIssuer } from './local';
+
+const EXIT = { OK: 0, RUNTIME: 1, USAGE: 2, VERDICT_FAIL: 4 } as const;
+
+export async function main(argv: string[], out: (l: string) => void = (l) => process.stdout.write(l + '\n'), err: (l: string) => void = (l) => process.stderr.write(l + '\n')): Promise<number> {
+  let code: number = EXIT.OK;
+  const started = new Date();
+  const modelOpts = {
+    backend: { choices: ['auto', ...BACKEND_NAMES], default: 'auto' },
+    model: { type: 'string', default: 'googlenet', describe: "'googlenet' or a path to a tfjs model.json / .onnx" },
+    weights: { type: 'string' },
+    normalize: { choices: NORMALIZATIONS },
+    threads: { type: 'number' },
+    json: { type: 'string' },
+    'top-k': { type: 'number', default: 5 },
+  } as const;
+  const settingsOf = (a: Record<string, unknown>): Record<string, unknown> =>
+    Object.fromEntries(Object.entries(a).filter(([k]) => k !== '_' && k !== '$0' && !k.includes('-') && k.length > 1));
+  try {
+    await yargs(argv)
+      .scriptName('rtinfer local')
+      .command('classify <files..>', 'classify images in-process', (y) => y.options(modelOpts).positional('files', { type: 'string', array: true, demandOption: true }), async (a) => {
+        const m = await loadLocal({ backend: a.backend as never, model: a.model, weights: a.weights, normalize: a.normalize as Normalize | undefined, threads: a.threads, log: err });
+        const rep = newReport('local-classify', settingsOf(a), environment('in-process'), started);
+        const results = [];
+        for (const im of loadImages(a.files as string[])) {
+          const t0 = process.hrtime.bigint();
+          try {
+            const r = await classifyLocal(m, im.bytes, a['top-k']);
+            const e2e = Number(process.hrtime.bigint() - t0) / 1e6;
+            out(`${im.name} — ${m.descriptor.name} on ${m.selection.backend}`);
+            r.top.forEach((p, i) => out(`  ${String(i + 1).padStart(4)}  ${(p.probability * 100).toFixed(2).padStart(6)}%  ${String(p.class_index).padStart(5)}  ${p.label}`));
+            out(`  end-to-end ${e2e.toFixed(2)} ms; decode ${(Number(r.timing.decodeNanos) / 1e6).toFixed(2)} + preprocess ${(Number(r.timing.preprocessNanos) / 1e6).toFixed(2)} + inference ${(Number(r.timing.inferenceNanos) / 1e6).toFixed(2)} ms`);
+            results.push({ image: im.name, status: 'OK', e2e_ms: e2e, predictions: r.top, timing: r.timing });
+          } catch (e) {
+            err(`${im.name}: INVALID_ARGUMENT: ${(e as Error).message}`);
+            results.push({ image: im.name, status: 'INVALID_ARGUMENT', message: (e as Error).message });
+            code = EXIT.RUNTIME;
+          }
+        }
+        rep.results = results;
+        rep.summary = { images: results.length, ok: results.filter((r) => r.status === 'OK').length };
+        if (a.json) writeReport(a.json, rep);
+        await m.engine.dispose();
+      })
+      .command('bench', 'in-process load test (closed loop or --rate)', (y) =>
+        y.options(modelOpts)
+          .option('images', { type: 'array', string: true })
+          .option('image-size', { type: 'string' })
+          .option('concurrency', { alias: 'C', type: 'number', default: 1 })
+          .option('rate', { type: 'number' })
+          .option('duration', { type: 'number' })
+          .option('requests', { type: 'number' })
+          .option('warmup', { type: 'number', default: 1 })
+          .option('budget-ms', { type: 'number' })
+          .option('fps', { type: 'number' })
+          .option('percentile', { type: 'number', default: 99 }), async (a) => {
+        const m = await loadLocal({ backend: a.backend as never, model: a.model, weights: a.weights, normalize: a.normalize as Normalize | undefined, threads: a.threads, log: err });
+        const images = a.images && a.images.length > 0 ? loadImages(a.images) : await generateImages(...parseSize(a['image-size'] ?? '224x224'));
+        const slots = a.rate !== undefined ? 64 : a.concurrency;
+        const r = await runLoad({
+          mode: a.rate !== undefined ? 'open' : 'closed',
+          concurrency: slots,
+          pacer: a.rate !== undefined ? () => constantPacer(a.rate!) : undefined,
+          durationS: a.duration ?? (a.requests === undefined ? 10 : undefined),
+          requests: a.requests,
+          warmupS: a.warmup,
+          issue: localIssuer(m, images.map((i) => i.bytes), a['top-k'], slots),
+        });
+        const rep = newReport('local-bench', settingsOf(a), environment('in-process', { backend: m.selection.backend, reason: m.selection.reason, model: m.descriptor.name }), started);
+        fillLoadReport(rep, r, { budgetMs: a['budget-ms'], fps: a.fps, percentile: a.percentile });
+        out(`local: ${m.descriptor.name} on ${m.selection.backend} (${m.selection.reason})`);
+        out(loadSummaryText(rep));
+        if (a.json) writeReport(a.json, rep);
+        await m.engine.dispose();
+        code = rep.verdict?.status === 'FAIL' ? EXIT.VERDICT_FAIL : r.ok === 0 ? EXIT.RUNTIME : EXIT.OK;
+      })
+      .demandCommand(1, 'give classify or bench')
+      .strict()
+      .exitProcess(false)
+      .fail((msg, e) => {
+        throw e ?? Object.assign(new Error(msg), { usage: true });
+      })
+      .help()
+      .version(false)
+      .parseAsync();
+    return code;
+  } catch (e) {
+    const usage = (e as { usage?: boolean }).usage === true;
+    err(`${usage ? 'usage error' : 'error'}: ${(e as Error).message}`);
+    return usage ? EXIT.USAGE : EXIT.RUNTIME;
+  }
+}
+
+export function run(argv: string[]): void {
+  main(argv).then((c) => {
+    process.exitCode = c;
+    setTimeout(() => process.exit(c), 100).unref();
+  });
+}

@@ -1,0 +1,70 @@
+/**
+ * Per-second time series of a run, keyed by the second (since the measurement start) in which each
+ * request *ended* — the same rule perf_analyzer uses for window throughput.
+ */
+import { createLatencyHistogram, LatencyHistogram, percentileMs } from './histogram';
+
+interface Bucket {
+  ok: number;
+  errors: number;
+  bytesUp: number;
+  bytesDown: number;
+  images: number;
+  latSumNs: number;
+  hist: LatencyHistogram;
+}
+
+export interface TimeSeries {
+  record(endSinceStartNs: number, ok: boolean, latencyNs: number, bytesUp: number, bytesDown: number, images: number): void;
+  points(): SeriesPoint[];
+}
+
+export interface SeriesPoint {
+  /** Second index: [t_s, t_s + 1) after the measurement start. */
+  t_s: number;
+  /** OK responses that ended in this second (= throughput, req/s). */
+  ok: number;
+  errors: number;
+  images: number;
+  bytes_up: number;
+  bytes_down: number;
+  mean_ms: number;
+  p50_ms: number;
+  p99_ms: number;
+  max_ms: number;
+}
+
+export function createTimeSeries(): TimeSeries {
+  const buckets: Bucket[] = [];
+  const bucket = (s: number): Bucket => {
+    while (buckets.length <= s) buckets.push({ ok: 0, errors: 0, bytesUp: 0, bytesDown: 0, images: 0, latSumNs: 0, hist: createLatencyHistogram() });
+    return buckets[s];
+  };
+  return {
+    record(endNs, ok, latencyNs, bytesUp, bytesDown, images): void {
+      const b = bucket(Math.max(0, Math.floor(endNs / 1e9)));
+      b.bytesUp += bytesUp;
+      b.bytesDown += bytesDown;
+      if (ok) {
+        b.ok++;
+        b.images += images;
+        b.latSumNs += latencyNs;
+        b.hist.recordNanos(latencyNs);
+      } else b.errors++;
+    },
+    points(): SeriesPoint[] {
+      return buckets.map((b, t_s) => ({
+        t_s,
+        ok: b.ok,
+        errors: b.errors,
+        images: b.images,
+        bytes_up: b.bytesUp,
+        bytes_down: b.bytesDown,
+        mean_ms: b.ok === 0 ? 0 : b.latSumNs / b.ok / 1e6,
+        p50_ms: percentileMs(b.hist, 50),
+        p99_ms: percentileMs(b.hist, 99),
+        max_ms: b.ok === 0 ? 0 : b.hist.hdr.maxValue / 1000,
+      }));
+    },
+  };
+}

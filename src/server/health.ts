@@ -1,0 +1,27 @@
+/**
+ * Standard grpc.health.v1 (grpc-health-check): the overall server ("") and the inference service report
+ * NOT_SERVING until the model is warm, SERVING after, and NOT_SERVING again once shutdown begins, so load
+ * balancers and `grpc_health_probe` drain traffic before the listener closes.
+ */
+import type * as grpc from '@grpc/grpc-js';
+import { HealthImplementation, type ServingStatus } from 'grpc-health-check';
+
+export const INFERENCE_SERVICE_NAME = 'inference.v1.InferenceService';
+const SERVICES = ['', INFERENCE_SERVICE_NAME];
+
+export interface Health {
+  setServing(serving: boolean): void;
+  addToServer(server: grpc.Server): void;
+}
+
+export function createHealth(): Health {
+  const impl = new HealthImplementation(Object.fromEntries(SERVICES.map((s) => [s, 'NOT_SERVING' as ServingStatus])));
+  return {
+    setServing(serving) {
+      for (const s of SERVICES) impl.setStatus(s, serving ? 'SERVING' : 'NOT_SERVING');
+    },
+    addToServer(server) {
+      impl.addToServer(server);
+    },
+  };
+}

@@ -1,0 +1,59 @@
+/**
+ * `npm start` entry: flags/env → startServer → log the addresses → wait for a signal.
+ *
+ * Exit codes (irtt's convention): 0 clean shutdown, 1 start-up failure (e.g. an explicitly requested
+ * backend that is not installed: the message names what to install), 2 usage error (yargs), 3 a second
+ * signal during shutdown (exit at once, in-flight work abandoned).
+ */
+import { startServer, type RunningServer } from './app';
+import { createLogger } from './log';
+import { parseServerArgs } from './options';
+
+export async function main(argv: string[]): Promise<void> {
+  const o = parseServerArgs(argv);
+  const log = createLogger(o.logLevel);
+  let running: RunningServer | undefined;
+  let signals = 0;
+  const onSignal = (sig: NodeJS.Signals): void => {
+    signals++;
+    if (signals > 1) {
+      log.warn('second signal: exiting now', { signal: sig });
+      process.exit(3);
+    }
+    if (!running) {
+      // Still loading: nothing is being served, so there is nothing to drain.
+      log.info('signal during start-up: exiting', { signal: sig });
+      process.exit(0);
+    }
+    log.info('signal received: shutting down (send it again to exit at once)', { signal: sig });
+    running.shutdown().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error('shutdown failed', { error: err instanceof Error ? err.message : String(err) });
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+
+  try {
+    running = await startServer(o);
+  } catch (err) {
+    log.error('server failed to start', { error: err instanceof Error ? err.message : String(err) });
+    process.exit(1);
+  }
+  const hosts = o.host === '::' || o.host === '0.0.0.0' ? ['127.0.0.1', '[::1]'] : [o.host.includes(':') ? `[${o.host}]` : o.host];
+  log.info('ready', {
+    port: running.port,
+    try: hosts.map((h) => `${h}:${running!.port}`),
+    startupMs: Math.round(running.startupMs),
+  });
+}
+
+if (require.main === module) {
+  main(process.argv.slice(2)).catch((err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

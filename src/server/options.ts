@@ -1,0 +1,186 @@
+/**
+ * Server flags (yargs) and their environment variables. Every flag FOO_BAR can also be given as the
+ * environment variable INFER_FOO_BAR (e.g. INFER_BACKEND=wasm, INFER_PORT=9000); a flag wins over the
+ * environment. Defaults live in DEFAULT_SERVER_OPTIONS, each with the reason for its value.
+ */
+import yargs from 'yargs';
+import { BACKEND_NAMES, type BackendRequest } from '../backends/engine';
+import { NORMALIZATIONS, type Normalize } from '../models/model';
+import { LOG_LEVELS, type LogLevel } from './log';
+import { DEFAULT_MAX_INPUT_PIXELS, RESIZE_MODES, type ResizeMode } from './preprocess';
+
+export const ENV_PREFIX = 'INFER';
+
+export interface ServerOptions {
+  /** Address to bind. '::' = every IPv6 and (dual-stack) IPv4 address. */
+  host: string;
+  /** 0 = an ephemeral port (tests). */
+  port: number;
+  backend: BackendRequest;
+  /** 'googlenet' (builtin) or a path/URL to a tfjs model.json or an .onnx file. */
+  model: string;
+  weights?: string;
+  labels?: string;
+  inputSize?: number;
+  normalize?: Normalize;
+  /** Engine intra-op threads; undefined = the backend's default. */
+  threads?: number;
+  /** Where exported ONNX models are cached. */
+  cacheDir?: string;
+  /** How the image is fitted to the model input (preprocess.ts). */
+  resize: ResizeMode;
+  /** Pixel-bomb limit: width × height of the encoded image, checked before decoding. */
+  maxInputPixels: number;
+  maxBatch: number;
+  maxQueueDelayUs: number;
+  maxQueue: number;
+  maxConcurrentBatches: number;
+  /** Frames of one ClassifyStream processed at once before the server stops reading it. */
+  streamWindow: number;
+  /** Largest request and response message. */
+  maxMessageBytes: number;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsCa?: string;
+  /** File of bearer tokens (one a line); tokens also come from $INFER_TOKENS. None → no auth. */
+  tokensFile?: string;
+  /** Methods callable without a token: health, ping, reflection, none, /pkg.Svc/Method, /pkg.Svc/*. */
+  authExempt: string[];
+  /** Prometheus /metrics port; undefined = no metrics endpoint; 0 = ephemeral. */
+  metricsPort?: number;
+  metricsHost: string;
+  logLevel: LogLevel;
+  /** How long shutdown waits for in-flight requests before cancelling them. */
+  graceMs: number;
+}
+
+export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
+  host: '::',
+  port: 8000,
+  backend: 'auto',
+  model: 'googlenet',
+  resize: 'fill', // how tfjs-models/mobilenet and the seed fed ImageNet models; see preprocess.ts
+  maxInputPixels: DEFAULT_MAX_INPUT_PIXELS,
+  // Batching: delay 0 means no request ever waits for company; batches form from whatever queued while the
+  // engine was busy. Max 4 from measurement (GoogLeNet, 2 cores, 2026-11-23, medians): onnxruntime 96.6 img/s
+  // at batch 1, 105.7 at 2, 113.1 at 4, 110.6 at 8; wasm 9.9 / 11.1 / 11.2 / 11.3. Past 4 the throughput is
+  // flat while a batch takes twice as long, so 8 would only add latency. Revisit per backend (GPU) in issue 5.
+  maxBatch: 4,
+  maxQueueDelayUs: 0,
+  // 64 images ≈ 9.6 MB of decoded RGB at 224²; beyond that a client is better told RESOURCE_EXHAUSTED at once
+  // than left waiting seconds behind a CPU backend.
+  maxQueue: 64,
+  maxConcurrentBatches: 1, // CPU engines already use every core for one batch
+  streamWindow: 32,
+  maxMessageBytes: 16 * 1024 * 1024,
+  authExempt: ['health'],
+  metricsHost: '::',
+  logLevel: 'info',
+  graceMs: 10_000,
+};
+
+const KNOWN_FLAGS = new Set([
+  'host', 'port', 'backend', 'model', 'weights', 'labels', 'input-size', 'normalize', 'threads', 'cache-dir', 'resize',
+  'max-input-pixels', 'max-batch', 'max-queue-delay-us', 'max-queue', 'max-concurrent-batches', 'stream-window',
+  'max-message-bytes', 'tls-cert', 'tls-key', 'tls-ca', 'tokens-file', 'auth-exempt', 'metrics-port', 'metrics-host',
+  'log-level', 'grace-ms', 'help',
+]);
+
+function rejectUnknownFlags(argv: string[], positional: Array<string | number>): void {
+  if (positional.length > 0) throw new Error(`unexpected argument(s): ${positional.join(' ')} (flags start with --)`);
+  const unknown = argv
+    .filter((a) => a.startsWith('--') && a.length > 2)
+    .map((a) => a.slice(2).split('=')[0].replace(/^no-/, ''))
+    .filter((name) => !KNOWN_FLAGS.has(name));
+  if (unknown.length > 0) throw new Error(`unknown flag(s): ${unknown.map((u) => `--${u}`).join(', ')} (see --help)`);
+}
+
+/** Parses argv (without node and script) and INFER_* environment variables. Exits 2 on a usage error. */
+export function parseServerArgs(argv: string[]): ServerOptions {
+  const d = DEFAULT_SERVER_OPTIONS;
+  const a = yargs(argv)
+    .scriptName('npm start --')
+    .usage('$0 [options]\n\nServes inference.v1.InferenceService over gRPC. Every flag --foo-bar can also be set as INFER_FOO_BAR.')
+    // Not .strict(): yargs would then also reject INFER_* variables meant for others (INFER_TOKENS is read by
+    // auth.ts). Unknown command-line flags are still refused, by rejectUnknownFlags below.
+    .env(ENV_PREFIX)
+    .option('host', { type: 'string', default: d.host, describe: "Address to bind ('::' = all IPv6 and IPv4)" })
+    .option('port', { type: 'number', default: d.port, describe: 'Port (0 = ephemeral)' })
+    .option('backend', {
+      choices: ['auto', ...BACKEND_NAMES] as const,
+      default: d.backend,
+      describe: 'Inference engine; auto picks the fastest available and logs why',
+    })
+    .option('model', { type: 'string', default: d.model, describe: "'googlenet' or a path/URL to a tfjs model.json or .onnx" })
+    .option('weights', { type: 'string', describe: 'GoogLeNet weights dir/URL (tfjs layers format); default: seeded synthetic' })
+    .option('labels', { type: 'string', describe: 'Labels file (one per line, or JSON array)' })
+    .option('input-size', { type: 'number', describe: 'Model input height = width (when the model does not say)' })
+    .option('normalize', { choices: NORMALIZATIONS, describe: 'Pixel normalisation (default: from the model or its manifest)' })
+    .option('threads', { type: 'number', describe: 'Engine intra-op threads (default: the backend decides)' })
+    .option('cache-dir', { type: 'string', describe: 'Cache for exported ONNX models' })
+    .option('resize', { choices: RESIZE_MODES, default: d.resize, describe: 'fill = plain resize; crop = shorter side + centre crop' })
+    .option('max-input-pixels', { type: 'number', default: d.maxInputPixels, describe: 'Reject images with more pixels (checked on the header, before decoding)' })
+    .option('max-batch', { type: 'number', default: d.maxBatch, describe: 'Largest batch handed to the engine' })
+    .option('max-queue-delay-us', { type: 'number', default: d.maxQueueDelayUs, describe: 'How long the oldest queued image may wait for a batch to fill' })
+    .option('max-queue', { type: 'number', default: d.maxQueue, describe: 'Images that may wait; beyond → RESOURCE_EXHAUSTED at once' })
+    .option('max-concurrent-batches', { type: 'number', default: d.maxConcurrentBatches, describe: 'Batches running on the engine at once' })
+    .option('stream-window', { type: 'number', default: d.streamWindow, describe: 'Unanswered frames per ClassifyStream before the server stops reading it' })
+    .option('max-message-bytes', { type: 'number', default: d.maxMessageBytes, describe: 'Largest request/response message' })
+    .option('tls-cert', { type: 'string', describe: 'PEM certificate chain (enables TLS)' })
+    .option('tls-key', { type: 'string', describe: 'PEM private key for --tls-cert' })
+    .option('tls-ca', { type: 'string', describe: 'PEM CA bundle: require client certificates signed by it (mTLS)' })
+    .option('tokens-file', { type: 'string', describe: 'Bearer tokens, one a line (also $INFER_TOKENS); enables auth' })
+    .option('auth-exempt', { type: 'array', string: true, default: d.authExempt, describe: 'Methods callable without a token: health, ping, reflection, none, /pkg.Svc/Method' })
+    .option('metrics-port', { type: 'number', describe: 'Serve Prometheus /metrics on this port (off when not given)' })
+    .option('metrics-host', { type: 'string', default: d.metricsHost, describe: 'Address for the metrics endpoint' })
+    .option('log-level', { choices: LOG_LEVELS, default: d.logLevel, describe: 'Structured JSON logs on stderr' })
+    .option('grace-ms', { type: 'number', default: d.graceMs, describe: 'On SIGTERM/SIGINT, how long in-flight requests may finish' })
+    .check((v) => {
+      rejectUnknownFlags(argv, v._);
+      for (const k of ['port', 'max-batch', 'max-queue', 'max-message-bytes', 'max-input-pixels', 'max-concurrent-batches', 'stream-window'] as const) {
+        const n = v[k];
+        if (!Number.isInteger(n) || n < (k === 'port' ? 0 : 1)) throw new Error(`--${k} must be a whole number${k === 'port' ? ' ≥ 0' : ' ≥ 1'} (got ${String(n)})`);
+      }
+      if (!(v['max-queue-delay-us'] >= 0)) throw new Error(`--max-queue-delay-us must be ≥ 0 (got ${v['max-queue-delay-us']})`);
+      if (v.port > 65535) throw new Error(`--port must be ≤ 65535 (got ${v.port})`);
+      return true;
+    })
+    .fail((msg, err, y) => {
+      // Usage errors exit 2 (irtt's convention), distinct from start-up failures (1).
+      process.stderr.write(`${y.help().toString()}\n\n${msg ?? err?.message ?? 'invalid arguments'}\n`);
+      process.exit(2);
+    })
+    .help()
+    .version(false)
+    .wrap(Math.min(120, process.stdout.columns ?? 120))
+    .parseSync();
+  return {
+    host: a.host,
+    port: a.port,
+    backend: a.backend as BackendRequest,
+    model: a.model,
+    weights: a.weights,
+    labels: a.labels,
+    inputSize: a['input-size'],
+    normalize: a.normalize as Normalize | undefined,
+    threads: a.threads,
+    cacheDir: a['cache-dir'],
+    resize: a.resize as ResizeMode,
+    maxInputPixels: a['max-input-pixels'],
+    maxBatch: a['max-batch'],
+    maxQueueDelayUs: a['max-queue-delay-us'],
+    maxQueue: a['max-queue'],
+    maxConcurrentBatches: a['max-concurrent-batches'],
+    streamWindow: a['stream-window'],
+    maxMessageBytes: a['max-message-bytes'],
+    tlsCert: a['tls-cert'],
+    tlsKey: a['tls-key'],
+    tlsCa: a['tls-ca'],
+    tokensFile: a['tokens-file'],
+    authExempt: (a['auth-exempt'] ?? d.authExempt).map(String),
+    metricsPort: a['metrics-port'],
+    metricsHost: a['metrics-host'],
+    logLevel: a['log-level'] as LogLevel,
+    graceMs: a['grace-ms'],
+  };
+}

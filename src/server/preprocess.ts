@@ -1,0 +1,157 @@
+/**
+ * Encoded image bytes → model input. Two steps, split so the batcher can write straight into its batch
+ * buffer without an intermediate float copy:
+ *
+ *   decodeImage(bytes)            sharp/libvips, off the JS thread: header check, decode, EXIF orientation,
+ *                                 alpha flattened on white, any colour space → sRGB, resize → uint8 RGB
+ *   normalizeInto(rgb, out, off)  uint8 RGB → float32 in the model's convention, written into `out` at `off`
+ *
+ * Choices (all documented in the README):
+ * - Alpha is flattened onto WHITE rather than dropped: removeAlpha() would expose whatever RGB sits under
+ *   transparent pixels (often black or garbage), while white is what a person sees on a page.
+ * - Resize is `fill` by default (plain resize to the model input, aspect ratio not kept), which is how the
+ *   TensorFlow.js MobileNet package and the seed feed ImageNet models; `crop` resizes the shorter side to the
+ *   input size and takes the centre (the Inception/ResNet evaluation habit, without the 0.875 margin).
+ *   Kernel: bilinear ("linear"), the kernel most ImageNet training pipelines resize with.
+ * - Only raster formats a camera or browser produces are accepted (JPEG, PNG, WebP, GIF, TIFF, AVIF/HEIF).
+ *   SVG and the others libvips can read are refused: they are a large attack surface and not photos.
+ * - Animated / multi-page images: the first page only.
+ * - failOn 'error': truncated or corrupt data fails the request instead of classifying a half-grey image;
+ *   mere warnings (e.g. extraneous bytes after the JPEG end marker, common in phone photos) do not.
+ */
+import sharp from 'sharp';
+import type { Normalize } from '../models/model';
+import { invalidArgument } from './errors';
+
+export type ResizeMode = 'fill' | 'crop';
+export const RESIZE_MODES: readonly ResizeMode[] = ['fill', 'crop'];
+
+export interface DecodeOptions {
+  width: number;
+  height: number;
+  /** Largest accepted width × height of the encoded image (per page), checked on the header before decoding. */
+  maxInputPixels: number;
+  /** Default 'fill'. */
+  resize?: ResizeMode;
+}
+
+export interface DecodedImage {
+  /** width × height × 3 bytes, RGB, row-major (HWC). */
+  rgb: Buffer;
+  sourceWidth: number;
+  sourceHeight: number;
+  format: string;
+  /**
+   * Header parse + libvips' fused pipeline (decode, orientation, colour conversion and resize run as ONE
+   * streaming pass inside libvips; JPEG even downscales while decoding). They cannot be timed apart without
+   * giving up that fusion, so all of it is reported as decode.
+   */
+  decodeNanos: bigint;
+}
+
+/** Formats (as sharp's metadata names them) we accept. 'heif' covers AVIF. */
+const ACCEPTED_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif']);
+
+/** Default pixel-bomb limit: 64 Mpx per page (8192 × 8192), well above any camera photo. */
+export const DEFAULT_MAX_INPUT_PIXELS = 8192 * 8192;
+
+/** Keeps libvips' operation cache off: a server sees distinct images, so the cache only grows RSS. */
+export function configureSharp(o: { concurrency?: number } = {}): void {
+  sharp.cache(false);
+  if (o.concurrency !== undefined && o.concurrency > 0) sharp.concurrency(o.concurrency);
+}
+
+export async function decodeImage(bytes: Uint8Array, o: DecodeOptions): Promise<DecodedImage> {
+  const t0 = process.hrtime.bigint();
+  if (bytes.length === 0) throw invalidArgument('image is empty (0 bytes)');
+
+  // Header only: no pixel is decoded here, so a 30000×30000 "pixel bomb" costs microseconds.
+  // The header read itself must not apply sharp's own limit, or we could not name the dimensions.
+  let meta: sharp.Metadata;
+  try {
+    meta = await sharp(bytes, { limitInputPixels: false, pages: 1 }).metadata();
+  } catch (err) {
+    throw invalidArgument(`image could not be read: ${sharpReason(err)}`, err);
+  }
+  const format = meta.format ?? 'unknown';
+  if (!ACCEPTED_FORMATS.has(format)) {
+    throw invalidArgument(
+      `unsupported image format "${format}"; send JPEG, PNG, WebP, GIF, TIFF or AVIF`,
+    );
+  }
+  const w = meta.width ?? 0;
+  // For animated/multi-page images `height` may be the whole strip; pageHeight is one frame.
+  const h = meta.pageHeight ?? meta.height ?? 0;
+  if (w <= 0 || h <= 0) throw invalidArgument(`image header declares no size (${w}×${h})`);
+  if (w * h > o.maxInputPixels) {
+    throw invalidArgument(
+      `image is ${w}×${h} = ${w * h} pixels, over the limit of ${o.maxInputPixels} pixels (--max-input-pixels)`,
+    );
+  }
+
+  let pipeline = sharp(bytes, { limitInputPixels: o.maxInputPixels, failOn: 'error', pages: 1, page: 0 })
+    .rotate() // EXIF orientation
+    .flatten({ background: '#ffffff' })
+    .toColourspace('srgb');
+  pipeline =
+    (o.resize ?? 'fill') === 'crop'
+      ? pipeline.resize(o.width, o.height, { fit: 'cover', position: 'centre', kernel: 'linear' })
+      : pipeline.resize(o.width, o.height, { fit: 'fill', kernel: 'linear' });
+  let out: { data: Buffer; info: sharp.OutputInfo };
+  try {
+    out = await pipeline.removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  } catch (err) {
+    throw invalidArgument(`image could not be decoded (${format} ${w}×${h}): ${sharpReason(err)}`, err);
+  }
+  const { info } = out;
+  if (info.channels !== 3 || info.width !== o.width || info.height !== o.height) {
+    // A libvips surprise (e.g. an exotic colour space); refuse rather than feed the model a wrong layout.
+    throw invalidArgument(
+      `image decoded to ${info.width}×${info.height}×${info.channels}, expected ${o.width}×${o.height}×3`,
+    );
+  }
+  return { rgb: out.data, sourceWidth: w, sourceHeight: h, format, decodeNanos: process.hrtime.bigint() - t0 };
+}
+
+/** libvips messages are good but multi-line and prefixed; keep the first meaningful line. */
+function sharpReason(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  const line = msg.split('\n').find((l) => l.trim().length > 0) ?? msg;
+  return line.trim();
+}
+
+const CAFFE_MEAN_BGR = [103.939, 116.779, 123.68] as const;
+
+/**
+ * Writes `rgb` (HWC uint8) into `out[offset …]` as float32 HWC in the model's convention:
+ * signed = x/127.5 − 1, unit = x/255, none = x, caffe = BGR order minus the ImageNet channel means.
+ * Returns the nanoseconds it took (reported as preprocess time).
+ */
+export function normalizeInto(rgb: Uint8Array, out: Float32Array, offset: number, normalize: Normalize): bigint {
+  const t0 = process.hrtime.bigint();
+  const n = rgb.length;
+  if (offset + n > out.length) throw new RangeError(`normalizeInto: ${n} values at ${offset} overflow ${out.length}`);
+  switch (normalize) {
+    case 'signed':
+      for (let i = 0; i < n; i++) out[offset + i] = rgb[i] / 127.5 - 1;
+      break;
+    case 'unit':
+      for (let i = 0; i < n; i++) out[offset + i] = rgb[i] / 255;
+      break;
+    case 'none':
+      for (let i = 0; i < n; i++) out[offset + i] = rgb[i];
+      break;
+    case 'caffe':
+      for (let i = 0; i < n; i += 3) {
+        out[offset + i] = rgb[i + 2] - CAFFE_MEAN_BGR[0];
+        out[offset + i + 1] = rgb[i + 1] - CAFFE_MEAN_BGR[1];
+        out[offset + i + 2] = rgb[i] - CAFFE_MEAN_BGR[2];
+      }
+      break;
+    default: {
+      const never: never = normalize;
+      throw new Error(`unknown normalisation ${String(never)}`);
+    }
+  }
+  return process.hrtime.bigint() - t0;
+}

@@ -1,0 +1,375 @@
+/**
+ * The InferenceService handlers: thin, typed by src/gen. A Classify request's trip:
+ *   receive → decodeImage (sharp, off-thread) → batcher (queue → normalise into the batch → engine) → top-k
+ *   → response with the timing of each hop.
+ *
+ * Behaviour a client relies on (also in the README):
+ * - top_k 0 means 5; a top_k above the number of classes is clamped to it (all classes, best first) rather
+ *   than refused, so "give me everything" needs no prior GetServerInfo call.
+ * - Every error is a gRPC status with a message written for the caller (errors.ts); unexpected errors are
+ *   INTERNAL with a generic message and logged in full.
+ * - ClassifyStream answers every frame exactly once, in the order the frames arrived (a per-stream reorder
+ *   buffer; frames are still decoded and batched concurrently). A bad frame — undecodable image or bytes
+ *   that are not a ClassifyRequest at all — gets a response with `error` set and the stream goes on.
+ *   The stream ends after the client half-closes and every pending response is written. When the client
+ *   cancels or disconnects, its queued frames leave the batching queue.
+ * - Request messages are decoded by a wrapper that never throws, so a malformed protobuf becomes
+ *   INVALID_ARGUMENT (grpc-js would otherwise answer INTERNAL and, on a stream, end it).
+ */
+import * as grpc from '@grpc/grpc-js';
+import {
+  ClassifyRequest,
+  ClassifyResponse,
+  GetServerInfoRequest,
+  GetServerInfoResponse,
+  InferenceServiceService,
+  type InferenceServiceServer,
+  type ModelRef,
+  PingRequest,
+  type PingResponse,
+  type Prediction,
+  type Timing,
+  WeightsProvenance,
+} from '../gen/inference/v1/inference';
+import type { ModelDescriptor } from '../models/model';
+import { DEADLINE_ABORT_REASON, type Batcher } from './batcher';
+import { cancelled, deadlineExceeded, describeError, invalidArgument, statusName, toStatus } from './errors';
+import type { Logger } from './log';
+import type { ServerMetrics } from './metrics';
+import { decodeImage, type DecodeOptions } from './preprocess';
+import { monoToUnixNanos, unixNanos } from './wall-clock';
+
+export const DEFAULT_TOP_K = 5;
+
+export interface ServiceContext {
+  descriptor: ModelDescriptor;
+  numClasses: number;
+  batcher: Batcher;
+  /** Decode settings; width/height are the model input. */
+  decode: DecodeOptions;
+  maxMessageBytes: number;
+  /** Answer of GetServerInfo (static for the life of the server). */
+  serverInfo: GetServerInfoResponse;
+  log: Logger;
+  metrics?: ServerMetrics;
+  /** Frames of one ClassifyStream in flight before the server stops reading that stream. Default 32. */
+  streamWindow?: number;
+}
+
+/** Set on a request whose bytes were not a valid message (see safeDeserialize). */
+const DECODE_ERROR = Symbol('decodeError');
+type Incoming<T> = T & { [DECODE_ERROR]?: string };
+
+function safeDeserialize<T>(decode: (b: Buffer) => T, empty: () => T, what: string) {
+  return (b: Buffer): Incoming<T> => {
+    try {
+      return decode(b) as Incoming<T>;
+    } catch (err) {
+      const bad = empty() as Incoming<T>;
+      bad[DECODE_ERROR] = `message is not a valid ${what}: ${err instanceof Error ? err.message : String(err)}`;
+      return bad;
+    }
+  };
+}
+
+/** The generated service definition with decoders that turn a malformed message into a value, not a throw. */
+export const inferenceServiceDefinition = {
+  ...InferenceServiceService,
+  classify: {
+    ...InferenceServiceService.classify,
+    requestDeserialize: safeDeserialize(ClassifyRequest.decode, () => ClassifyRequest.create(), 'inference.v1.ClassifyRequest'),
+  },
+  classifyStream: {
+    ...InferenceServiceService.classifyStream,
+    requestDeserialize: safeDeserialize(ClassifyRequest.decode, () => ClassifyRequest.create(), 'inference.v1.ClassifyRequest'),
+  },
+  ping: {
+    ...InferenceServiceService.ping,
+    requestDeserialize: safeDeserialize(PingRequest.decode, () => PingRequest.create(), 'inference.v1.PingRequest'),
+  },
+  getServerInfo: {
+    ...InferenceServiceService.getServerInfo,
+    requestDeserialize: safeDeserialize(GetServerInfoRequest.decode, () => GetServerInfoRequest.create(), 'inference.v1.GetServerInfoRequest'),
+  },
+} as const;
+
+/** The largest response we build stays this far under the max message size (field tags, seq, stamps). */
+const PING_OVERHEAD_BYTES = 64;
+let zeroPadding = Buffer.alloc(0);
+/** Padding is never mutated, so every response can share one zero-filled buffer. */
+function padding(n: number): Buffer {
+  if (zeroPadding.length < n) zeroPadding = Buffer.alloc(n);
+  return zeroPadding.subarray(0, n);
+}
+
+export function modelRef(d: ModelDescriptor): ModelRef {
+  return { name: d.name, weights: provenance(d.weights), weightsSource: d.weightsSource };
+}
+
+export function provenance(w: ModelDescriptor['weights']): WeightsProvenance {
+  return w === 'synthetic' ? WeightsProvenance.WEIGHTS_PROVENANCE_SYNTHETIC : WeightsProvenance.WEIGHTS_PROVENANCE_REAL;
+}
+
+/** Indices of the k largest values, largest first (ties: lower index first). */
+export function topK(probs: Float32Array, k: number): number[] {
+  const n = probs.length;
+  k = Math.min(k, n);
+  if (k <= 0) return [];
+  if (k > 32) {
+    const idx = Array.from({ length: n }, (_, i) => i);
+    idx.sort((a, b) => probs[b] - probs[a] || a - b);
+    return idx.slice(0, k);
+  }
+  // Small k (the usual case): one pass keeping a sorted list of k, no allocation per class.
+  const best: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const v = probs[i];
+    if (best.length === k && !(v > probs[best[k - 1]])) continue;
+    let j = best.length === k ? k - 1 : best.length;
+    while (j > 0 && v > probs[best[j - 1]]) {
+      best[j] = best[j - 1];
+      j--;
+    }
+    best[j] = i;
+  }
+  return best;
+}
+
+interface Work {
+  signal: AbortSignal;
+  /** Monotonic deadline of the call, if any. */
+  deadlineNs?: bigint;
+}
+
+function callDeadlineNs(call: { getDeadline(): grpc.Deadline }): bigint | undefined {
+  const d = call.getDeadline();
+  const ms = d instanceof Date ? d.getTime() : d;
+  if (!Number.isFinite(ms)) return undefined;
+  return process.hrtime.bigint() + BigInt(Math.round((ms - Date.now()) * 1e6));
+}
+
+/**
+ * grpc-js reports both a client cancel and an expired deadline as 'cancelled'; tell them apart so deadline
+ * drops are counted as such (the server's timer may fire a hair before our own copy of the deadline).
+ */
+function abortOnCancel(call: { on(e: 'cancelled', f: () => void): unknown }, ac: AbortController, deadlineNs: bigint | undefined): void {
+  call.on('cancelled', () => {
+    const byDeadline = deadlineNs !== undefined && process.hrtime.bigint() >= deadlineNs - 5_000_000n;
+    ac.abort(byDeadline ? DEADLINE_ABORT_REASON : 'cancelled');
+  });
+}
+
+function emptyTiming(): Timing {
+  return {
+    queueNanos: 0n,
+    decodeNanos: 0n,
+    preprocessNanos: 0n,
+    inferenceNanos: 0n,
+    postprocessNanos: 0n,
+    totalNanos: 0n,
+    batchSize: 0,
+    serverReceiveUnixNanos: 0n,
+    serverSendUnixNanos: 0n,
+    clientSendUnixNanos: 0n,
+  };
+}
+
+export function createInferenceService(ctx: ServiceContext): InferenceServiceServer {
+  const ref = modelRef(ctx.descriptor);
+  const streamWindow = Math.max(1, ctx.streamWindow ?? 32);
+
+  /** Classifies one request; throws ServiceError. `timing` is filled as far as the request got. */
+  async function classifyOne(req: Incoming<ClassifyRequest>, work: Work, timing: Timing): Promise<Prediction[]> {
+    if (req[DECODE_ERROR]) throw invalidArgument(req[DECODE_ERROR]);
+    if (req.image.length === 0) throw invalidArgument('image is empty (0 bytes): set ClassifyRequest.image to an encoded JPEG/PNG/WebP');
+    const k = req.topK === 0 ? DEFAULT_TOP_K : Math.min(req.topK, ctx.numClasses);
+    const decoded = await decodeImage(req.image, ctx.decode);
+    timing.decodeNanos = decoded.decodeNanos;
+    if (work.signal.aborted) {
+      throw work.signal.reason === DEADLINE_ABORT_REASON
+        ? deadlineExceeded('deadline passed while the image was being decoded')
+        : cancelled('request was cancelled while the image was being decoded');
+    }
+    const r = await ctx.batcher.submit({ rgb: decoded.rgb, deadlineNs: work.deadlineNs, signal: work.signal });
+    const post0 = process.hrtime.bigint();
+    timing.queueNanos = r.queueNanos;
+    timing.preprocessNanos = r.normalizeNanos;
+    timing.inferenceNanos = r.inferenceNanos;
+    timing.batchSize = r.batchSize;
+    const preds = topK(r.probabilities, k).map((i) => ({
+      classIndex: i,
+      label: ctx.descriptor.labels[i] ?? `class ${i}`,
+      probability: r.probabilities[i],
+    }));
+    timing.postprocessNanos = process.hrtime.bigint() - post0;
+    return preds;
+  }
+
+  function finishTiming(timing: Timing, recvMono: bigint): void {
+    const end = process.hrtime.bigint();
+    timing.totalNanos = end - recvMono;
+    timing.serverSendUnixNanos = monoToUnixNanos(end);
+  }
+
+  function noteFailure(code: grpc.status, err: unknown, method: string, requestId: string): void {
+    const s = toStatus(err);
+    if (s.internal || code === grpc.status.INTERNAL) {
+      const cause = err instanceof Error && err.cause !== undefined ? err.cause : err;
+      ctx.log.error('request failed', { method, requestId, error: describeError(cause) });
+    } else ctx.log.debug('request rejected', { method, requestId, code: statusName(code), message: s.message });
+    if (ctx.metrics) {
+      if (code === grpc.status.RESOURCE_EXHAUSTED) ctx.metrics.dropped.inc({ reason: 'queue_full' });
+      else if (code === grpc.status.DEADLINE_EXCEEDED) ctx.metrics.dropped.inc({ reason: 'deadline' });
+      else if (code === grpc.status.CANCELLED) ctx.metrics.dropped.inc({ reason: 'cancelled' });
+    }
+  }
+
+  const classify: InferenceServiceServer['classify'] = (call, callback) => {
+    const recvMono = process.hrtime.bigint();
+    const req = call.request as Incoming<ClassifyRequest>;
+    const timing = emptyTiming();
+    timing.serverReceiveUnixNanos = monoToUnixNanos(recvMono);
+    timing.clientSendUnixNanos = req.clientSendUnixNanos;
+    const ac = new AbortController();
+    const deadlineNs = callDeadlineNs(call);
+    abortOnCancel(call, ac, deadlineNs);
+    classifyOne(req, { signal: ac.signal, deadlineNs }, timing).then(
+      (predictions) => {
+        finishTiming(timing, recvMono);
+        ctx.metrics?.observeTiming(timing);
+        callback(null, { requestId: req.requestId, predictions, model: ref, timing, error: undefined });
+      },
+      (err: unknown) => {
+        const s = toStatus(err);
+        noteFailure(s.code, err, 'Classify', req.requestId);
+        callback({ code: s.code, details: s.message });
+      },
+    );
+  };
+
+  const classifyStream: InferenceServiceServer['classifyStream'] = (call) => {
+    const ac = new AbortController();
+    const deadlineNs = callDeadlineNs(call);
+    // Responses in arrival order: a slot per frame, written once it and all before it are ready.
+    const slots: Array<{ resp?: ClassifyResponse; recvMono: bigint }> = [];
+    let paused = false;
+    let halfClosed = false;
+    let finished = false;
+
+    // Reading pauses while the stream's window of frames is unanswered (in flight, or done but held for an
+    // earlier frame) or while the client is not reading its responses (write() returned false): flow control,
+    // so a fast sender cannot grow our memory.
+    let writeBlocked = false;
+    const updateReading = (): void => {
+      const shouldPause = slots.length >= streamWindow || writeBlocked;
+      if (shouldPause && !paused) call.pause();
+      else if (!shouldPause && paused) call.resume();
+      paused = shouldPause;
+    };
+    const flush = (): void => {
+      while (slots.length > 0 && slots[0].resp !== undefined && !finished) {
+        const slot = slots.shift()!;
+        const resp = slot.resp!;
+        // Stamped at write time: a frame held back for an earlier one includes that wait in its total.
+        finishTiming(resp.timing!, slot.recvMono);
+        if (!call.write(resp) && !writeBlocked) {
+          writeBlocked = true;
+          call.once('drain', () => {
+            writeBlocked = false;
+            updateReading();
+          });
+        }
+      }
+      if (halfClosed && slots.length === 0 && !finished) {
+        finished = true;
+        call.end();
+      }
+    };
+
+    call.on('data', (req: Incoming<ClassifyRequest>) => {
+      if (finished) return;
+      const recvMono = process.hrtime.bigint();
+      const timing = emptyTiming();
+      timing.serverReceiveUnixNanos = monoToUnixNanos(recvMono);
+      timing.clientSendUnixNanos = req.clientSendUnixNanos;
+      const slot: { resp?: ClassifyResponse; recvMono: bigint } = { recvMono };
+      slots.push(slot);
+      updateReading();
+      classifyOne(req, { signal: ac.signal, deadlineNs }, timing)
+        .then(
+          (predictions) => {
+            ctx.metrics?.observeTiming({ ...timing, totalNanos: process.hrtime.bigint() - recvMono });
+            ctx.metrics?.streamFrames.inc({ code: 'OK' });
+            slot.resp = { requestId: req.requestId, predictions, model: ref, timing, error: undefined };
+          },
+          (err: unknown) => {
+            const s = toStatus(err);
+            noteFailure(s.code, err, 'ClassifyStream', req.requestId);
+            ctx.metrics?.streamFrames.inc({ code: statusName(s.code) });
+            slot.resp = {
+              requestId: req.requestId,
+              predictions: [],
+              model: ref,
+              timing,
+              error: { code: s.code, codeName: statusName(s.code), message: s.message },
+            };
+          },
+        )
+        .finally(() => {
+          flush();
+          updateReading();
+        });
+    });
+    call.on('end', () => {
+      halfClosed = true;
+      flush();
+    });
+    call.on('cancelled', () => {
+      finished = true; // queued frames of this stream leave the batching queue (abortOnCancel)
+    });
+    abortOnCancel(call, ac, deadlineNs);
+    call.on('error', (err) => {
+      ctx.log.debug('stream error', { error: describeError(err) });
+      finished = true;
+      ac.abort();
+    });
+  };
+
+  const ping: InferenceServiceServer['ping'] = (call, callback) => {
+    const recvUnix = unixNanos();
+    const req = call.request as Incoming<PingRequest>;
+    if (req[DECODE_ERROR]) {
+      callback({ code: grpc.status.INVALID_ARGUMENT, details: req[DECODE_ERROR] });
+      return;
+    }
+    const echoed = req.echoPayload ? req.payload.length : 0;
+    const budget = ctx.maxMessageBytes - PING_OVERHEAD_BYTES;
+    if (req.responseBytes + echoed > budget) {
+      callback({
+        code: grpc.status.INVALID_ARGUMENT,
+        details:
+          `response_bytes ${req.responseBytes}` +
+          (echoed ? ` + echoed payload ${echoed}` : '') +
+          ` exceeds what one response may carry (${budget} bytes: max message size ${ctx.maxMessageBytes} − ${PING_OVERHEAD_BYTES})`,
+      });
+      return;
+    }
+    const resp: PingResponse = {
+      seq: req.seq,
+      payload: req.echoPayload ? req.payload : Buffer.alloc(0),
+      padding: padding(req.responseBytes),
+      serverReceiveUnixNanos: recvUnix,
+      serverSendUnixNanos: 0n,
+      clientSendUnixNanos: req.clientSendUnixNanos,
+      payloadBytesReceived: req.payload.length,
+    };
+    resp.serverSendUnixNanos = unixNanos();
+    callback(null, resp);
+  };
+
+  const getServerInfo: InferenceServiceServer['getServerInfo'] = (_call, callback) => {
+    callback(null, ctx.serverInfo);
+  };
+
+  return { classify, classifyStream, ping, getServerInfo };
+}

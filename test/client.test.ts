@@ -1,0 +1,142 @@
+import { expect } from 'chai';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { main } from '../src/client/cli';
+import { normalizeTarget } from '../src/client/connect';
+import { startServer, RunningServer } from '../src/server/app';
+import { MOBILENET_JSON, sharedFixture } from './helpers/fixtures';
+
+function io(): { out: string[]; err: string[]; io: { out(l: string): void; err(l: string): void } } {
+  const out: string[] = [];
+  const err: string[] = [];
+  return { out, err, io: { out: (l) => out.push(l), err: (l) => err.push(l) } };
+}
+
+describe('client: target parsing', () => {
+  it('accepts host:port, [v6]:port, bare hosts and URIs', () => {
+    expect(normalizeTarget('localhost')).to.equal('localhost:8000');
+    expect(normalizeTarget('[::1]:8000')).to.equal('[::1]:8000');
+    expect(normalizeTarget('::1')).to.equal('[::1]:8000');
+    expect(normalizeTarget('dns:///a.b:9')).to.equal('dns:///a.b:9');
+    expect(() => normalizeTarget('a:b:c d')).to.throw(/cannot parse target/);
+  });
+});
+
+describe('client: every verb end to end against an in-process server', function () {
+  this.timeout(120000);
+  let server: RunningServer;
+  let target: string;
+  let cat: string;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rtinfer-client-'));
+
+  before(async function () {
+    const model = sharedFixture(this, MOBILENET_JSON);
+    cat = sharedFixture(this, 'images/chelsea.jpg');
+    server = await startServer({ port: 0, host: '127.0.0.1', model, normalize: 'signed', logLevel: 'warn' });
+    target = `127.0.0.1:${server.port}`;
+  });
+  after(async () => {
+    await server?.shutdown(1000);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('ping prints one line per probe and a summary; --json has the documented shape', async () => {
+    const c = io();
+    const json = path.join(dir, 'ping.json');
+    const code = await main(['ping', '--target', target, '--count', '8', '--interval-ms', '20', '--json', json], c.io);
+    expect(code, c.err.join('\n')).to.equal(0);
+    expect(c.out.filter((l) => /seq=\d+ .*rtt=/.test(l))).to.have.length(8);
+    const text = c.out.join('\n');
+    for (const re of [/8 probes sent, 8 received, 0 lost/, /rtt +min\/mean\/p50\/p90\/p99\/max\/stddev = /, /RFC 3550/, /mean \|ΔRTT\|/, /clock offset/, /one-way delay/]) expect(text).to.match(re);
+    const rep = JSON.parse(fs.readFileSync(json, 'utf8'));
+    expect(rep).to.include.keys('tool', 'format_version', 'date', 'verb', 'settings', 'environment', 'summary', 'histogram', 'series', 'status_counts', 'errors', 'probes');
+    expect(rep.tool.name).to.equal('rtinfer');
+    expect(rep.environment).to.include.keys('node', 'os_release', 'cpus', 'hostname', 'target');
+    expect(rep.summary.rtt.percentiles_ms).to.include.keys('p50', 'p90', 'p99');
+    expect(rep.summary.rtt.min_ms).to.be.greaterThan(0);
+    expect(rep.summary.rtt.percentiles_ms.p99).to.be.at.most(rep.summary.rtt.max_ms);
+    expect(rep.summary.jitter.rtt).to.include.keys('rfc3550_ms', 'mean_abs_ipdv_ms');
+    // same host: the server's wall clock is ours, so the offset estimate must be within its own error bound (+1 ms slack)
+    expect(Math.abs(rep.summary.clock.offset_ms)).to.be.at.most(rep.summary.clock.error_bound_ms + 1);
+    expect(rep.probes).to.have.length(8);
+    expect(rep.status_counts).to.deep.equal({ OK: 8 });
+  });
+
+  it('ping with payloads reports up/down throughput', async () => {
+    const c = io();
+    const code = await main(['ping', '--target', target, '--count', '5', '--interval-ms', '20', '--payload-bytes', '200000', '--response-bytes', '200000', '--calibration-probes', '5', '-q'], c.io);
+    expect(code, c.err.join('\n')).to.equal(0);
+    expect(c.out.join('\n')).to.match(/throughput: up [\d.]+ MB\/s \(\d+ B\), down [\d.]+ MB\/s/);
+  });
+
+  it('classify prints the top-k table and the server breakdown (the cat is a cat)', async () => {
+    const c = io();
+    const code = await main(['classify', cat, '--target', target, '--top-k', '3'], c.io);
+    expect(code, c.err.join('\n')).to.equal(0);
+    const text = c.out.join('\n');
+    expect(text).to.match(/chelsea\.jpg/);
+    expect(text.split('\n')[2]).to.match(/cat/i); // rank 1 line
+    expect(text).to.match(/end-to-end [\d.]+ ms; server [\d.]+ ms = queue/);
+  });
+
+  it('classify of a broken image exits non-zero with the status name', async () => {
+    const bad = path.join(dir, 'junk.jpg');
+    fs.writeFileSync(bad, Buffer.from('not an image at all'));
+    const c = io();
+    expect(await main(['classify', bad, '--target', target], c.io)).to.equal(1);
+    expect(c.err.join('\n')).to.match(/INVALID_ARGUMENT/);
+  });
+
+  it('bench closed loop: throughput, percentiles, server breakdown, status counts, JSON', async () => {
+    const c = io();
+    const json = path.join(dir, 'bench.json');
+    const code = await main(['bench', '--target', target, '--images', cat, '--concurrency', '2', '--requests', '16', '--warmup', '0', '--json', json], c.io);
+    expect(code, c.err.join('\n')).to.equal(0);
+    const rep = JSON.parse(fs.readFileSync(json, 'utf8'));
+    expect(rep.summary.ok).to.equal(16);
+    expect(rep.summary.throughput_rps).to.be.greaterThan(0);
+    expect(rep.summary.mb_per_s_up).to.be.greaterThan(0);
+    expect(rep.summary.server_timing.count).to.equal(16);
+    expect(rep.summary.server_timing.inference_ms).to.be.greaterThan(0);
+    expect(rep.status_counts).to.deep.equal({ OK: 16 });
+    expect(rep.histogram.buckets.reduce((s: number, b: { count: number }) => s + b.count, 0)).to.equal(16);
+    expect(c.out.join('\n')).to.match(/client-side overhead/);
+  });
+
+  it('bench open loop with a budget gives a verdict and exits 4 when it fails', async () => {
+    const c = io();
+    const code = await main(['bench', '--target', target, '--rpc', 'ping', '--rate', '100', '--duration', '1', '--warmup', '0', '--budget-ms', '0.001'], c.io);
+    expect(c.out.join('\n')).to.match(/verdict: FAIL — p99 [\d.]+ ms > 0\.00 ms budget/);
+    expect(code).to.equal(4);
+  });
+
+  it('bench --sweep prints a table and the knee', async () => {
+    const c = io();
+    const code = await main(['bench', '--target', target, '--rpc', 'ping', '--sweep', '1,2', '--duration', '0.5', '--warmup', '0'], c.io);
+    expect(code, c.err.join('\n')).to.equal(0);
+    expect(c.out.join('\n')).to.match(/concurrency +req\/s[\s\S]*knee: concurrency \d/);
+  });
+
+  it('stream at --fps with a window reports achieved fps, drops and a verdict', async () => {
+    const c = io();
+    const json = path.join(dir, 'stream.json');
+    const code = await main(['stream', '--target', target, '--images', cat, '--fps', '10', '--window', '4', '--duration', '1.5', '--warmup', '0', '--budget-ms', '2000', '--json', json], c.io);
+    const text = c.out.join('\n');
+    expect(text).to.match(/frames: \d+ due at 10 fps, \d+ sent, \d+ dropped/);
+    expect(text).to.match(/verdict: (PASS|FAIL)/);
+    const rep = JSON.parse(fs.readFileSync(json, 'utf8'));
+    expect(rep.summary.ok).to.be.at.least(10);
+    expect(rep.summary).to.include.keys('achieved_fps', 'dropped', 'fps_target');
+    expect(code).to.be.oneOf([0, 4]);
+  });
+
+  it('usage errors exit 2; an unreachable server exits 1 naming UNAVAILABLE', async () => {
+    const a = io();
+    expect(await main(['bench', '--target', target, '--sweep', 'x'], a.io)).to.equal(2);
+    expect(a.err.join('\n')).to.match(/usage error/);
+    const b = io();
+    expect(await main(['ping', '--target', '127.0.0.1:1', '--count', '1'], b.io)).to.equal(1);
+    expect(b.err.join('\n')).to.match(/UNAVAILABLE/);
+  });
+});

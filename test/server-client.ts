@@ -1,0 +1,75 @@
+/** Test-side gRPC helpers for the server tests (promisified calls on the generated client). */
+import * as grpc from '@grpc/grpc-js';
+import {
+  ClassifyRequest,
+  type ClassifyResponse,
+  type GetServerInfoResponse,
+  InferenceServiceClient,
+  type PingRequest,
+  type PingResponse,
+} from '../src/gen/inference/v1/inference';
+
+export type Client = InstanceType<typeof InferenceServiceClient>;
+
+export function connect(target: string, options: grpc.ChannelOptions = {}): Client {
+  return new InferenceServiceClient(target, grpc.credentials.createInsecure(), {
+    'grpc.max_receive_message_length': 64 * 1024 * 1024,
+    'grpc.max_send_message_length': 64 * 1024 * 1024,
+    ...options,
+  });
+}
+
+export function classify(c: Client, req: Partial<ClassifyRequest>, deadlineMs = 30_000): Promise<ClassifyResponse> {
+  return new Promise((resolve, reject) =>
+    c.classify(ClassifyRequest.fromPartial(req), new grpc.Metadata(), { deadline: Date.now() + deadlineMs }, (err, res) =>
+      err ? reject(err) : resolve(res),
+    ),
+  );
+}
+
+export function ping(c: Client, req: Partial<PingRequest>): Promise<PingResponse> {
+  const full: PingRequest = { seq: 0n, payload: Buffer.alloc(0), responseBytes: 0, echoPayload: false, clientSendUnixNanos: 0n, ...req };
+  return new Promise((resolve, reject) => c.ping(full, (err, res) => (err ? reject(err) : resolve(res))));
+}
+
+export function serverInfo(c: Client): Promise<GetServerInfoResponse> {
+  return new Promise((resolve, reject) => c.getServerInfo({}, (err, res) => (err ? reject(err) : resolve(res))));
+}
+
+/** Resolves to the error's status code; fails when the call succeeds. */
+export async function statusOf(p: Promise<unknown>): Promise<grpc.ServiceError> {
+  try {
+    await p;
+  } catch (err) {
+    return err as grpc.ServiceError;
+  }
+  throw new Error('expected the call to fail');
+}
+
+/** Calls a unary method with raw request bytes (to send what no generated client would). */
+export function rawUnary(target: string, method: string, bytes: Buffer): Promise<Buffer> {
+  const client = new grpc.Client(target, grpc.credentials.createInsecure());
+  return new Promise<Buffer>((resolve, reject) => {
+    client.makeUnaryRequest(
+      method,
+      (b: Buffer) => b,
+      (b: Buffer) => b,
+      bytes,
+      (err, res) => {
+        client.close();
+        if (err) reject(err);
+        else resolve(res as Buffer);
+      },
+    );
+  });
+}
+
+export function healthCheck(target: string, service = ''): Promise<string> {
+  // grpc.health.v1.HealthCheckRequest { string service = 1 } / HealthCheckResponse { ServingStatus status = 1 }
+  const svc = Buffer.from(service, 'utf8');
+  const req = svc.length ? Buffer.concat([Buffer.from([0x0a, svc.length]), svc]) : Buffer.alloc(0);
+  return rawUnary(target, '/grpc.health.v1.Health/Check', req).then((b) => {
+    const v = b.length >= 2 && b[0] === 0x08 ? b[1] : 0;
+    return ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'][v] ?? `status ${v}`;
+  });
+}

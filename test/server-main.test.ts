@@ -1,0 +1,108 @@
+/** The `npm start` process: flags, env vars, exit codes and signals, as an operator sees them. */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as path from 'node:path';
+import { expect } from 'chai';
+import * as grpc from '@grpc/grpc-js';
+import { MOBILENET_JSON, sharedFixture } from './helpers/fixtures';
+import { connect, healthCheck, ping } from './server-client';
+
+const MAIN = path.resolve(__dirname, '..', 'src', 'server', 'main.js');
+
+interface Proc {
+  child: ChildProcess;
+  lines: Array<Record<string, unknown>>;
+  stderr: () => string;
+  exit: Promise<number | null>;
+  waitFor(msg: string, timeoutMs?: number): Promise<Record<string, unknown>>;
+}
+
+function startMain(args: string[], env: NodeJS.ProcessEnv = {}): Proc {
+  const child = spawn(process.execPath, [MAIN, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'ignore', 'pipe'] });
+  let err = '';
+  const lines: Array<Record<string, unknown>> = [];
+  child.stderr!.on('data', (d: Buffer) => {
+    err += d.toString();
+    for (const l of d.toString().split('\n')) {
+      try {
+        if (l.startsWith('{')) lines.push(JSON.parse(l));
+      } catch {
+        // partial line or a non-JSON line from a dependency
+      }
+    }
+  });
+  const exit = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return {
+    child,
+    lines,
+    stderr: () => err,
+    exit,
+    async waitFor(msg, timeoutMs = 60_000) {
+      const t0 = Date.now();
+      for (;;) {
+        const hit = lines.find((l) => l.msg === msg);
+        if (hit) return hit;
+        if (child.exitCode !== null) throw new Error(`exited ${child.exitCode} before "${msg}":\n${err}`);
+        if (Date.now() - t0 > timeoutMs) throw new Error(`no "${msg}" within ${timeoutMs} ms:\n${err}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    },
+  };
+}
+
+describe('server main (npm start)', () => {
+  const started: Proc[] = [];
+  afterEach(() => {
+    for (const p of started.splice(0)) if (p.child.exitCode === null) p.child.kill('SIGKILL');
+  });
+
+  it('exits 2 with the reason on a usage error', async () => {
+    const p = startMain(['--max-batch', '0']);
+    started.push(p);
+    expect(await p.exit).to.equal(2);
+    expect(p.stderr()).to.match(/--max-batch must be a whole number ≥ 1 \(got 0\)/);
+  });
+
+  it('exits 1 naming what to install when the requested backend is unavailable', async () => {
+    const p = startMain(['--backend', 'tensorflow', '--port', '0']);
+    started.push(p);
+    expect(await p.exit).to.equal(1);
+    const fail = p.lines.find((l) => l.msg === 'server failed to start');
+    expect(String(fail?.error)).to.match(/@tensorflow\/tfjs-node/);
+  });
+
+  it('serves (port and host from INFER_PORT, INFER_HOST), and on SIGTERM drains and exits 0', async function () {
+    const model = sharedFixture(this, MOBILENET_JSON);
+    const p = startMain(['--model', model, '--normalize', 'signed'], { INFER_PORT: '0', INFER_HOST: '127.0.0.1' });
+    started.push(p);
+    const ready = await p.waitFor('ready');
+    const port = Number(ready.port);
+    expect(port).to.be.greaterThan(0);
+    console.log(`      (npm start → ready in ${String(ready.startupMs)} ms)`);
+    const c = connect(`127.0.0.1:${port}`);
+    expect((await ping(c, { seq: 3n })).seq).to.equal(3n);
+    expect(await healthCheck(`127.0.0.1:${port}`)).to.equal('SERVING');
+    c.close();
+    p.child.kill('SIGTERM');
+    expect(await p.exit).to.equal(0);
+    expect(p.lines.map((l) => l.msg)).to.include.members(['signal received: shutting down (send it again to exit at once)', 'stopped']);
+  });
+
+  it('a second signal exits at once (code 3) while shutdown is waiting for a long call', async function () {
+    const model = sharedFixture(this, MOBILENET_JSON);
+    const p = startMain(['--model', model, '--normalize', 'signed', '--port', '0', '--grace-ms', '60000']);
+    started.push(p);
+    const port = Number((await p.waitFor('ready')).port);
+    // A health Watch stream is a call that never ends by itself: shutdown waits for it up to --grace-ms.
+    const raw = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    const watch = raw.makeServerStreamRequest('/grpc.health.v1.Health/Watch', (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0));
+    watch.on('error', () => undefined);
+    await new Promise((r) => watch.once('data', r));
+    p.child.kill('SIGTERM');
+    await p.waitFor('shutting down: NOT_SERVING, no new calls, finishing in-flight work');
+    const t0 = Date.now();
+    p.child.kill('SIGINT');
+    expect(await p.exit).to.equal(3);
+    expect(Date.now() - t0).to.be.lessThan(2000);
+    raw.close();
+  });
+});
