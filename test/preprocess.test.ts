@@ -2,8 +2,8 @@ import * as fs from 'node:fs';
 import { expect } from 'chai';
 import { status } from '@grpc/grpc-js';
 import sharp from 'sharp';
-import { ServiceError } from '../src/server/errors';
-import { decodeImage, normalizeInto, type DecodeOptions } from '../src/server/preprocess';
+import { toStatus } from '../src/server/errors';
+import { decodeImage, ImageError, normalizeInto, type DecodeOptions } from '../src/models/preprocess';
 import { sharedFixture } from './helpers/fixtures';
 import { jpegBomb, pngBomb } from './preprocess-fixtures';
 
@@ -20,13 +20,15 @@ function px(rgb: Uint8Array, width: number, x: number, y: number): number[] {
   return [rgb[i], rgb[i + 1], rgb[i + 2]];
 }
 
-async function expectInvalid(p: Promise<unknown>, match: RegExp): Promise<ServiceError> {
+/** Expects an ImageError that the server turns into INVALID_ARGUMENT with the same message. */
+async function expectInvalid(p: Promise<unknown>, match: RegExp): Promise<ImageError> {
   try {
     await p;
   } catch (err) {
-    expect(err).to.be.instanceOf(ServiceError);
-    const e = err as ServiceError;
-    expect(e.code).to.equal(status.INVALID_ARGUMENT);
+    expect(err).to.be.instanceOf(ImageError);
+    const e = err as ImageError;
+    expect(toStatus(e).code).to.equal(status.INVALID_ARGUMENT);
+    expect(toStatus(e).message).to.equal(e.message);
     expect(e.message).to.match(match);
     return e;
   }

@@ -4,6 +4,9 @@
  * class probabilities. Layout conversions (NHWC↔NCHW) happen once, inside the model export, never here.
  */
 
+/** How a model is stored; which engines can run it is the backend selection's business. */
+export type ModelFormat = 'layers' | 'graph' | 'onnx' | 'saved-model';
+
 /** Every backend the server can run on, in auto-selection preference order. */
 export const BACKEND_NAMES = [
   'onnxruntime-cuda',

@@ -9,7 +9,7 @@
  * that cannot run the model's format is skipped in `auto`; requested explicitly, it is an error.
  */
 import { BACKEND_NAMES, BackendName, BackendRequest } from './engine';
-import type { ModelFormat } from '../models/model';
+import type { ModelFormat } from './engine';
 
 export interface PackageProbe {
   installed: boolean;

@@ -11,7 +11,7 @@
 import { loadServedModel, ServedModel } from '../models/load';
 import type { BackendRequest } from '../backends/engine';
 import type { Normalize } from '../models/model';
-import { decodeImage, DEFAULT_MAX_INPUT_PIXELS, normalizeInto } from '../server/preprocess';
+import { decodeImage, DEFAULT_MAX_INPUT_PIXELS, normalizeInto } from '../models/preprocess';
 import type { DoneFn, IssueFn } from '../measure/load';
 import type { ServerTiming } from '../measure/timing';
 

@@ -1,4 +1,5 @@
 /** What a model is, independent of the engine that runs it. */
+import type { ModelFormat } from '../backends/engine';
 
 /**
  * How pixels (0..255, RGB) become model input:
@@ -7,7 +8,7 @@
 export const NORMALIZATIONS = ['signed', 'unit', 'none', 'caffe'] as const;
 export type Normalize = (typeof NORMALIZATIONS)[number];
 
-export type ModelFormat = 'layers' | 'graph' | 'onnx' | 'saved-model';
+export type { ModelFormat };
 
 export type WeightsKind = 'real' | 'synthetic';
 

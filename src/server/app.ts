@@ -15,7 +15,7 @@ import { createHealth } from './health';
 import { createLogger, type Logger } from './log';
 import { createMetrics, metricsInterceptor, startMetricsServer, type ServerMetrics } from './metrics';
 import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from './options';
-import { configureSharp } from './preprocess';
+import { configureSharp } from '../models/preprocess';
 import { addReflection } from './reflection';
 import { createInferenceService, inferenceServiceDefinition, provenance } from './service';
 import { serverCredentials, transportSecurity } from './tls';

@@ -19,7 +19,7 @@ import type { Engine } from '../backends/engine';
 import type { Normalize } from '../models/model';
 import { cancelled, deadlineExceeded, resourceExhausted, ServiceError, unavailable } from './errors';
 import { status } from '@grpc/grpc-js';
-import { normalizeInto } from './preprocess';
+import { normalizeInto } from '../models/preprocess';
 
 export interface BatcherOptions {
   /** Largest batch handed to the engine. */

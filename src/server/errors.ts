@@ -4,6 +4,7 @@
  * and is reported as INTERNAL with a generic message, its `cause` kept for the log but never sent.
  */
 import { status } from '@grpc/grpc-js';
+import { ImageError } from '../models/preprocess';
 
 export class ServiceError extends Error {
   constructor(
@@ -34,6 +35,7 @@ export function statusName(code: status): string {
  */
 export function toStatus(err: unknown): { code: status; message: string; internal: boolean } {
   if (err instanceof ServiceError) return { code: err.code, message: err.message, internal: false };
+  if (err instanceof ImageError) return { code: status.INVALID_ARGUMENT, message: err.message, internal: false };
   return { code: status.INTERNAL, message: 'internal error while serving the request (see the server log)', internal: true };
 }
 

@@ -7,7 +7,7 @@ import yargs from 'yargs';
 import { BACKEND_NAMES, type BackendRequest } from '../backends/engine';
 import { NORMALIZATIONS, type Normalize } from '../models/model';
 import { LOG_LEVELS, type LogLevel } from './log';
-import { DEFAULT_MAX_INPUT_PIXELS, RESIZE_MODES, type ResizeMode } from './preprocess';
+import { DEFAULT_MAX_INPUT_PIXELS, RESIZE_MODES, type ResizeMode } from '../models/preprocess';
 
 export const ENV_PREFIX = 'INFER';
 

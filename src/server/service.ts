@@ -36,7 +36,7 @@ import { DEADLINE_ABORT_REASON, type Batcher } from './batcher';
 import { cancelled, deadlineExceeded, describeError, invalidArgument, statusName, toStatus } from './errors';
 import type { Logger } from './log';
 import type { ServerMetrics } from './metrics';
-import { decodeImage, type DecodeOptions } from './preprocess';
+import { decodeImage, type DecodeOptions } from '../models/preprocess';
 import { monoToUnixNanos, unixNanos } from './wall-clock';
 
 export const DEFAULT_TOP_K = 5;

@@ -20,8 +20,20 @@
  *   mere warnings (e.g. extraneous bytes after the JPEG end marker, common in phone photos) do not.
  */
 import sharp from 'sharp';
-import type { Normalize } from '../models/model';
-import { invalidArgument } from './errors';
+import type { Normalize } from './model';
+
+/**
+ * An image the service cannot use (empty, not an image, truncated, too many pixels). Transport-neutral so
+ * local mode and the server share this module; the server maps it to INVALID_ARGUMENT.
+ */
+export class ImageError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'ImageError';
+  }
+}
+
+const invalidImage = (msg: string, cause?: unknown): ImageError => new ImageError(msg, { cause });
 
 export type ResizeMode = 'fill' | 'crop';
 export const RESIZE_MODES: readonly ResizeMode[] = ['fill', 'crop'];
@@ -63,7 +75,7 @@ export function configureSharp(o: { concurrency?: number } = {}): void {
 
 export async function decodeImage(bytes: Uint8Array, o: DecodeOptions): Promise<DecodedImage> {
   const t0 = process.hrtime.bigint();
-  if (bytes.length === 0) throw invalidArgument('image is empty (0 bytes)');
+  if (bytes.length === 0) throw invalidImage('image is empty (0 bytes)');
 
   // Header only: no pixel is decoded here, so a 30000×30000 "pixel bomb" costs microseconds.
   // The header read itself must not apply sharp's own limit, or we could not name the dimensions.
@@ -71,20 +83,20 @@ export async function decodeImage(bytes: Uint8Array, o: DecodeOptions): Promise<
   try {
     meta = await sharp(bytes, { limitInputPixels: false, pages: 1 }).metadata();
   } catch (err) {
-    throw invalidArgument(`image could not be read: ${sharpReason(err)}`, err);
+    throw invalidImage(`image could not be read: ${sharpReason(err)}`, err);
   }
   const format = meta.format ?? 'unknown';
   if (!ACCEPTED_FORMATS.has(format)) {
-    throw invalidArgument(
+    throw invalidImage(
       `unsupported image format "${format}"; send JPEG, PNG, WebP, GIF, TIFF or AVIF`,
     );
   }
   const w = meta.width ?? 0;
   // For animated/multi-page images `height` may be the whole strip; pageHeight is one frame.
   const h = meta.pageHeight ?? meta.height ?? 0;
-  if (w <= 0 || h <= 0) throw invalidArgument(`image header declares no size (${w}×${h})`);
+  if (w <= 0 || h <= 0) throw invalidImage(`image header declares no size (${w}×${h})`);
   if (w * h > o.maxInputPixels) {
-    throw invalidArgument(
+    throw invalidImage(
       `image is ${w}×${h} = ${w * h} pixels, over the limit of ${o.maxInputPixels} pixels (--max-input-pixels)`,
     );
   }
@@ -101,12 +113,12 @@ export async function decodeImage(bytes: Uint8Array, o: DecodeOptions): Promise<
   try {
     out = await pipeline.removeAlpha().raw().toBuffer({ resolveWithObject: true });
   } catch (err) {
-    throw invalidArgument(`image could not be decoded (${format} ${w}×${h}): ${sharpReason(err)}`, err);
+    throw invalidImage(`image could not be decoded (${format} ${w}×${h}): ${sharpReason(err)}`, err);
   }
   const { info } = out;
   if (info.channels !== 3 || info.width !== o.width || info.height !== o.height) {
     // A libvips surprise (e.g. an exotic colour space); refuse rather than feed the model a wrong layout.
-    throw invalidArgument(
+    throw invalidImage(
       `image decoded to ${info.width}×${info.height}×${info.channels}, expected ${o.width}×${o.height}×3`,
     );
   }
