@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { seededRandom } from '../measure/pacer';
+import { mulberry32 } from '../shared/prng';
 
 export interface LoadedImage {
   name: string;
@@ -45,7 +45,7 @@ export function parseSize(s: string): [number, number] {
 
 /** `n` distinct noise JPEGs (quality 90), deterministic from the seed. */
 export async function generateImages(width: number, height: number, n = 4, seed = 1): Promise<LoadedImage[]> {
-  const rnd = seededRandom(seed);
+  const rnd = mulberry32(seed);
   const out: LoadedImage[] = [];
   for (let i = 0; i < n; i++) {
     const px = Buffer.alloc(width * height * 3);

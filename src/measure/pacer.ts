@@ -4,6 +4,8 @@
  * server holding every slot) shows the delay instead of hiding it (coordinated omission).
  */
 
+import { mulberry32 } from '../shared/prng';
+
 /** Returns the intended send offset of the next request each call, ns since the start, non-decreasing. */
 export interface Pacer {
   readonly kind: 'constant' | 'poisson';
@@ -21,22 +23,11 @@ export function constantPacer(rate: number): Pacer {
   return { kind: 'constant', next: () => constantOffsetNs(rate, k++) };
 }
 
-/** mulberry32: a small seeded PRNG so a Poisson schedule is reproducible from its seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Poisson arrivals at mean `rate`: exponential gaps with mean 1/rate; the first request at 0. */
 export function poissonPacer(rate: number, seed = 1): Pacer {
   if (!(rate > 0)) throw new Error(`rate must be > 0 requests/s, got ${rate}`);
-  const rnd = seededRandom(seed);
+  const rnd = mulberry32(seed);
   let t = 0;
   let first = true;
   return {
