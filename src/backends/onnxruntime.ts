@@ -91,12 +91,13 @@ export interface OnnxEngineOptions {
   inputShape?: [number, number, number];
   /**
    * Run ORT in a worker thread instead of on the calling thread. onnxruntime-node's run is synchronous on its JS
-   * thread, so in-thread (the default) inference blocks the event loop (gRPC I/O, timers, health checks) for the
+   * thread, so in-thread inference blocks the event loop (gRPC I/O, timers, health checks) for the
    * whole run; a worker keeps it responsive at the cost of one input copy and a thread hand-off per run.
-   * Measured on 2 shared cores with GoogLeNet, 2 intra-op threads: in-thread 9.6 ms/image (batch 1), worker
-   * 15-20 ms/image, because the woken JS thread competes with ORT's two threads for the two cores. Default false.
+   * Default: true, unless $INFER_ORT_WORKER is 0/false (see useWorker below for the measurement).
    */
   worker?: boolean;
+  /** Let idle ORT pool threads spin-wait; default: on in-thread, off in a worker (see onnx-session.ts). */
+  spin?: boolean;
 }
 
 /**
@@ -111,7 +112,7 @@ export async function createOnnxEngine(model: Uint8Array | string, o: OnnxEngine
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a positive integer, got ${threads}`);
   // In-thread, nothing else runs while ORT does, so its spin-waiting pool threads cost nothing; with a worker
   // the JS thread must wake to deliver each result, and spinning threads starve it on small machines.
-  const spec: SessionSpec = { cuda: o.cuda, threads, inputShape: o.inputShape, spin: o.worker !== true };
+  const spec: SessionSpec = { cuda: o.cuda, threads, inputShape: o.inputShape, spin: o.spin ?? !useWorker(o.worker) };
   const info: EngineInfo = {
     backend: o.cuda ? 'onnxruntime-cuda' : 'onnxruntime',
     library: ORT_PACKAGE,
@@ -119,7 +120,7 @@ export async function createOnnxEngine(model: Uint8Array | string, o: OnnxEngine
     threads,
     executionProvider: o.cuda ? 'CUDAExecutionProvider' : 'CPUExecutionProvider',
   };
-  if (o.worker !== true) {
+  if (!useWorker(o.worker)) {
     const s = await openSession(model, spec);
     return {
       info, inputShape: s.inputShape, numClasses: s.numClasses,
@@ -129,6 +130,23 @@ export async function createOnnxEngine(model: Uint8Array | string, o: OnnxEngine
     };
   }
   return workerEngine(model, spec, info);
+}
+
+/**
+ * Worker mode is the default (measured, docs/PERFORMANCE.md "ONNX Runtime in a worker thread"): served through
+ * the gRPC server on 2 cores, GoogLeNet in a worker without spinning gave 30–33 images/s and Ping p50 7 ms
+ * during a classify load, against 17–18 images/s and Ping p50 73 ms in-thread with spinning pool threads,
+ * which stall the JS thread that decodes, batches and answers Ping. On an idle machine the worker costs
+ * 5 % per image at batch 4 and up to 19 % at batch 1 (the hand-off), which raw measurements should not pay:
+ * they pass `worker: false` (bench/perf.ts) or set INFER_ORT_WORKER=0. An explicit option wins over the
+ * environment, which wins over the default.
+ */
+export const ORT_WORKER_ENV = 'INFER_ORT_WORKER';
+function useWorker(explicit: boolean | undefined): boolean {
+  if (explicit !== undefined) return explicit;
+  const v = process.env[ORT_WORKER_ENV];
+  if (v === undefined || v === '') return true;
+  return v === '1' || v.toLowerCase() === 'true';
 }
 
 async function workerEngine(model: Uint8Array | string, spec: SessionSpec, info: EngineInfo): Promise<Engine> {

@@ -8,20 +8,21 @@
  * - clock offset and one-way delays: NTP-style from the four stamps, min-delay probes (src/measure/clock).
  * - throughput (only when --payload-bytes/--response-bytes are set): bytes carried in that direction
  *   divided by the time spent carrying them, i.e. the one-way delay of each loaded probe minus the
- *   minimum one-way delay of unloaded calibration probes sent first. Up counts the serialized request,
+ *   median one-way delay of unloaded calibration probes sent first (src/measure/throughput.ts). Up counts the serialized request,
  *   down the serialized response (gRPC/HTTP2 framing excluded).
  * - lost: no reply by the deadline (or any error status); late: the reply came after the next probe was
  *   sent. Both are counted and listed, never averaged away.
  */
 import { randomBytes } from 'node:crypto';
 import type * as grpc from '@grpc/grpc-js';
-import { PingRequest, PingResponse } from '../gen/inference/v1/inference';
+import { InferenceServiceService, PingRequest, PingResponse } from '../gen/inference/v1/inference';
 import { ClockSample, createWallClock, estimateClock, oneWayDelays, WallClock } from '../measure/clock';
 import { createLatencyHistogram, LatencySummary, summarize } from '../measure/histogram';
 import { jitter } from '../measure/jitter';
+import { transferRate } from '../measure/throughput';
 import { statusName } from '../measure/status';
 import { createTimeSeries } from '../measure/timeseries';
-import { Connection, WIRE_BYTES, WithWireBytes } from './connect';
+import type { Connection } from './connect';
 import { sleepUntil } from './sleep';
 
 export interface PingOptions {
@@ -97,19 +98,39 @@ interface Sent {
   mono: bigint;
 }
 
+/**
+ * Why Ping goes below the generated stub: the stub's deserializer runs inside grpc-js before our callback,
+ * so the response decode (and its allocations) would land inside the timed region. Here the request is
+ * encoded by us before the clock starts and the response is a pass-through Buffer decoded after the clock
+ * stops; grpc-js's own call path is unchanged (same channel, metadata, deadline, status handling).
+ */
+const PING_PATH = InferenceServiceService.ping.path;
+const passThrough = (b: Buffer): Buffer => b;
+
 function sendProbe(conn: Connection, i: number, req: PingRequest, wall: WallClock, t0: bigint, seq: number, bytesUp: number): Promise<Probe> {
   return new Promise((resolve) => {
     const client = conn.clients[i % conn.clients.length];
     const opts = conn.callOptions();
-    const mono = process.hrtime.bigint();
-    const t1 = wall.wallOf(mono);
+    const stamp = process.hrtime.bigint();
+    const t1 = wall.wallOf(stamp);
     req.clientSendUnixNanos = t1;
-    const probe: Probe = { seq, status: 'OK', sent_ns: Number(mono - t0), bytes_up: bytesUp, late: false, t1_unix_nanos: t1 };
-    client.ping(req, conn.metadata, opts, (err: grpc.ServiceError | null, res: PingResponse) => {
+    const bytes = Buffer.from(PingRequest.encode(req).finish());
+    const probe: Probe = { seq, status: 'OK', sent_ns: Number(stamp - t0), bytes_up: bytesUp, late: false, t1_unix_nanos: t1 };
+    const mono = process.hrtime.bigint();
+    client.makeUnaryRequest(PING_PATH, passThrough, passThrough, bytes, conn.metadata, opts, (err: grpc.ServiceError | null, raw?: Buffer) => {
       const end = process.hrtime.bigint();
-      if (err) {
-        probe.status = statusName(err.code);
-        probe.message = err.details;
+      if (err || !raw) {
+        probe.status = err ? statusName(err.code) : 'INTERNAL';
+        probe.message = err ? err.details : 'no response message';
+        resolve(probe);
+        return;
+      }
+      let res: PingResponse;
+      try {
+        res = PingResponse.decode(raw);
+      } catch (e) {
+        probe.status = 'INTERNAL';
+        probe.message = `response is not a valid PingResponse: ${(e as Error).message}`;
         resolve(probe);
         return;
       }
@@ -119,7 +140,7 @@ function sendProbe(conn: Connection, i: number, req: PingRequest, wall: WallCloc
       probe.t3_unix_nanos = res.serverSendUnixNanos;
       probe.t4_unix_nanos = wall.wallOf(end);
       probe.net_rtt_ns = probe.rtt_ns - Number(res.serverSendUnixNanos - res.serverReceiveUnixNanos);
-      probe.bytes_down = (res as WithWireBytes)[WIRE_BYTES] ?? 0;
+      probe.bytes_down = raw.length;
       resolve(probe);
     });
   });
@@ -199,7 +220,9 @@ export async function runPing(conn: Connection, o: PingOptions, onProbe?: (p: Pr
   }
   const lastEnd = Math.max(0, ...probes.map((p) => p.recv_ns ?? p.sent_ns));
 
-  const samples = ok.map(clockSample).filter((s): s is ClockSample => s !== undefined);
+  // Probes and their clock samples kept aligned (a reply without server stamps has no sample).
+  const sampled = ok.filter((p) => clockSample(p) !== undefined);
+  const samples = sampled.map(clockSample) as ClockSample[];
   const calSamples = calibration.map(clockSample).filter((s): s is ClockSample => s !== undefined);
   const est = estimateClock(loaded && calSamples.length > 0 ? calSamples : samples);
   let clock: PingSummary['clock'];
@@ -217,24 +240,17 @@ export async function runPing(conn: Connection, o: PingOptions, onProbe?: (p: Pr
     };
     if (loaded && calSamples.length > 0) {
       const base = oneWayDelays(calSamples, est.offsetNs);
-      const baseUp = Math.min(...base.sendNs);
-      const baseDown = Math.min(...base.receiveNs);
-      let upBytes = 0;
-      let downBytes = 0;
-      let upNs = 0;
-      let downNs = 0;
-      ok.forEach((p, i) => {
-        upBytes += p.bytes_up;
-        downBytes += p.bytes_down ?? 0;
-        upNs += Math.max(0, w.sendNs[i] - baseUp);
-        downNs += Math.max(0, w.receiveNs[i] - baseDown);
-      });
+      // Median, not minimum, calibration delay as the non-transfer baseline (src/measure/throughput.ts).
+      const up = transferRate(sampled.map((p) => p.bytes_up), w.sendNs, base.sendNs);
+      const down = transferRate(sampled.map((p) => p.bytes_down ?? 0), w.receiveNs, base.receiveNs);
+      const upBytes = up.bytes;
+      const downBytes = down.bytes;
       throughput = {
         up_bytes: upBytes,
         down_bytes: downBytes,
         calibration_probes: calSamples.length,
-        ...(o.payloadBytes > 0 && upNs > 0 ? { up_mb_per_s: upBytes / (upNs / 1e9) / 1e6 } : {}),
-        ...(o.responseBytes > 0 && downNs > 0 ? { down_mb_per_s: downBytes / (downNs / 1e9) / 1e6 } : {}),
+        ...(o.payloadBytes > 0 && up.bytesPerS !== undefined ? { up_mb_per_s: up.bytesPerS / 1e6 } : {}),
+        ...(o.responseBytes > 0 && down.bytesPerS !== undefined ? { down_mb_per_s: down.bytesPerS / 1e6 } : {}),
       };
     }
   }

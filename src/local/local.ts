@@ -25,7 +25,9 @@ export interface LocalModelOptions {
 }
 
 export function loadLocal(o: LocalModelOptions): Promise<ServedModel> {
-  return loadServedModel({ backend: o.backend, model: o.model, weights: o.weights, normalize: o.normalize, threads: o.threads, log: o.log });
+  return loadServedModel({ backend: o.backend, model: o.model, weights: o.weights, normalize: o.normalize, threads: o.threads, log: o.log,
+    // In-process mode is the baseline the network and serving layer add to: no worker hand-off either.
+    worker: false });
 }
 
 export interface LocalPrediction {

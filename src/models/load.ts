@@ -43,6 +43,11 @@ export interface LoadOptions {
   /** Intra-op threads for engines that have them; default os.availableParallelism(). */
   threads?: number;
   /**
+   * onnxruntime only: run ORT in a worker thread (default, keeps the server's event loop free during inference)
+   * or on the calling thread (false: what raw, in-process measurements want). See createOnnxEngine.
+   */
+  worker?: boolean;
+  /**
    * Where ONNX exports of tfjs models are cached; default `<project root>/.cache/onnx` (git-ignored, survives
    * restarts and is shared by every checkout user), or `<os.tmpdir()>/realtime-inference/onnx` when the
    * project root is not writable (e.g. installed read-only under node_modules).
@@ -266,7 +271,7 @@ export async function loadServedModel(o: LoadOptions): Promise<ServedModel> {
     const cuda = selection.backend === 'onnxruntime-cuda';
     if (src.location.kind === 'onnx') {
       const model = isUrl(src.location.file) ? await readBytes(src.location.file) : src.location.file;
-      engine = await createOnnxEngine(model, { cuda, threads, inputShape: wantedShape });
+      engine = await createOnnxEngine(model, { cuda, threads, inputShape: wantedShape, worker: o.worker });
     } else {
       // The export only reads weights; the cpu backend keeps them in plain JS memory, the cheapest place.
       await activateTfjsCpu({ log });
@@ -283,7 +288,7 @@ export async function loadServedModel(o: LoadOptions): Promise<ServedModel> {
           `onnx: ${exp.cacheHit ? 'reused cached export' : 'exported'} ${exp.path} (${(exp.bytes.byteLength / 1e6).toFixed(1)} MB) ` +
             `in ${(performance.now() - t0).toFixed(0)} ms`,
         );
-        engine = await createOnnxEngine(exp.bytes, { cuda, threads, inputShape: wantedShape });
+        engine = await createOnnxEngine(exp.bytes, { cuda, threads, inputShape: wantedShape, worker: o.worker });
       } finally {
         if (loaded.model instanceof tf.LayersModel) loaded.model.dispose();
       }

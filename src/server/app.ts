@@ -14,7 +14,7 @@ import { createBatcher, type Batcher } from './batcher';
 import { createHealth } from './health';
 import { createLogger, type Logger } from './log';
 import { createMetrics, metricsInterceptor, startMetricsServer, type ServerMetrics } from './metrics';
-import { DEFAULT_SERVER_OPTIONS, type ServerOptions } from './options';
+import { DEFAULT_SERVER_OPTIONS, resolveBatching, type ServerOptions } from './options';
 import { configureSharp } from '../models/preprocess';
 import { addReflection } from './reflection';
 import { createInferenceService, inferenceServiceDefinition, provenance } from './service';
@@ -136,18 +136,22 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
       log.warn('SYNTHETIC WEIGHTS: compute and timings are real, predicted labels are meaningless', { model: descriptor.name, weightsSource: descriptor.weightsSource });
     }
 
+    // Batching defaults depend on the backend, known only now (options.ts, batchingDefaults).
+    const batching = resolveBatching(o, engine.info.backend);
+    log.info('batching', { maxBatch: batching.maxBatch, maxQueueDelayUs: batching.maxQueueDelayUs, reason: batching.reason });
+
     // loadServedModel warmed the engine with one image; a first full batch can still pay one-off costs (shape
     // specialisation, arena growth), so run one at start-up rather than in the first busy second.
-    if (o.maxBatch > 1) {
+    if (batching.maxBatch > 1) {
       const w0 = process.hrtime.bigint();
       const [h, w, c] = engine.inputShape;
-      await engine.predict(new Float32Array(o.maxBatch * h * w * c), o.maxBatch);
-      log.info(`warm-up: one batch of ${o.maxBatch} in ${(Number(process.hrtime.bigint() - w0) / 1e6).toFixed(1)} ms`);
+      await engine.predict(new Float32Array(batching.maxBatch * h * w * c), batching.maxBatch);
+      log.info(`warm-up: one batch of ${batching.maxBatch} in ${(Number(process.hrtime.bigint() - w0) / 1e6).toFixed(1)} ms`);
     }
 
     batcher = createBatcher(engine, {
-      maxBatch: o.maxBatch,
-      maxQueueDelayUs: o.maxQueueDelayUs,
+      maxBatch: batching.maxBatch,
+      maxQueueDelayUs: batching.maxQueueDelayUs,
       maxQueue: o.maxQueue,
       maxConcurrentBatches: o.maxConcurrentBatches,
       normalize: descriptor.normalize,
@@ -179,8 +183,8 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
         parameters: BigInt(descriptor.parameters),
       },
       batching: {
-        maxBatch: o.maxBatch,
-        maxQueueDelayMicros: o.maxQueueDelayUs,
+        maxBatch: batching.maxBatch,
+        maxQueueDelayMicros: batching.maxQueueDelayUs,
         maxQueue: o.maxQueue,
         maxConcurrentBatches: o.maxConcurrentBatches,
       },
@@ -203,6 +207,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
       log,
       metrics,
       streamWindow: o.streamWindow,
+      maxWaiting: o.maxQueue,
     });
 
     if (metrics) {
@@ -221,6 +226,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
       const m = metrics;
       const b = batcher;
       m.setQueueDepthSource(() => b.stats().queued);
+      m.setLiveTensorsSource(() => engine.liveTensors());
       metricsServer = await startMetricsServer(m, { host: o.metricsHost, port: o.metricsPort ?? 0 });
     }
   } catch (err) {

@@ -64,6 +64,12 @@ export interface ServerMetrics {
   /** Records one Classify (unary or stream frame) timing breakdown. */
   observeTiming(t: StageTimings): void;
   setQueueDepthSource(read: () => number): void;
+  /**
+   * Exports `inference_engine_live_tensors` (tfjs `tf.memory().numTensors`, read at scrape time) when the
+   * engine tracks tensors (tfjs backends); engines that do not (onnxruntime) get no such series rather than a
+   * misleading 0. Lets operators and the soak test see a tensor leak from outside the process.
+   */
+  setLiveTensorsSource(read: () => number | undefined): void;
 }
 
 /** 0.5 ms … 10 s: a fast GPU batch is around a millisecond, a GoogLeNet on wasm under load several seconds. */
@@ -166,6 +172,17 @@ export function createMetrics(info: MetricsInfo): ServerMetrics {
     },
     setQueueDepthSource(read: () => number): void {
       readQueueDepth = read;
+    },
+    setLiveTensorsSource(read: () => number | undefined): void {
+      if (read() === undefined || registry.getSingleMetric('inference_engine_live_tensors')) return;
+      new Gauge({
+        name: 'inference_engine_live_tensors',
+        help: 'Tensors alive in the inference engine (tfjs tf.memory().numTensors); flat when nothing leaks.',
+        registers: [registry],
+        collect() {
+          this.set(read() ?? 0);
+        },
+      });
     },
   };
   m.info.set(

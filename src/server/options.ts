@@ -4,7 +4,7 @@
  * environment. Defaults live in DEFAULT_SERVER_OPTIONS, each with the reason for its value.
  */
 import yargs from 'yargs';
-import { BACKEND_NAMES, type BackendRequest } from '../backends/engine';
+import { BACKEND_NAMES, type BackendName, type BackendRequest } from '../backends/engine';
 import { NORMALIZATIONS, type Normalize } from '../models/model';
 import { LOG_LEVELS, type LogLevel } from './log';
 import { DEFAULT_MAX_INPUT_PIXELS, RESIZE_MODES, type ResizeMode } from '../models/preprocess';
@@ -31,8 +31,10 @@ export interface ServerOptions {
   resize: ResizeMode;
   /** Pixel-bomb limit: width × height of the encoded image, checked before decoding. */
   maxInputPixels: number;
-  maxBatch: number;
-  maxQueueDelayUs: number;
+  /** Largest batch handed to the engine; undefined = the backend's default (batchingDefaults). */
+  maxBatch?: number;
+  /** How long the oldest queued image may wait for company, µs; undefined = the backend's default. */
+  maxQueueDelayUs?: number;
   maxQueue: number;
   maxConcurrentBatches: number;
   /** Frames of one ClassifyStream processed at once before the server stops reading it. */
@@ -61,12 +63,6 @@ export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
   model: 'googlenet',
   resize: 'fill', // how tfjs-models/mobilenet and the seed fed ImageNet models; see preprocess.ts
   maxInputPixels: DEFAULT_MAX_INPUT_PIXELS,
-  // Batching: delay 0 means no request ever waits for company; batches form from whatever queued while the
-  // engine was busy. Max 4 from measurement (GoogLeNet, 2 cores, 2026-11-23, medians): onnxruntime 96.6 img/s
-  // at batch 1, 105.7 at 2, 113.1 at 4, 110.6 at 8; wasm 9.9 / 11.1 / 11.2 / 11.3. Past 4 the throughput is
-  // flat while a batch takes twice as long, so 8 would only add latency. Revisit per backend (GPU) in issue 5.
-  maxBatch: 4,
-  maxQueueDelayUs: 0,
   // 64 images ≈ 9.6 MB of decoded RGB at 224²; beyond that a client is better told RESOURCE_EXHAUSTED at once
   // than left waiting seconds behind a CPU backend.
   maxQueue: 64,
@@ -78,6 +74,53 @@ export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
   logLevel: 'info',
   graceMs: 10_000,
 };
+
+export interface BatchingDefaults {
+  maxBatch: number;
+  maxQueueDelayUs: number;
+  /** Why, in one line (logged at start-up). */
+  reason: string;
+}
+
+/**
+ * Per-backend batching defaults, resolved once the backend is known (app.ts); --max-batch and
+ * --max-queue-delay-us override them. The measurements behind them are in docs/PERFORMANCE.md ("Batching
+ * defaults"; `node dist/bench/batching.js`, GoogLeNet synthetic, 2 cores, closed loop C=8):
+ * - onnxruntime (CPU, run in a worker thread, so predict is asynchronous): raw 96.6 / 105.7 / 113.1 / 110.6
+ *   images/s at batch 1/2/4/8; served, batches of 4 form by themselves under load with no delay (mean batch
+ *   3.99) and 4 was the best served cell; 8 only makes each batch twice as long. A delay added nothing.
+ * - wasm and cpu (tfjs on the JS thread: predict blocks the event loop, so nothing queues behind a running
+ *   batch and with delay 0 every batch is 1): served, batching within the measured noise did not pay
+ *   (8.8 images/s at batch 1 vs 8.5–9.2 with 4–8 and a delay), so batch 1: lowest latency, no warm-up batch.
+ * - tensorflow (tfjs-node, native CPU): not installable here, unmeasured; treated like onnxruntime CPU.
+ * - GPU backends (onnxruntime-cuda, tensorflow-gpu): no GPU here, NOT measured. A GPU gains throughput from
+ *   batches far beyond a CPU's, and a short delay lets batches fill at moderate load for ~1 ms of latency on
+ *   a ≥ 5 ms inference; 8 and 1000 µs are a conservative starting point, to be measured on the GPU host.
+ */
+export function batchingDefaults(backend: BackendName): BatchingDefaults {
+  switch (backend) {
+    case 'onnxruntime-cuda':
+    case 'tensorflow-gpu':
+      return { maxBatch: 8, maxQueueDelayUs: 1000, reason: 'GPU backend: batch 8, 1 ms delay (starting point, not measured here)' };
+    case 'wasm':
+    case 'cpu':
+      return { maxBatch: 1, maxQueueDelayUs: 0, reason: 'tfjs on the JS thread: batching did not pay when served (measured, 2 cores)' };
+    case 'onnxruntime':
+    case 'tensorflow':
+      return { maxBatch: 4, maxQueueDelayUs: 0, reason: 'native CPU engine: batches of up to 4 form under load (+13–17 % raw throughput), no delay' };
+  }
+}
+
+/** The batching settings a server runs with: flags where given, else the backend's defaults. */
+export function resolveBatching(o: Pick<ServerOptions, 'maxBatch' | 'maxQueueDelayUs'>, backend: BackendName): BatchingDefaults {
+  const d = batchingDefaults(backend);
+  const given = o.maxBatch !== undefined || o.maxQueueDelayUs !== undefined;
+  return {
+    maxBatch: o.maxBatch ?? d.maxBatch,
+    maxQueueDelayUs: o.maxQueueDelayUs ?? d.maxQueueDelayUs,
+    reason: given ? `set by flags (backend default: ${d.reason})` : d.reason,
+  };
+}
 
 const KNOWN_FLAGS = new Set([
   'host', 'port', 'backend', 'model', 'weights', 'labels', 'input-size', 'normalize', 'threads', 'cache-dir', 'resize',
@@ -120,8 +163,8 @@ export function parseServerArgs(argv: string[]): ServerOptions {
     .option('cache-dir', { type: 'string', describe: 'Cache for exported ONNX models' })
     .option('resize', { choices: RESIZE_MODES, default: d.resize, describe: 'fill = plain resize; crop = shorter side + centre crop' })
     .option('max-input-pixels', { type: 'number', default: d.maxInputPixels, describe: 'Reject images with more pixels (checked on the header, before decoding)' })
-    .option('max-batch', { type: 'number', default: d.maxBatch, describe: 'Largest batch handed to the engine' })
-    .option('max-queue-delay-us', { type: 'number', default: d.maxQueueDelayUs, describe: 'How long the oldest queued image may wait for a batch to fill' })
+    .option('max-batch', { type: 'number', describe: 'Largest batch handed to the engine (default: per backend — 4 onnxruntime/tensorflow, 1 wasm/cpu, 8 GPU)' })
+    .option('max-queue-delay-us', { type: 'number', describe: 'How long the oldest queued image may wait for a batch to fill (default: per backend — 0 on CPU, 1000 on GPU)' })
     .option('max-queue', { type: 'number', default: d.maxQueue, describe: 'Images that may wait; beyond → RESOURCE_EXHAUSTED at once' })
     .option('max-concurrent-batches', { type: 'number', default: d.maxConcurrentBatches, describe: 'Batches running on the engine at once' })
     .option('stream-window', { type: 'number', default: d.streamWindow, describe: 'Unanswered frames per ClassifyStream before the server stops reading it' })
@@ -138,10 +181,11 @@ export function parseServerArgs(argv: string[]): ServerOptions {
     .check((v) => {
       rejectUnknownFlags(argv, v._);
       for (const k of ['port', 'max-batch', 'max-queue', 'max-message-bytes', 'max-input-pixels', 'max-concurrent-batches', 'stream-window'] as const) {
-        const n = v[k];
-        if (!Number.isInteger(n) || n < (k === 'port' ? 0 : 1)) throw new Error(`--${k} must be a whole number${k === 'port' ? ' ≥ 0' : ' ≥ 1'} (got ${String(n)})`);
+        const n: number | undefined = v[k];
+        if (n === undefined && k === 'max-batch') continue; // per-backend default
+        if (n === undefined || !Number.isInteger(n) || n < (k === 'port' ? 0 : 1)) throw new Error(`--${k} must be a whole number${k === 'port' ? ' ≥ 0' : ' ≥ 1'} (got ${String(n)})`);
       }
-      if (!(v['max-queue-delay-us'] >= 0)) throw new Error(`--max-queue-delay-us must be ≥ 0 (got ${v['max-queue-delay-us']})`);
+      if (v['max-queue-delay-us'] !== undefined && !(v['max-queue-delay-us'] >= 0)) throw new Error(`--max-queue-delay-us must be ≥ 0 (got ${v['max-queue-delay-us']})`);
       if (v.port > 65535) throw new Error(`--port must be ≤ 65535 (got ${v.port})`);
       return true;
     })

@@ -16,6 +16,7 @@
  * - Request messages are decoded by a wrapper that never throws, so a malformed protobuf becomes
  *   INVALID_ARGUMENT (grpc-js would otherwise answer INTERNAL and, on a stream, end it).
  */
+import { setMaxListeners } from 'node:events';
 import * as grpc from '@grpc/grpc-js';
 import {
   ClassifyRequest,
@@ -33,7 +34,7 @@ import {
 } from '../gen/inference/v1/inference';
 import type { ModelDescriptor } from '../models/model';
 import { DEADLINE_ABORT_REASON, type Batcher } from './batcher';
-import { cancelled, deadlineExceeded, describeError, invalidArgument, statusName, toStatus } from './errors';
+import { cancelled, deadlineExceeded, describeError, invalidArgument, resourceExhausted, statusName, toStatus } from './errors';
 import type { Logger } from './log';
 import type { ServerMetrics } from './metrics';
 import { decodeImage, type DecodeOptions } from '../models/preprocess';
@@ -54,6 +55,11 @@ export interface ServiceContext {
   metrics?: ServerMetrics;
   /** Frames of one ClassifyStream in flight before the server stops reading that stream. Default 32. */
   streamWindow?: number;
+  /**
+   * Images that may wait anywhere before the engine: being decoded plus queued for a batch (--max-queue).
+   * Default: no bound here (the batcher still bounds its queue).
+   */
+  maxWaiting?: number;
 }
 
 /** Set on a request whose bytes were not a valid message (see safeDeserialize). */
@@ -177,13 +183,32 @@ function emptyTiming(): Timing {
 export function createInferenceService(ctx: ServiceContext): InferenceServiceServer {
   const ref = modelRef(ctx.descriptor);
   const streamWindow = Math.max(1, ctx.streamWindow ?? 32);
+  const maxWaiting = ctx.maxWaiting ?? Infinity;
+  /**
+   * Images received and not yet handed to the batcher (waiting for or in decode). Admission control counts
+   * them with the batcher's queue: bounding only the queue let a burst pile up in front of the decoder when
+   * decoding, not inference, is the slow stage (measured: 3 000 concurrent requests against --max-queue 16
+   * on wasm got no RESOURCE_EXHAUSTED at all; half of them sat in the decode backlog until their 30 s
+   * deadline). Now a burst beyond --max-queue is refused at once, whichever stage is the bottleneck.
+   */
+  let decoding = 0;
 
   /** Classifies one request; throws ServiceError. `timing` is filled as far as the request got. */
   async function classifyOne(req: Incoming<ClassifyRequest>, work: Work, timing: Timing): Promise<Prediction[]> {
     if (req[DECODE_ERROR]) throw invalidArgument(req[DECODE_ERROR]);
     if (req.image.length === 0) throw invalidArgument('image is empty (0 bytes): set ClassifyRequest.image to an encoded JPEG/PNG/WebP');
     const k = req.topK === 0 ? DEFAULT_TOP_K : Math.min(req.topK, ctx.numClasses);
-    const decoded = await decodeImage(req.image, ctx.decode);
+    const waiting = decoding + ctx.batcher.stats().queued;
+    if (waiting >= maxWaiting) {
+      throw resourceExhausted(`server busy: queue is full (${waiting} waiting, --max-queue ${maxWaiting}) with ${decoding} decoding and ${waiting - decoding} queued for a batch; retry later`);
+    }
+    decoding++;
+    let decoded: Awaited<ReturnType<typeof decodeImage>>;
+    try {
+      decoded = await decodeImage(req.image, ctx.decode);
+    } finally {
+      decoding--;
+    }
     timing.decodeNanos = decoded.decodeNanos;
     if (work.signal.aborted) {
       throw work.signal.reason === DEADLINE_ABORT_REASON
@@ -249,6 +274,9 @@ export function createInferenceService(ctx: ServiceContext): InferenceServiceSer
 
   const classifyStream: InferenceServiceServer['classifyStream'] = (call) => {
     const ac = new AbortController();
+    // Every frame in flight (up to the window) listens on this one signal; without this Node warns about a
+    // possible listener leak at 11 (the listeners are removed as frames leave the queue).
+    setMaxListeners(streamWindow + 16, ac.signal);
     const deadlineNs = callDeadlineNs(call);
     // Responses in arrival order: a slot per frame, written once it and all before it are ready.
     const slots: Array<{ resp?: ClassifyResponse; recvMono: bigint }> = [];

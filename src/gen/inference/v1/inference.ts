@@ -2531,7 +2531,8 @@ export const InferenceServiceService = {
   /**
    * Classify one encoded image (JPEG, PNG, WebP, GIF, TIFF, AVIF).
    * Errors: INVALID_ARGUMENT for an image that cannot be decoded or is too large in pixels,
-   * RESOURCE_EXHAUSTED when the batching queue is full, DEADLINE_EXCEEDED when the deadline passed while queued.
+   * RESOURCE_EXHAUSTED when --max-queue images are already waiting (being decoded or queued for a batch),
+   * DEADLINE_EXCEEDED when the deadline passed while waiting.
    */
   classify: {
     path: "/inference.v1.InferenceService/Classify" as const,
@@ -2584,7 +2585,8 @@ export interface InferenceServiceServer extends UntypedServiceImplementation {
   /**
    * Classify one encoded image (JPEG, PNG, WebP, GIF, TIFF, AVIF).
    * Errors: INVALID_ARGUMENT for an image that cannot be decoded or is too large in pixels,
-   * RESOURCE_EXHAUSTED when the batching queue is full, DEADLINE_EXCEEDED when the deadline passed while queued.
+   * RESOURCE_EXHAUSTED when --max-queue images are already waiting (being decoded or queued for a batch),
+   * DEADLINE_EXCEEDED when the deadline passed while waiting.
    */
   classify: handleUnaryCall<ClassifyRequest, ClassifyResponse>;
   /**
@@ -2604,7 +2606,8 @@ export interface InferenceServiceClient extends Client {
   /**
    * Classify one encoded image (JPEG, PNG, WebP, GIF, TIFF, AVIF).
    * Errors: INVALID_ARGUMENT for an image that cannot be decoded or is too large in pixels,
-   * RESOURCE_EXHAUSTED when the batching queue is full, DEADLINE_EXCEEDED when the deadline passed while queued.
+   * RESOURCE_EXHAUSTED when --max-queue images are already waiting (being decoded or queued for a batch),
+   * DEADLINE_EXCEEDED when the deadline passed while waiting.
    */
   classify(
     request: ClassifyRequest,
