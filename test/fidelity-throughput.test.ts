@@ -4,18 +4,9 @@
  */
 import { expect } from 'chai';
 import { transferRate } from '../src/measure/throughput';
+import { mulberry32 } from '../src/shared/prng';
 
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x100000000;
-  };
-}
+const rng = mulberry32;
 
 describe('fidelity: throughput from one-way delays (src/measure/throughput.ts)', () => {
   it('recovers B within 2 % on a jittery path where a minimum baseline reads ~4–6 % low', () => {

@@ -14,19 +14,9 @@ import { ClassifyRequest, type ClassifyResponse } from '../src/gen/inference/v1/
 import { startServer, type RunningServer } from '../src/server/app';
 import { MOBILENET_JSON, sharedFixture } from './helpers/fixtures';
 import { classify, connect, ping, type Client } from './server-client';
+import { mulberry32 } from '../src/shared/prng';
 
-/** xorshift32: the same mutations on every run, so a failure can be replayed. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x100000000;
-  };
-}
+const rng = mulberry32;
 
 function mutate(bases: Buffer[], r: () => number): Buffer {
   const a = bases[Math.floor(r() * bases.length)];

@@ -8,7 +8,7 @@
  * - RSS after a forced GC (SIGUSR2 → gc(), see gc-preload.ts) grows by less than RSS_BOUND_MB from the
  *   warm-up to the end, and the second half of the run grows it by less than the first (no steady leak);
  * - `inference_engine_live_tensors` on /metrics is exactly the same after the run as after the warm-up;
- * - during an overload burst (3 000 at once, 15 s deadlines) only OK, RESOURCE_EXHAUSTED or DEADLINE_EXCEEDED
+ * - during an overload burst (3 000 at once from 4 connections, 15 s deadlines) only OK, RESOURCE_EXHAUSTED or DEADLINE_EXCEEDED
  *   come back and peak RSS stays under OVERLOAD_BOUND_MB above the warm-up value;
  * - the server still answers correctly and nothing is left queued.
  * The numbers are printed and recorded in docs/RELIABILITY.md.
@@ -23,6 +23,7 @@ import { ClassifyRequest, type ClassifyResponse } from '../../src/gen/inference/
 import { MOBILENET_JSON, sharedFixture } from '../helpers/fixtures';
 import { classify, connect, ping, type Client } from '../server-client';
 import { startServerProcess, type ServerProcess } from '../tools/server-process';
+import { mulberry32 } from '../../src/shared/prng';
 
 /** RSS growth allowed from after warm-up to the end of 10 000 requests (both after a full GC). */
 const RSS_BOUND_MB = 48;
@@ -30,17 +31,7 @@ const RSS_BOUND_MB = 48;
 const OVERLOAD_BOUND_MB = 160;
 const ESPRESSO = 967;
 
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x100000000;
-  };
-}
+const rng = mulberry32;
 
 function rssBytes(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(fs.readFileSync(`/proc/${pid}/status`, 'utf8'));
@@ -214,10 +205,17 @@ describe('soak: 10 000 mixed requests against a server in its own process', func
     const poll = setInterval(() => (peak = Math.max(peak, rssBytes(server.child.pid!))), 25);
     const outcomes: Record<string, number> = {};
     const messages: Record<string, string> = {};
+    // The burst comes from 4 clients (connections) of 750 calls each. From ONE connection, the ~1 100 deadline
+    // expiries it causes on wasm would make that client reset >1 000 streams within seconds, and Node's
+    // nghttp2 rapid-reset protection (CVE-2023-44487) then closes the session with INTERNAL_ERROR, failing
+    // the calls still on it as INTERNAL (measured: 1 500 calls on one connection, deadlines spread over
+    // 3–7 s → 130 INTERNAL). That is the server defending itself against a reset flood, not overload
+    // handling; docs/RELIABILITY.md records it.
+    const burstClients = Array.from({ length: 4 }, (_, k) => connect(`127.0.0.1:${server.port}`, { 'grpc.use_local_subchannel_pool': 1, 'grpc.burst_client': k }));
     const tb = process.hrtime.bigint();
     await Promise.all(
       Array.from({ length: 3000 }, (_, i) =>
-        classify(client, { image: good[i % good.length], topK: 1 }, 15_000).then(
+        classify(burstClients[i % burstClients.length], { image: good[i % good.length], topK: 1 }, 15_000).then(
           () => void (outcomes.OK = (outcomes.OK ?? 0) + 1),
           (e: grpc.ServiceError) => {
             const k = grpc.status[e.code];
@@ -228,6 +226,7 @@ describe('soak: 10 000 mixed requests against a server in its own process', func
       ),
     );
     clearInterval(poll);
+    for (const c of burstClients) c.close();
     const burstS = Number(process.hrtime.bigint() - tb) / 1e9;
     const afterBurst = await sample();
     console.log(`      (overload: 3000 at once, --max-queue 64 → ${JSON.stringify(outcomes)} in ${burstS.toFixed(1)} s; peak RSS ${mb(peak)} MB (+${mb(peak - afterWarm.rss)} over warm-up), after GC ${mb(afterBurst.rss)} MB, tensors ${afterBurst.tensors}; ${JSON.stringify(messages)})`);

@@ -39,6 +39,7 @@
 import { fork } from 'node:child_process';
 import * as net from 'node:net';
 import { setPriority } from 'node:os';
+import { mulberry32 } from '../../src/shared/prng';
 
 export type JitterDistribution = 'uniform' | 'normal';
 
@@ -99,18 +100,7 @@ const SPIN_NS = 2e6;
 
 const nowNs = (): number => Number(process.hrtime.bigint());
 
-/** xorshift32 → [0, 1): seeded so a failing run can be replayed. */
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x >>>= 0;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    x >>>= 0;
-    return x / 0x100000000;
-  };
-}
+const rng = mulberry32;
 
 function sampler(d: DirectionImpairment, rand: () => number): () => number {
   const sigmaNs = (d.jitterMs ?? 0) * 1e6;
