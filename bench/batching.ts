@@ -7,31 +7,15 @@
  * out/bench-batching-<date>.json. One repetition per cell (the full grid already takes ~3 minutes on 2 cores);
  * the 1-minute load average is printed with every row.
  */
-import { spawn, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { startServerChild } from './server-child';
 
 const ROOT = path.join(__dirname, '..', '..');
-const SERVER = path.join(ROOT, 'dist', 'src', 'server', 'main.js');
 const RTINFER = path.join(ROOT, 'bin', 'rtinfer.js');
 
-function start(args: string[]): Promise<{ port: number; stop(): Promise<void> }> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [SERVER, '--host', '127.0.0.1', '--port', '0', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let buf = '';
-    proc.stderr!.on('data', (c: Buffer) => {
-      buf += c.toString();
-      const m = /"msg":"ready","port":(\d+)/.exec(buf);
-      if (m) {
-        proc.stderr!.removeAllListeners('data');
-        proc.stderr!.resume();
-        resolve({ port: Number(m[1]), stop: () => new Promise<void>((r) => { proc.once('exit', () => r()); proc.kill('SIGTERM'); }) });
-      }
-    });
-    proc.once('exit', (code) => reject(new Error(`server exited (${code}): ${buf.slice(-1500)}`)));
-  });
-}
 
 async function main(): Promise<void> {
   const backends = process.argv.slice(2).length > 0 ? process.argv.slice(2) : ['onnxruntime', 'wasm'];
@@ -42,7 +26,7 @@ async function main(): Promise<void> {
     const seconds = backend === 'wasm' ? 6 : 4;
     for (const maxBatch of [1, 2, 4, 8]) {
       for (const delay of [0, 500, 2000]) {
-        const srv = await start(['--backend', backend, '--max-batch', String(maxBatch), '--max-queue-delay-us', String(delay), '--log-level', 'info']);
+        const srv = await startServerChild(['--backend', backend, '--max-batch', String(maxBatch), '--max-queue-delay-us', String(delay)]);
         const file = path.join(os.tmpdir(), `bench-batching-${process.pid}.json`);
         try {
           const r = spawnSync(process.execPath, [RTINFER, 'bench', '-t', `127.0.0.1:${srv.port}`, '--rpc', 'classify', '-C', '8', '-d', String(seconds), '--warmup', '1.5', '--image-size', '224x224', '--json', file], { encoding: 'utf8' });

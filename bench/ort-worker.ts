@@ -10,28 +10,12 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { startServerChild } from './server-child';
 
 const ROOT = path.join(__dirname, '..', '..');
-const SERVER = path.join(ROOT, 'dist', 'src', 'server', 'main.js');
 const RTINFER = path.join(ROOT, 'bin', 'rtinfer.js');
 const REPS = Math.max(1, Number(process.env.BENCH_REPS ?? 3));
 
-function start(env: Record<string, string>): Promise<{ port: number; stop(): Promise<void> }> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [SERVER, '--host', '127.0.0.1', '--port', '0', '--backend', 'onnxruntime'], { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, ...env } });
-    let buf = '';
-    proc.stderr!.on('data', (c: Buffer) => {
-      buf += c.toString();
-      const m = /"msg":"ready","port":(\d+)/.exec(buf);
-      if (m) {
-        proc.stderr!.removeAllListeners('data');
-        proc.stderr!.resume();
-        resolve({ port: Number(m[1]), stop: () => new Promise<void>((r) => { proc.once('exit', () => r()); proc.kill('SIGTERM'); }) });
-      }
-    });
-    proc.once('exit', (code) => reject(new Error(`server exited (${code}): ${buf.slice(-1500)}`)));
-  });
-}
 
 type Json = Record<string, unknown>;
 const pct = (s: Json, q: string): number => ((s.rtt as Json).percentiles_ms as Record<string, number>)[q];
@@ -41,7 +25,7 @@ function pingArgs(port: number, file: string): string[] {
 }
 
 async function runOnce(worker: boolean): Promise<Json> {
-  const srv = await start({ INFER_ORT_WORKER: worker ? '1' : '0' });
+  const srv = await startServerChild(['--backend', 'onnxruntime'], { INFER_ORT_WORKER: worker ? '1' : '0' });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ort-worker-'));
   try {
     const idleFile = path.join(tmp, 'idle.json');

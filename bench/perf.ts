@@ -28,7 +28,7 @@
  *   Issue 7: served GoogLeNet images/s on onnxruntime ÷ on wasm, `rtinfer bench --rpc classify --concurrency 8`
  *      (saturated, as P2: both engines always have work queued); the same at concurrency 4 is reported too.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -36,12 +36,12 @@ import sharp from 'sharp';
 import { ORT_WORKER_ENV } from '../src/backends/onnxruntime';
 import { loadServedModel, type ServedModel } from '../src/models/load';
 import { decodeImage, DEFAULT_MAX_INPUT_PIXELS, normalizeInto } from '../src/models/preprocess';
+import { startServerChild } from './server-child';
 
 const ROOT = path.join(__dirname, '..', '..');
 const SHARED = path.join(ROOT, '..', 'shared');
 const MOBILENET = path.join(SHARED, 'models', 'mobilenet_v1_0.25_224', 'model.json');
 const RTINFER = path.join(ROOT, 'bin', 'rtinfer.js');
-const SERVER = path.join(ROOT, 'dist', 'src', 'server', 'main.js');
 const GRPCIO_PING = path.join(ROOT, 'bench', 'grpcio_ping.py');
 const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
 
@@ -146,44 +146,6 @@ async function rawFigures(model: ServedModel, img224: Buffer, img640: Buffer): P
   return out;
 }
 
-interface Server {
-  port: number;
-  proc: ChildProcess;
-  stop(): Promise<void>;
-}
-
-function startServer(args: string[]): Promise<Server> {
-  return new Promise((resolve, reject) => {
-    const proc = spawn(process.execPath, [SERVER, '--host', '127.0.0.1', '--port', '0', '--log-level', 'info', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-    let buf = '';
-    const timer = setTimeout(() => {
-      proc.kill('SIGKILL');
-      reject(new Error(`server did not become ready in 120 s: ${buf.slice(-2000)}`));
-    }, 120_000);
-    proc.stderr!.on('data', (c: Buffer) => {
-      buf += c.toString();
-      const m = /"msg":"ready","port":(\d+)/.exec(buf);
-      if (m) {
-        clearTimeout(timer);
-        proc.stderr!.removeAllListeners('data');
-        proc.stderr!.resume();
-        resolve({
-          port: Number(m[1]),
-          proc,
-          stop: () => new Promise<void>((r) => {
-            proc.once('exit', () => r());
-            proc.kill('SIGTERM');
-          }),
-        });
-      }
-    });
-    proc.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited (${code}) before ready: ${buf.slice(-2000)}`));
-    });
-  });
-}
-
 type Json = Record<string, unknown>;
 
 function rtinfer(args: string[]): Json {
@@ -255,7 +217,7 @@ async function measureModel(m: ModelSpec, img224: string, img640: Buffer, grpcBo
   loads.push(loadAvg());
 
   log(`${m.name}: server (onnxruntime) starting`);
-  const srv = await startServer(['--backend', 'onnxruntime', ...m.serverArgs]);
+  const srv = await startServerChild(['--backend', 'onnxruntime', ...m.serverArgs]);
   try {
     const c1p50: number[] = [];
     const satIps: number[] = [];
@@ -316,7 +278,7 @@ async function measureModel(m: ModelSpec, img224: string, img640: Buffer, grpcBo
 
 async function issue7(img224: string, ortC8: number[], ortC4: number[]): Promise<Ratio[]> {
   log('issue 7: GoogLeNet served on wasm');
-  const srv = await startServer(['--backend', 'wasm']);
+  const srv = await startServerChild(['--backend', 'wasm']);
   const wasm8: number[] = [];
   const wasm4: number[] = [];
   const loads = [loadAvg()];

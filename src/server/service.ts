@@ -29,7 +29,7 @@ import {
   PingRequest,
   type PingResponse,
   type Prediction,
-  type Timing,
+  Timing,
   WeightsProvenance,
 } from '../gen/inference/v1/inference';
 import type { ModelDescriptor } from '../models/model';
@@ -165,21 +165,6 @@ function abortOnCancel(call: { on(e: 'cancelled', f: () => void): unknown }, ac:
   });
 }
 
-function emptyTiming(): Timing {
-  return {
-    queueNanos: 0n,
-    decodeNanos: 0n,
-    preprocessNanos: 0n,
-    inferenceNanos: 0n,
-    postprocessNanos: 0n,
-    totalNanos: 0n,
-    batchSize: 0,
-    serverReceiveUnixNanos: 0n,
-    serverSendUnixNanos: 0n,
-    clientSendUnixNanos: 0n,
-  };
-}
-
 export function createInferenceService(ctx: ServiceContext): InferenceServiceServer {
   const ref = modelRef(ctx.descriptor);
   const streamWindow = Math.max(1, ctx.streamWindow ?? 32);
@@ -252,7 +237,7 @@ export function createInferenceService(ctx: ServiceContext): InferenceServiceSer
   const classify: InferenceServiceServer['classify'] = (call, callback) => {
     const recvMono = process.hrtime.bigint();
     const req = call.request as Incoming<ClassifyRequest>;
-    const timing = emptyTiming();
+    const timing = Timing.fromPartial({});
     timing.serverReceiveUnixNanos = monoToUnixNanos(recvMono);
     timing.clientSendUnixNanos = req.clientSendUnixNanos;
     const ac = new AbortController();
@@ -317,7 +302,7 @@ export function createInferenceService(ctx: ServiceContext): InferenceServiceSer
     call.on('data', (req: Incoming<ClassifyRequest>) => {
       if (finished) return;
       const recvMono = process.hrtime.bigint();
-      const timing = emptyTiming();
+      const timing = Timing.fromPartial({});
       timing.serverReceiveUnixNanos = monoToUnixNanos(recvMono);
       timing.clientSendUnixNanos = req.clientSendUnixNanos;
       const slot: { resp?: ClassifyResponse; recvMono: bigint } = { recvMono };
