@@ -340,7 +340,7 @@ export function referenceOk(lateMs: number, tolMs: number): string | undefined {
   return lateMs <= 0.25 * tolMs ? undefined : `proxy released ${lateMs.toFixed(3)} ms late on average (> 25 % of the ${tolMs.toFixed(2)} ms tolerance): machine too loaded for a trustworthy reference`;
 }
 
-export async function withTrustworthyReference<T>(ctx: Mocha.Context, attempt: () => Promise<T>, why: (r: T) => string | undefined, attempts = 3): Promise<T> {
+export async function withTrustworthyReference<T>(ctx: Mocha.Context, attempt: () => Promise<T>, why: (r: T) => string | undefined, attempts = 5): Promise<T> {
   const reasons: string[] = [];
   for (let i = 0; i < attempts; i++) {
     const r = await attempt();
