@@ -12,6 +12,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startServerChild } from './server-child';
+import { writeBenchJson } from './out';
 
 const ROOT = path.join(__dirname, '..', '..');
 const RTINFER = path.join(ROOT, 'bin', 'rtinfer.js');
@@ -44,10 +45,7 @@ async function main(): Promise<void> {
       }
     }
   }
-  const out = path.join(ROOT, 'out', `bench-batching-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), machine: { nproc: os.availableParallelism(), cpu: os.cpus()[0]?.model, node: process.version }, rows }, null, 2));
-  process.stdout.write(`wrote ${out}\n`);
+  writeBenchJson('batching', rows);
 }
 
 main().catch((e: unknown) => {

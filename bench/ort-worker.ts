@@ -11,6 +11,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { startServerChild } from './server-child';
+import { writeBenchJson } from './out';
 
 const ROOT = path.join(__dirname, '..', '..');
 const RTINFER = path.join(ROOT, 'bin', 'rtinfer.js');
@@ -68,10 +69,7 @@ async function main(): Promise<void> {
       process.stdout.write(`${String(r.mode).padEnd(10)} ${f(r.images_per_s as number).padStart(6)} ${f(r.classify_p50_ms as number).padStart(12)}  ${`${f(pi.p50)}/${f(pi.p99)}/${f(pi.max)}`.padStart(20)}   ${`${f(pl.p50)}/${f(pl.p99)}/${f(pl.max)}`.padStart(26)}  ${(r.load_avg as number).toFixed(2)}\n`);
     }
   }
-  const out = path.join(ROOT, 'out', `bench-ort-worker-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  fs.mkdirSync(path.dirname(out), { recursive: true });
-  fs.writeFileSync(out, JSON.stringify({ date: new Date().toISOString(), machine: { nproc: os.availableParallelism(), cpu: os.cpus()[0]?.model, node: process.version }, rows }, null, 2));
-  process.stdout.write(`wrote ${out}\n`);
+  writeBenchJson('ort-worker', rows);
 }
 
 main().catch((e: unknown) => {

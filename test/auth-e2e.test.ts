@@ -4,13 +4,13 @@
  */
 import { execFile } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as path from 'node:path';
 import { expect } from 'chai';
 import sharp from 'sharp';
 import { startServer, type RunningServer } from '../src/server/app';
 import { makeDevCerts, type DevCerts } from './helpers/dev-certs';
 import { parsePrometheusText, sumSamples } from './helpers/prometheus-text';
+import { scrapeMetrics } from './server-client';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BUF = path.join(ROOT, 'node_modules', '.bin', 'buf');
@@ -25,16 +25,6 @@ function bufCurl(args: string[]): Promise<{ code: number; stdout: string; stderr
   });
 }
 
-function getText(port: number, p: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    http.get({ host: '127.0.0.1', port, path: p }, (res) => {
-      let body = '';
-      res.setEncoding('utf8');
-      res.on('data', (c: string) => (body += c));
-      res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${res.statusCode}`))));
-    }).on('error', reject);
-  });
-}
 
 describe('server with --tls-cert/--tls-key/--tokens-file, called by buf curl (end to end)', function () {
   let certs: DevCerts;
@@ -94,7 +84,7 @@ describe('server with --tls-cert/--tls-key/--tokens-file, called by buf curl (en
   });
 
   it('/metrics afterwards is valid Prometheus text counting those calls by method and code', async function () {
-    const fams = parsePrometheusText(await getText(server.metricsPort!, '/metrics'));
+    const fams = parsePrometheusText(await scrapeMetrics(server.metricsPort!));
     expect(sumSamples(fams, 'grpc_server_handled_total', { grpc_method: 'Ping', grpc_code: 'OK' })).to.be.at.least(1);
     expect(sumSamples(fams, 'grpc_server_handled_total', { grpc_method: 'Ping', grpc_code: 'UNAUTHENTICATED' })).to.be.at.least(2);
     expect(sumSamples(fams, 'grpc_server_handled_total', { grpc_method: 'Classify', grpc_code: 'OK' })).to.equal(1);

@@ -13,7 +13,6 @@ import { MOBILENET_JSON, sharedFixture } from './helpers/fixtures';
 import { classify, connect, ping } from './server-client';
 import { startImpairProxy } from './tools/impair-proxy';
 
-const ESPRESSO = 967;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('reliability: overload at the decoder, and dead connections', function () {

@@ -1,4 +1,5 @@
 /** Test-side gRPC helpers for the server tests (promisified calls on the generated client). */
+import * as http from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import {
   ClassifyRequest,
@@ -71,5 +72,19 @@ export function healthCheck(target: string, service = ''): Promise<string> {
   return rawUnary(target, '/grpc.health.v1.Health/Check', req).then((b) => {
     const v = b.length >= 2 && b[0] === 0x08 ? b[1] : 0;
     return ['UNKNOWN', 'SERVING', 'NOT_SERVING', 'SERVICE_UNKNOWN'][v] ?? `status ${v}`;
+  });
+}
+
+/** GET /metrics from the server's Prometheus port on loopback; rejects on a non-200 answer. */
+export function scrapeMetrics(port: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    http
+      .get({ host: '127.0.0.1', port, path: '/metrics' }, (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => (body += c));
+        res.on('end', () => (res.statusCode === 200 ? resolve(body) : reject(new Error(`HTTP ${res.statusCode}`))));
+      })
+      .on('error', reject);
   });
 }

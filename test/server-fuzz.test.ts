@@ -6,14 +6,13 @@
  * onnxruntime has no tensor registry to check. Small source images keep it fast enough for `npm test`.
  */
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import { expect } from 'chai';
 import * as grpc from '@grpc/grpc-js';
 import sharp from 'sharp';
 import { ClassifyRequest, type ClassifyResponse } from '../src/gen/inference/v1/inference';
 import { startServer, type RunningServer } from '../src/server/app';
 import { MOBILENET_JSON, sharedFixture } from './helpers/fixtures';
-import { classify, connect, ping, type Client } from './server-client';
+import { classify, connect, ping, scrapeMetrics, type Client } from './server-client';
 import { mulberry32 } from '../src/shared/prng';
 
 const rng = mulberry32;
@@ -126,13 +125,7 @@ describe('server: fuzzing with mutated images', function () {
     expect(server.batcher.stats()).to.include({ queued: 0, inFlightBatches: 0 });
     expect(server.served.engine.liveTensors(), 'tfjs tensors back at idle').to.equal(idleTensors);
     // The same figure from outside, as an operator (and the soak test) reads it.
-    const text = await new Promise<string>((resolve, reject) =>
-      http.get(`http://127.0.0.1:${server.metricsPort}/metrics`, (res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () => resolve(body));
-      }).on('error', reject),
-    );
+    const text = await scrapeMetrics(server.metricsPort!);
     expect(text).to.match(new RegExp(`^inference_engine_live_tensors ${idleTensors}$`, 'm'));
   });
 });

@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'chai';
@@ -9,7 +8,7 @@ import { ClassifyRequest, ClassifyResponse, WeightsProvenance } from '../src/gen
 import { startServer, type RunningServer } from '../src/server/app';
 import { MOBILENET_JSON, sharedFixture } from './helpers/fixtures';
 import { pngBomb } from './preprocess-fixtures';
-import { classify, connect, healthCheck, ping, rawUnary, serverInfo, statusOf, type Client } from './server-client';
+import { classify, connect, healthCheck, ping, rawUnary, scrapeMetrics, serverInfo, statusOf, type Client } from './server-client';
 
 /** ImageNet-1k indices 281..285: tabby, tiger cat, Persian cat, Siamese cat, Egyptian cat. */
 const DOMESTIC_CATS = [281, 282, 283, 284, 285];
@@ -423,13 +422,7 @@ describe('server: auth and metrics wiring (H5 modules)', () => {
 
   it('exports Prometheus metrics for the calls it served (stage timings, batch sizes, codes)', async () => {
     expect(server.metricsPort).to.be.a('number');
-    const text = await new Promise<string>((resolve, reject) =>
-      http.get(`http://127.0.0.1:${server.metricsPort}/metrics`, (res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () => resolve(body));
-      }).on('error', reject),
-    );
+    const text = await scrapeMetrics(server.metricsPort!);
     expect(text).to.match(/grpc_server_handled_total\{[^}]*grpc_method="Classify"[^}]*grpc_code="OK"[^}]*\} 1\b/);
     expect(text).to.match(/grpc_server_handled_total\{[^}]*grpc_method="Classify"[^}]*grpc_code="UNAUTHENTICATED"[^}]*\} 1\b/);
     expect(text).to.match(/inference_batch_size_count 1\b/);

@@ -14,14 +14,13 @@
  * The numbers are printed and recorded in docs/RELIABILITY.md.
  */
 import * as fs from 'node:fs';
-import * as http from 'node:http';
 import * as path from 'node:path';
 import { expect } from 'chai';
 import * as grpc from '@grpc/grpc-js';
 import sharp from 'sharp';
 import { ClassifyRequest, type ClassifyResponse } from '../../src/gen/inference/v1/inference';
 import { MOBILENET_JSON, sharedFixture } from '../helpers/fixtures';
-import { classify, connect, ping, type Client } from '../server-client';
+import { classify, connect, ping, scrapeMetrics, type Client } from '../server-client';
 import { startServerProcess, type ServerProcess } from '../tools/server-process';
 import { mulberry32 } from '../../src/shared/prng';
 
@@ -39,17 +38,6 @@ function rssBytes(pid: number): number {
   return Number(m[1]) * 1024;
 }
 
-function scrape(port: number): Promise<string> {
-  return new Promise((resolve, reject) =>
-    http
-      .get(`http://127.0.0.1:${port}/metrics`, (res) => {
-        let body = '';
-        res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () => resolve(body));
-      })
-      .on('error', reject),
-  );
-}
 
 const metric = (text: string, re: RegExp): number => Number(re.exec(text)?.[1] ?? NaN);
 const mb = (b: number): string => (b / 1024 / 1024).toFixed(1);
@@ -102,7 +90,7 @@ describe('soak: 10 000 mixed requests against a server in its own process', func
   async function sample(): Promise<{ rss: number; tensors: number }> {
     server.child.kill('SIGUSR2');
     await sleep(400);
-    const text = await scrape(metricsPort);
+    const text = await scrapeMetrics(metricsPort);
     return { rss: rssBytes(server.child.pid!), tensors: metric(text, /^inference_engine_live_tensors (\d+)/m) };
   }
 
@@ -182,7 +170,7 @@ describe('soak: 10 000 mixed requests against a server in its own process', func
     }
     const end = points[points.length - 1];
     const mid = points[5];
-    const metricsText = await scrape(metricsPort);
+    const metricsText = await scrapeMetrics(metricsPort);
     console.log(`      (RSS at start ${mb(start.rss)} MB, after 1000-request warm-up ${mb(afterWarm.rss)} MB; warm-up outcomes ${JSON.stringify(warm)})`);
     console.log(`      (RSS after GC every 1000 requests, MB: ${points.map((p) => mb(p.rss)).join(' ')}; live tensors: ${[...new Set(points.map((p) => p.tensors))].join(', ')})`);
     console.log(`      (outcomes of the 10 000: ${JSON.stringify(totals)})`);
@@ -239,6 +227,6 @@ describe('soak: 10 000 mixed requests against a server in its own process', func
     expect(peak - afterWarm.rss, 'peak RSS under overload').to.be.lessThan(OVERLOAD_BOUND_MB * 1024 * 1024);
     expect(afterBurst.tensors).to.equal(afterWarm.tensors);
     expect((await classify(client, { image: coffeeFull, topK: 1 })).predictions[0].classIndex).to.equal(ESPRESSO);
-    expect(metric(await scrape(metricsPort), /^inference_queue_depth (\d+)/m)).to.equal(0);
+    expect(metric(await scrapeMetrics(metricsPort), /^inference_queue_depth (\d+)/m)).to.equal(0);
   });
 });
