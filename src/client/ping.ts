@@ -93,11 +93,6 @@ export interface PingResult {
   rttHistogram: ReturnType<typeof createLatencyHistogram>;
 }
 
-interface Sent {
-  probe: Probe;
-  mono: bigint;
-}
-
 /**
  * Why Ping goes below the generated stub: the stub's deserializer runs inside grpc-js before our callback,
  * so the response decode (and its allocations) would land inside the timed region. Here the request is
