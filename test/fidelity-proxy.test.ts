@@ -6,7 +6,8 @@
  */
 import * as net from 'node:net';
 import { expect } from 'chai';
-import { nearestRank, referenceOk, startImpairProxy, withTrustworthyReference, type ImpairProxy } from './tools/impair-proxy';
+import { forkImpairProxy, meanMs, nearestRank, type RemoteImpairProxy } from './tools/impair-proxy';
+import { BASE_DELAY_MS } from './tools/fidelity-suite';
 
 function echoServer(): Promise<{ port: number; close(): Promise<void> }> {
   const socks = new Set<net.Socket>();
@@ -64,38 +65,62 @@ const median = (xs: number[]): number => nearestRank(xs, 50);
 describe('fidelity: the impairment proxy itself (TCP echo, no gRPC)', function () {
   this.timeout(30_000);
   let echo: { port: number; close(): Promise<void> };
-  let proxy: ImpairProxy;
+  let proxy: RemoteImpairProxy;
   before(async () => {
     echo = await echoServer();
-    proxy = await startImpairProxy({ target: { host: '127.0.0.1', port: echo.port } });
+    // In a process of its own, as in the fidelity suite: in this process its release timers would queue
+    // behind the echo client's and server's callbacks (CI measured 0.08–0.23 ms mean lateness in-process).
+    proxy = await forkImpairProxy({ target: { host: '127.0.0.1', port: echo.port } });
   });
   after(async () => {
     await proxy?.close();
     await echo?.close();
   });
 
-  it('adds little with nothing injected, and injects a 2 ms one-way delay each way to within 0.1 ms (median)', async () => {
+  it('adds little with nothing injected, injects a 2 ms one-way delay each way, and accounts for what it adds', async () => {
+    const ms = (xs: number[]): number[] => xs.map((x) => x / 1e6);
     const direct = await echoRtts(echo.port, 150, 2);
-    proxy.configure({ up: {}, down: {} });
-    const base = await echoRtts(proxy.port, 150, 2);
-    proxy.configure({ up: { delayMs: 2 }, down: { delayMs: 2 } });
-    proxy.resetStats();
-    const delayed = await echoRtts(proxy.port, 150, 2);
-    const late = [...proxy.stats().up.lateNs.samples, ...proxy.stats().down.lateNs.samples].map((x) => x / 1e6);
-    const added = median(base) - median(direct);
-    const rise = median(delayed) - median(base);
+    await proxy.configure({ up: {}, down: {} });
+    const plain = await echoRtts(proxy.port, 150, 2);
+    // The delay is added on top of a path that already holds BASE_DELAY_MS each way, as in the fidelity
+    // suite: this process's wake-up from idle grows with idle time (echo RTT beyond the hold, printed below:
+    // ~0.13 ms at 0.2 ms idle, 0.18 at 1 ms, 0.25–0.35 from 2 ms), and that real but uninjected time would
+    // otherwise count as part of D.
+    const run = async (delayMs: number): Promise<{ rtts: number[]; held: number; late: number[] }> => {
+      await proxy.configure({ up: { delayMs }, down: { delayMs } });
+      await proxy.resetStats();
+      const rtts = await echoRtts(proxy.port, 150, 2);
+      const st = await proxy.stats();
+      // What the proxy says it added to a round trip: its median hold each way (delay + its own lateness).
+      return { rtts, held: median(ms(st.up.heldNs.samples)) + median(ms(st.down.heldNs.samples)), late: ms([...st.up.lateNs.samples, ...st.down.lateNs.samples]) };
+    };
+    const base = await run(BASE_DELAY_MS);
+    const delayed = await run(BASE_DELAY_MS + 2);
+    await proxy.configure({ up: {}, down: {} });
+    const late = [...base.late, ...delayed.late];
+    const added = median(plain) - median(direct);
+    const rise = median(delayed.rtts) - median(base.rtts);
+    const heldRise = delayed.held - base.held;
+    const wake = (r: { rtts: number[]; held: number }): string => (median(r.rtts) - r.held).toFixed(3);
     console.log(
-      `      (echo RTT median: direct ${median(direct).toFixed(3)} ms, proxy D=0 ${median(base).toFixed(3)} ms (+${added.toFixed(3)}), ` +
-        `D=2 ms each way ${median(delayed).toFixed(3)} ms (rise ${rise.toFixed(3)} ms, mean rise ${(mean(delayed) - mean(base)).toFixed(3)}); ` +
+      `      (echo RTT median: direct ${median(direct).toFixed(3)} ms, proxy D=0 ${median(plain).toFixed(3)} ms (+${added.toFixed(3)}); ` +
+        `D=${BASE_DELAY_MS} → ${BASE_DELAY_MS + 2} ms each way: ${median(base.rtts).toFixed(3)} → ${median(delayed.rtts).toFixed(3)} ms, rise ${rise.toFixed(3)} ms ` +
+        `vs the proxy's own account (hold times) ${heldRise.toFixed(3)} ms; RTT beyond the hold (wake-ups, echo) D=0 ${median(plain).toFixed(3)}, ` +
+        `D=${BASE_DELAY_MS} ${wake(base)}, D=${BASE_DELAY_MS + 2} ${wake(delayed)} ms; ` +
         `release lateness p50 ${nearestRank(late, 50).toFixed(3)} p90 ${nearestRank(late, 90).toFixed(3)} p99 ${nearestRank(late, 99).toFixed(3)} max ${Math.max(...late).toFixed(3)} ms)`,
     );
     expect(added, 'proxy overhead with nothing injected (median RTT)').to.be.lessThan(0.5);
-    expect(rise).to.be.closeTo(4, 0.1);
+    // It injects what it was asked for: a median release within 0.1 ms of due, hold times 2 ms longer each way.
     expect(nearestRank(late, 50), 'median release lateness, ms').to.be.lessThan(0.1);
+    expect(heldRise).to.be.closeTo(4, 0.1);
+    // And its account is honest: the RTT rose by what the proxy says it held. The fidelity suite judges the
+    // client against this account. 0.2 ms because this process's own wake-up may still grow a little with
+    // 2 ms more idle (RTT beyond the hold, printed above: −0.02 to +0.11 ms measured here).
+    expect(rise, 'RTT rise vs the proxy\'s account of its hold times').to.be.closeTo(heldRise, 0.2);
   });
 
   it('limits bandwidth: 400 kB through a 2 MB/s link takes 200 ms (±5 %)', async () => {
-    proxy.configure({ up: { bandwidthBytesPerS: 2_000_000 }, down: {} });
+    await proxy.configure({ up: { bandwidthBytesPerS: 2_000_000 }, down: {} });
     const s = await connectTo(proxy.port);
     const total = 400_000;
     let got = 0;
@@ -113,33 +138,52 @@ describe('fidelity: the impairment proxy itself (TCP echo, no gRPC)', function (
     expect(ms).to.be.within(190, 210);
   });
 
-  it('uniform jitter: one-way delays have the injected mean and standard deviation', async function () {
-    // The echo path's own variation (same schedule, nothing injected) adds in quadrature.
+  it('uniform jitter: one-way delays have the injected mean and standard deviation, and the path shows them', async () => {
+    // The echo path's own variation (same schedule and base delay, nothing else injected) adds in quadrature.
     const sdOf = (xs: number[]): number => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
-    const { base, r } = await withTrustworthyReference(
-      this,
-      async () => {
-        proxy.configure({ up: {}, down: {} });
-        const base = await echoRtts(proxy.port, 100, 8);
-        proxy.configure({ up: { delayMs: 5, jitterMs: 1, jitterDistribution: 'uniform' }, down: {} });
-        proxy.resetStats();
-        const r = await echoRtts(proxy.port, 300, 8); // gap ≫ range of X (±1.73 ms): ordering never binds
-        proxy.configure({ up: {}, down: {} });
-        const st = proxy.stats().up.lateNs;
-        return { base, r, lateMs: st.sum / Math.max(1, st.count) / 1e6 };
-      },
-      ({ lateMs }) => referenceOk(lateMs, 0.25),
+    const heldUp = async (): Promise<number[]> => (await proxy.stats()).up.heldNs.samples.map((x) => x / 1e6);
+    await proxy.configure({ up: { delayMs: BASE_DELAY_MS }, down: { delayMs: BASE_DELAY_MS } });
+    await proxy.resetStats();
+    const base = await echoRtts(proxy.port, 150, 12);
+    const baseHeld = await heldUp();
+    await proxy.configure({ up: { delayMs: BASE_DELAY_MS + 5, jitterMs: 1, jitterDistribution: 'uniform' }, down: { delayMs: BASE_DELAY_MS } });
+    await proxy.resetStats();
+    const r = await echoRtts(proxy.port, 300, 12); // gap ≫ range of X (±1.73 ms): ordering never binds
+    const held = await heldUp();
+    const late = meanMs((await proxy.stats()).up.lateNs);
+    await proxy.configure({ up: {}, down: {} });
+    const injected = held.map((x) => x - mean(baseHeld));
+    // Robust statistics throughout: on a shared 2-core machine a few probes in 300 stall for milliseconds
+    // (preemption, GC), which moves a mean or a least-squares fit by more than the tolerance.
+    // (1) Probe by probe, RTT against what the proxy held it: Theil–Sen slope (median of pairwise slopes).
+    // 1 means every extra microsecond held shows up in the round trip.
+    const pairSlopes: number[] = [];
+    for (let i = 0; i < held.length; i++)
+      for (let j = i + 1; j < held.length; j++) if (Math.abs(held[j] - held[i]) > 0.05) pairSlopes.push((r[j] - r[i]) / (held[j] - held[i]));
+    const slope = median(pairSlopes);
+    // (2) What the path adds beyond the hold (echo, wake-ups) is the same with and without the injected
+    // delay: medians of RTT − held, per probe, in both runs.
+    const pathBase = median(base.map((x, i) => x - baseHeld[i]));
+    const pathJitter = median(r.map((x, i) => x - held[i]));
+    console.log(
+      `      (uniform σ=1 ms, D=5 ms one way: proxy held ${mean(injected).toFixed(3)} ms more on average, σ ${sdOf(held).toFixed(3)} ms (lateness mean ${late.toFixed(3)} ms); ` +
+        `RTT median rose by ${(median(r) - median(base)).toFixed(3)} ms, σ ${sdOf(r).toFixed(3)} ms (path alone σ ${sdOf(base).toFixed(3)} ms); ` +
+        `Theil–Sen slope of RTT on hold time ${slope.toFixed(3)}; median RTT beyond the hold ${pathBase.toFixed(3)} → ${pathJitter.toFixed(3)} ms)`,
     );
-    const m = mean(r) - mean(base);
-    const expectSd = Math.hypot(1, sdOf(base));
-    console.log(`      (uniform σ=1 ms, D=5 ms one way: measured mean +${m.toFixed(3)} ms, σ ${sdOf(r).toFixed(3)} ms vs √(1 + path σ ${sdOf(base).toFixed(3)}²) = ${expectSd.toFixed(3)})`);
-    expect(m).to.be.closeTo(5, 0.25);
-    expect(sdOf(r)).to.be.within(0.85 * expectSd, 1.15 * expectSd);
+    // The proxy drew what it was asked to: 300 draws of U(−√3, √3) have a mean within ±0.2 ms of 0 (3.4
+    // standard errors) and a standard deviation within 10 % of 1 ms; its own lateness is in `held`.
+    expect(held).to.have.length(300);
+    expect(r).to.have.length(300);
+    expect(mean(injected)).to.be.closeTo(5, 0.25);
+    expect(sdOf(held)).to.be.within(0.9, 1.15);
+    // And the round trips carry exactly that, probe by probe.
+    expect(slope, 'RTT per ms held').to.be.closeTo(1, 0.05);
+    expect(pathJitter, 'RTT beyond the hold, with vs without the injected delay').to.be.closeTo(pathBase, 0.2);
   });
 
   it('drops: after N bytes the connection is reset, and only maxDrops connections are killed', async () => {
-    proxy.configure({ up: {}, down: {}, dropAfterBytes: 1000, maxDrops: 1 });
-    const before = proxy.stats().drops;
+    await proxy.configure({ up: {}, down: {}, dropAfterBytes: 1000, maxDrops: 1 });
+    const before = (await proxy.stats()).drops;
     const s = await connectTo(proxy.port);
     const closed = new Promise<string>((resolve) => {
       s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
@@ -149,10 +193,10 @@ describe('fidelity: the impairment proxy itself (TCP echo, no gRPC)', function (
     await new Promise((r) => setTimeout(r, 20));
     s.write(Buffer.alloc(600));
     expect(await closed).to.match(/ECONNRESET|close/);
-    expect(proxy.stats().drops - before).to.equal(1);
+    expect((await proxy.stats()).drops - before).to.equal(1);
     // The drop budget is spent: the next connection carries 5000 bytes untouched.
     const rtts = await echoRtts(proxy.port, 3, 1);
     expect(rtts).to.have.length(3);
-    proxy.configure({ dropAfterBytes: undefined, maxDrops: undefined });
+    await proxy.configure({ dropAfterBytes: undefined, maxDrops: undefined });
   });
 });

@@ -6,4 +6,4 @@
  */
 import { describeFidelity } from '../tools/fidelity-suite';
 
-describeFidelity('fidelity (precise): D = 1.5 ms, 1500 probes per side', { delaysMs: [1.5], delayProbes: 1500, all: false });
+describeFidelity('fidelity (precise): D = 1.5 ms, 2500 probes per side', { delaysMs: [1.5], delayProbes: 2500, all: false });

@@ -16,7 +16,7 @@ import { main, type Io } from '../../src/client/cli';
 import type { PingSummary, Probe } from '../../src/client/ping';
 import { MOBILENET_JSON, sharedFixture } from '../helpers/fixtures';
 import { startServerProcess, type ServerProcess } from './server-process';
-import { forkImpairProxy, referenceOk, withTrustworthyReference, type DirectionImpairment, type RemoteImpairProxy } from './impair-proxy';
+import { forkImpairProxy, meanMs, referenceOk, withTrustworthyReference, type DirectionImpairment, type RemoteImpairProxy } from './impair-proxy';
 
 interface PingJson {
   summary: PingSummary;
@@ -24,6 +24,16 @@ interface PingJson {
   errors: Array<{ message: string; count: number }>;
   probes: Probe[];
 }
+
+/**
+ * One-way delay both fidelity paths carry before any D is injected. A path's RTT includes the hosts'
+ * wake-ups from idle, and on this VM those grow with the time spent idle: a loopback gRPC ping through the
+ * proxy is 0.7–0.8 ms with no delay but 1.0–1.3 ms beyond the injected hold at 2 ms each way, so from a
+ * bare loopback baseline ~0.4 ms of real but uninjected time would count as part of D. From 2 ms the growth
+ * is small (D = 1.5 ms on top: −0.08 to −0.18 ms), from 5 ms smaller still (−0.02 to −0.09 ms; A/A with
+ * equal delays +0.06/+0.09), so both paths start at 5 ms, a metro-area VPN's one-way delay.
+ */
+export const BASE_DELAY_MS = 5;
 
 const quietIo = (onLine?: (l: string) => void): Io => ({ out: (l) => onLine?.(l), err: () => undefined });
 
@@ -75,39 +85,39 @@ export function describeFidelity(title: string, plan: FidelityPlan): void {
     const set = (up: DirectionImpairment, down: DirectionImpairment = up): Promise<void> => proxy.configure({ up, down });
 
     for (const D of plan.delaysMs) {
-      it(`one-way delay D = ${D} ms each way → mean RTT rises by 2D within max(10 %, 0.3 ms)`, async function () {
-        // The baseline runs at the same time through a second proxy that injects nothing, so whatever this
-        // shared machine does meanwhile lands on both means. Its probes go every 11 ms against the delayed
-        // run's 10 ms: the two schedules' phase sweeps through every offset every 110 ms, so neither run's
-        // probes keep colliding with the other's at a fixed point (a fixed offset biased D = 1.5 ms by +0.5 ms).
+      it(`one-way delay D = ${D} ms each way → mean RTT rises by 2D within max(10 %, 0.3 ms)`, async () => {
+        // Two paths measured at the same time, so whatever this shared machine does meanwhile lands on both
+        // means: the baseline through `plain` with BASE_DELAY_MS each way, the test path through `proxy` with
+        // BASE_DELAY_MS + D (why a base delay at all: BASE_DELAY_MS). The baseline's probes
+        // go every 11 ms against the test path's 10 ms: the two schedules' phase sweeps through every offset
+        // every 110 ms, so neither run's probes keep colliding with the other's at a fixed point (a fixed
+        // offset biased D = 1.5 ms by +0.5 ms).
         const count = ['--count', String(plan.delayProbes), '-q'];
         const tol = Math.max(0.1 * 2 * D, 0.3);
-        const attempt = async (): Promise<{ b: PingSummary; d: PingSummary; lateUp: number; lateDown: number }> => {
-          await set({ delayMs: D });
-          await proxy.resetStats();
-          const [b, d] = (await Promise.all([ping([...count, '--interval-ms', '11'], undefined, plain), ping([...count, '--interval-ms', '10'])])).map((x) => x.summary);
-          const st = await proxy.stats();
-          await set({});
-          // How late the proxy released chunks (its timer error, on its own clock). Not subtracted (on this VM
-          // it did not show up in the RTT one-for-one: a polling proxy also wakes the path faster than an idle
-          // one), but it says whether the reference was trustworthy — see referenceOk.
-          const lateUp = st.up.lateNs.sum / Math.max(1, st.up.lateNs.count) / 1e6;
-          const lateDown = st.down.lateNs.sum / Math.max(1, st.down.lateNs.count) / 1e6;
-          const rise = d.rtt.mean_ms - b.rtt.mean_ms;
-          console.log(
-            `      (D=${D}: baseline mean RTT ${b.rtt.mean_ms.toFixed(3)} ms, delayed ${d.rtt.mean_ms.toFixed(3)} ms → rise ${rise.toFixed(3)} ms vs 2D = ${2 * D}: ` +
-              `error ${(rise - 2 * D).toFixed(3)} ms, tolerance ±${tol.toFixed(2)}; proxy release lateness ${lateUp.toFixed(3)} up ${lateDown.toFixed(3)} down; ` +
-              `one-way mean send ${b.clock!.send_delay.mean_ms.toFixed(3)} → ${d.clock!.send_delay.mean_ms.toFixed(3)}, receive ${b.clock!.receive_delay.mean_ms.toFixed(3)} → ${d.clock!.receive_delay.mean_ms.toFixed(3)} ms)`,
-          );
-          return { b, d, lateUp, lateDown };
-        };
-        const { b, d } = await withTrustworthyReference(this, attempt, (r) => referenceOk(r.lateUp + r.lateDown, tol));
+        await plain.configure({ up: { delayMs: BASE_DELAY_MS }, down: { delayMs: BASE_DELAY_MS } });
+        await set({ delayMs: BASE_DELAY_MS + D });
+        await Promise.all([proxy.resetStats(), plain.resetStats()]);
+        const [b, d] = (await Promise.all([ping([...count, '--interval-ms', '11'], undefined, plain), ping([...count, '--interval-ms', '10'])])).map((x) => x.summary);
+        const [st, sb] = await Promise.all([proxy.stats(), plain.stats()]);
+        await Promise.all([set({}), plain.configure({ up: {}, down: {} })]);
+        // The ground truth: what the proxies really held each chunk (D + draw + their own release lateness),
+        // test path minus baseline. The client is judged against this; that it is 2D is checked separately.
+        const injUp = meanMs(st.up.heldNs) - meanMs(sb.up.heldNs);
+        const injDown = meanMs(st.down.heldNs) - meanMs(sb.down.heldNs);
         const rise = d.rtt.mean_ms - b.rtt.mean_ms;
+        const f = (x: number): string => x.toFixed(3);
+        console.log(
+          `      (D=${D}: baseline mean RTT ${f(b.rtt.mean_ms)} ms, delayed ${f(d.rtt.mean_ms)} ms → rise ${f(rise)} ms; injected (proxies' hold times) ` +
+            `${f(injUp)} up + ${f(injDown)} down = ${f(injUp + injDown)} ms vs 2D = ${2 * D}: error ${f(rise - injUp - injDown)} ms, tolerance ±${tol.toFixed(2)}; ` +
+            `proxy release lateness ${f(meanMs(st.up.lateNs))} up ${f(meanMs(st.down.lateNs))} down; ` +
+            `one-way mean send ${f(b.clock!.send_delay.mean_ms)} → ${f(d.clock!.send_delay.mean_ms)}, receive ${f(b.clock!.receive_delay.mean_ms)} → ${f(d.clock!.receive_delay.mean_ms)} ms)`,
+        );
         for (const s of [b, d]) expect(s.lost, 'no probe lost').to.equal(0);
-        expect(Math.abs(rise - 2 * D)).to.be.at.most(tol);
+        expect(Math.abs(injUp + injDown - 2 * D), 'the proxies injected 2D (their hold times, test path minus baseline)').to.be.at.most(tol / 3);
+        expect(Math.abs(rise - (injUp + injDown)), 'mean RTT rise vs the injected delay').to.be.at.most(tol);
         // The clock-offset estimate splits the rise evenly (the path is symmetric), so each one-way delay rose by D.
-        expect(Math.abs(d.clock!.send_delay.mean_ms - b.clock!.send_delay.mean_ms - D)).to.be.at.most(Math.max(0.1 * D, 0.3));
-        expect(Math.abs(d.clock!.receive_delay.mean_ms - b.clock!.receive_delay.mean_ms - D)).to.be.at.most(Math.max(0.1 * D, 0.3));
+        expect(Math.abs(d.clock!.send_delay.mean_ms - b.clock!.send_delay.mean_ms - injUp)).to.be.at.most(Math.max(0.1 * D, 0.3));
+        expect(Math.abs(d.clock!.receive_delay.mean_ms - b.clock!.receive_delay.mean_ms - injDown)).to.be.at.most(Math.max(0.1 * D, 0.3));
       });
     }
 
@@ -133,8 +143,9 @@ export function describeFidelity(title: string, plan: FidelityPlan): void {
           await set({});
           return { base, r, late };
         },
-        // The smallest expected figure is ~4.6 ms, its 20 % tolerance ~0.9 ms.
-        ({ late }) => referenceOk((late.up.lateNs.sum + late.down.lateNs.sum) / Math.max(1, late.up.lateNs.count + late.down.lateNs.count) / 1e6 * 2, 0.9),
+        // The smallest expected figure is ~4.6 ms, its 20 % tolerance ~0.9 ms. Release lateness varies from
+        // chunk to chunk, so it adds to the jitter the client sees; up to 0.22 ms it is < 1 % of the figure.
+        ({ late }) => referenceOk((late.up.lateNs.sum + late.down.lateNs.sum) / Math.max(1, late.up.lateNs.count + late.down.lateNs.count) / 1e6, 0.9),
       );
       const s = r.summary;
       const injSend = (2 * su) / Math.sqrt(Math.PI); // E|X_i − X_{i−1}| for N(0, σ²) = 2σ/√π
@@ -158,11 +169,19 @@ export function describeFidelity(title: string, plan: FidelityPlan): void {
       expect(s.jitter.receive.mean_abs_ipdv_ms).to.be.within(0.8 * expRecv, 1.2 * expRecv);
       expect(s.jitter.rtt.mean_abs_ipdv_ms).to.be.within(0.8 * expRtt, 1.2 * expRtt);
       expect(s.rtt.stddev_ms).to.be.within(0.8 * sdRtt, 1.2 * sdRtt);
-      // RFC 3550's J is a 16-probe running estimate of the same E|D|; its value after the last probe has a
-      // relative standard deviation of ~14 % for normal delay (docs/RELIABILITY.md), more on this VM's
-      // heavy-tailed path (a run at +44.8 % was seen), so it is a sanity check at ±50 %, not the 20 % figure:
-      // the jitter held to the issue's 20 % is mean |IPDV| above.
-      expect(s.jitter.rtt.rfc3550_ms).to.be.within(0.5 * expRtt, 1.5 * expRtt);
+      // RFC 3550's J is a 16-probe running estimate of the same E|D|: its value after the last probe has a
+      // relative standard deviation of ~14 % for normal delay (docs/RELIABILITY.md) and more on this VM's
+      // heavy-tailed path (+44.8 % and +53 % runs seen), so the 20 % figure is held by mean |IPDV| above. J is
+      // checked for what it is: the RFC's recursion over exactly the RTTs this run reported (recomputed here
+      // independently from the per-probe records), and within a factor of two of E|D| as a units sanity check.
+      let j = 0;
+      const rtts = r.probes.map((p) => (p.rtt_ns === undefined ? null : p.rtt_ns / 1e6));
+      for (let i = 1; i < rtts.length; i++) {
+        const [x, y] = [rtts[i - 1], rtts[i]];
+        if (x !== null && y !== null) j += (Math.abs(y - x) - j) / 16;
+      }
+      expect(s.jitter.rtt.rfc3550_ms).to.be.closeTo(j, 1e-6);
+      expect(s.jitter.rtt.rfc3550_ms).to.be.within(0.5 * expRtt, 2 * expRtt);
     });
 
     it('bandwidth limits → --payload-bytes / --response-bytes report up and down throughput within 15 % of B', async () => {
