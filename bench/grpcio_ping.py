@@ -16,6 +16,7 @@ Needs Debian's python3-grpcio (run with /usr/bin/python3).
 import argparse
 import json
 import math
+import resource
 import sys
 import time
 
@@ -78,6 +79,7 @@ def main():
     interval_ns = int(a.interval_ms * 1e6)
     rtts = []
     errors = 0
+    ru0 = resource.getrusage(resource.RUSAGE_SELF)
     t0 = time.perf_counter_ns()
     for i in range(a.count):
         due = t0 + i * interval_ns
@@ -96,7 +98,11 @@ def main():
             errors += 1
             continue
         rtts.append(time.perf_counter_ns() - s)
+    ru1 = resource.getrusage(resource.RUSAGE_SELF)
     channel.close()
+    # Process CPU (every thread, user + kernel) per measured call; with --interval-ms 0 (closed loop) it is
+    # the client's cost per call, comparable with bench/ping-cpu.ts's figures for our transports.
+    cpu_s = (ru1.ru_utime - ru0.ru_utime) + (ru1.ru_stime - ru0.ru_stime)
 
     srt = sorted(rtts)
     out = {
@@ -109,6 +115,7 @@ def main():
         "min_ms": srt[0] / 1e6 if srt else None,
         "mean_ms": sum(srt) / len(srt) / 1e6 if srt else None,
         "max_ms": srt[-1] / 1e6 if srt else None,
+        "cpu_us_per_call": cpu_s * 1e6 / a.count if a.count else None,
         "percentiles_ms": {str(p): percentile(srt, p) / 1e6 for p in (50, 90, 99, 99.9)} if srt else {},
     }
     if a.raw:

@@ -11,7 +11,8 @@ import { findKnee, SweepLevel } from '../measure/sweep';
 import { summarize } from '../measure/histogram';
 import type { Connection } from './connect';
 import type { LoadedImage } from './images';
-import { classifyIssuer, Issuer, pingIssuer, streamIssuer } from './issuers';
+import { classifyIssuer, Issuer, pingIssuer, streamIssuer, transportPingIssuer } from './issuers';
+import type { UnaryTransport } from './unary-transport';
 import { createProgress } from './progress';
 
 export type Rpc = 'classify' | 'stream' | 'ping';
@@ -29,10 +30,12 @@ export interface BenchOptions extends VerdictTargets {
   responseBytes: number;
   sweep?: number[];
   signal?: AbortSignal;
+  /** --rpc ping over this transport (ping's own HTTP/2 client) instead of the grpc-js connection. */
+  pingTransport?: UnaryTransport;
 }
 
-function issuerFor(conn: Connection, o: { rpc: Rpc; topK: number; payloadBytes: number; responseBytes: number }, images: LoadedImage[], slots: number): Issuer {
-  if (o.rpc === 'ping') return pingIssuer(conn, o.payloadBytes, o.responseBytes, slots);
+function issuerFor(conn: Connection, o: { rpc: Rpc; topK: number; payloadBytes: number; responseBytes: number; pingTransport?: UnaryTransport }, images: LoadedImage[], slots: number): Issuer {
+  if (o.rpc === 'ping') return o.pingTransport ? transportPingIssuer(o.pingTransport, o.payloadBytes, o.responseBytes, slots) : pingIssuer(conn, o.payloadBytes, o.responseBytes, slots);
   if (images.length === 0) throw new Error(`--rpc ${o.rpc} needs images (--images or --image-size)`);
   return o.rpc === 'stream' ? streamIssuer(conn, images, o.topK, slots) : classifyIssuer(conn, images, o.topK, slots);
 }

@@ -4,9 +4,10 @@
  * whether any failed.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { ClassifyResponse, GetServerInfoResponse, weightsProvenanceToJSON } from '../gen/inference/v1/inference';
+import { ClassifyResponse, GetServerInfoRequest, GetServerInfoResponse, InferenceServiceService, weightsProvenanceToJSON } from '../gen/inference/v1/inference';
 import { Connection, describeError } from './connect';
 import type { LoadedImage } from './images';
+import type { UnaryTransport } from './unary-transport';
 
 export interface ClassifyResult {
   image: string;
@@ -69,4 +70,19 @@ export function serverInfo(conn: Connection, timeoutMs = 5000): Promise<Record<s
       else resolve(GetServerInfoResponse.toJSON(res) as Record<string, unknown>);
     });
   });
+}
+
+/** The same over a UnaryTransport (ping's), so ping needs no second connection just for this call. */
+export function serverInfoVia(t: UnaryTransport, timeoutMs = 5000): Promise<Record<string, unknown> | undefined> {
+  const req = Buffer.from(GetServerInfoRequest.encode({}).finish());
+  return new Promise((resolve) =>
+    t.unary(0, InferenceServiceService.getServerInfo.path, req, (o) => {
+      if (o.code !== 0 || !o.response) return resolve(undefined);
+      try {
+        resolve(GetServerInfoResponse.toJSON(GetServerInfoResponse.decode(o.response)) as Record<string, unknown>);
+      } catch {
+        resolve(undefined);
+      }
+    }, timeoutMs),
+  );
 }

@@ -12,10 +12,12 @@ import { writeHtmlReport } from '../measure/report-html';
 import { buckets, cdf } from '../measure/histogram';
 import { readReport } from '../measure/report-json';
 import { runBench, runStream, Rpc } from './bench';
-import { classifyOne, classifyText, serverInfo } from './classify';
+import { classifyOne, classifyText, serverInfo, serverInfoVia } from './classify';
 import { connect, Connection, ConnectOptions, describeError, waitForReady } from './connect';
 import { generateImages, loadImages, LoadedImage, parseSize } from './images';
+import { h2Transport } from './h2-unary';
 import { probeLine, runPing, summaryText } from './ping';
+import { grpcJsTransport, TRANSPORTS, type TransportName, type UnaryTransport } from './unary-transport';
 
 export const EXIT = { OK: 0, RUNTIME: 1, USAGE: 2, INTERRUPTED: 3, VERDICT_FAIL: 4 } as const;
 
@@ -103,6 +105,18 @@ async function withConnection<T>(o: ConnectOptions, f: (c: Connection) => Promis
   }
 }
 
+/** ping's transport: our HTTP/2 client (h2-unary.ts) or grpc-js, connected and ready before `f` runs. */
+async function withPingTransport<T>(name: TransportName, o: ConnectOptions, f: (t: UnaryTransport) => Promise<T>): Promise<T> {
+  if (name === 'grpc-js') return withConnection(o, (c) => f(grpcJsTransport(c)));
+  const t = h2Transport(o);
+  try {
+    await t.ready(Math.max(3000, o.deadlineMs ?? 0));
+    return await f(t);
+  } finally {
+    t.close();
+  }
+}
+
 function finishReport(rep: RunReport, jsonFile: string | undefined, io: Io): void {
   if (jsonFile) {
     writeReport(jsonFile, rep);
@@ -134,14 +148,15 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
           .option('payload-bytes', { type: 'number', default: 0, describe: 'upload payload per probe' })
           .option('response-bytes', { type: 'number', default: 0, describe: 'download padding per probe' })
           .option('calibration-probes', { type: 'number', default: 10, describe: 'unloaded probes sent first when payloads are set' })
-          .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no per-probe lines' }),
+          .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no per-probe lines' })
+          .option('transport', { choices: TRANSPORTS, default: 'h2' as TransportName, describe: 'h2: our lean HTTP/2 client (lowest client noise); grpc-js: the grpc-js channel the other verbs use' }),
       async (a) => {
         if (!(a['interval-ms'] > 0)) throw new UsageError('--interval-ms must be > 0');
         const o = connOpts(a, Math.max(1000, 2 * a['interval-ms']));
         const count = a.count ?? (a.duration === undefined ? 10 : undefined);
-        code = await withConnection(o, async (c) => {
-          const server = await serverInfo(c);
-          io.out(`PING ${c.target} (gRPC Ping): ${a['payload-bytes']} payload bytes, ${a['response-bytes']} response bytes, every ${a['interval-ms']} ms`);
+        code = await withPingTransport(a.transport, o, async (c) => {
+          const server = await serverInfoVia(c);
+          io.out(`PING ${c.target} (gRPC Ping over ${c.name}): ${a['payload-bytes']} payload bytes, ${a['response-bytes']} response bytes, every ${a['interval-ms']} ms`);
           const r = await runPing(c, { count, durationS: a.duration, intervalMs: a['interval-ms'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], calibrationProbes: a['calibration-probes'], signal }, a.quiet ? undefined : (p) => io.out(probeLine(p)));
           io.out('');
           io.out(summaryText(c.target, r.summary));
@@ -198,7 +213,8 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
           .option('sweep', { type: 'string', describe: 'concurrency levels, e.g. 1,2,4,8' })
           .option('fps', { type: 'number', describe: 'images/s the verdict requires' })
           .option('payload-bytes', { type: 'number', default: 0, describe: '--rpc ping: request payload' })
-          .option('response-bytes', { type: 'number', default: 0, describe: '--rpc ping: response padding' }),
+          .option('response-bytes', { type: 'number', default: 0, describe: '--rpc ping: response padding' })
+          .option('transport', { choices: TRANSPORTS, describe: '--rpc ping: h2 (default) = ping\'s own HTTP/2 client, grpc-js = the grpc-js channel; classify and stream always use grpc-js' }),
       async (a) => {
         const sweep = a.sweep ? a.sweep.split(',').map((x) => Number(x.trim())) : undefined;
         if (sweep && sweep.some((x) => !(x >= 1) || !Number.isInteger(x))) throw new UsageError(`--sweep must be positive integers like 1,2,4,8, got "${a.sweep}"`);
@@ -208,11 +224,19 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
         const images = a.rpc === 'ping' ? [] : await resolveImages({ images: a.images, imageSize: a['image-size'] });
         // Open loop without an explicit --concurrency: allow up to 256 in flight so the client is not the limit.
         const concurrency = a.rate !== undefined && !argv.some((x) => /^(--concurrency|-C)(=|$)/.test(x)) ? 256 : a.concurrency;
+        const transport: TransportName = a.transport ?? (a.rpc === 'ping' ? 'h2' : 'grpc-js');
+        if (transport === 'h2' && a.rpc !== 'ping') throw new UsageError('--transport h2 is for --rpc ping only (classify and stream use grpc-js)');
         code = await withConnection({ ...o, connections: a.connections }, async (c) => {
           const server = await serverInfo(c);
-          const rep = newReport('bench', { ...settingsOf(a), concurrency }, environment(c.target, server), started);
-          const text = await runBench(c, { rpc: a.rpc, concurrency, rate: a.rate, arrivals: a.arrivals, durationS: a.duration ?? (a.requests === undefined ? 10 : undefined), requests: a.requests, warmupS: a.warmup, topK: a['top-k'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], sweep, budgetMs: a['budget-ms'], fps: a.fps, percentile: a.percentile, signal }, images, rep);
-          io.out(text);
+          const rep = newReport('bench', { ...settingsOf(a), concurrency, transport }, environment(c.target, server), started);
+          const pingTransport = transport === 'h2' ? h2Transport(o) : undefined;
+          try {
+            await pingTransport?.ready(Math.max(3000, o.deadlineMs ?? 0));
+            const text = await runBench(c, { rpc: a.rpc, concurrency, rate: a.rate, arrivals: a.arrivals, durationS: a.duration ?? (a.requests === undefined ? 10 : undefined), requests: a.requests, warmupS: a.warmup, topK: a['top-k'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], sweep, budgetMs: a['budget-ms'], fps: a.fps, percentile: a.percentile, signal, pingTransport }, images, rep);
+            io.out(text);
+          } finally {
+            pingTransport?.close();
+          }
           finishReport(rep, a.json, io);
           return verdictExit(rep);
         });

@@ -12,7 +12,8 @@
  * 315–335 µs), which makes each call likelier to be preempted on a busy machine. Turning off channelz or
  * retries, V8 semi-space / single-threaded GC flags and dropping grpc-js's per-call caller stack changed
  * nothing measurable, so no such option is set here; the verbs instead keep their own work out of the timed
- * region (ping.ts, issuers.ts).
+ * region (ping.ts, issuers.ts), and `ping` / `bench --rpc ping` default to their own HTTP/2 client
+ * (h2-unary.ts), which does not use this module's channels.
  */
 import * as fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';

@@ -8,6 +8,7 @@ import { ClassifyRequest, ClassifyResponse, InferenceServiceService, PingRequest
 import type { DoneFn, IssueFn } from '../measure/load';
 import { Connection, WIRE_BYTES, WithWireBytes } from './connect';
 import type { LoadedImage } from './images';
+import type { UnaryOutcome, UnaryTransport } from './unary-transport';
 
 export interface Issuer {
   issue: IssueFn;
@@ -63,6 +64,25 @@ export function pingIssuer(conn: Connection, payloadBytes: number, responseBytes
     issue(slot, _seq, d): void {
       done = d;
       conn.clients[slot % conn.clients.length].makeUnaryRequest(PING_PATH, passThrough, passThrough, bytes, conn.metadata, conn.callOptions(), callbacks[slot]);
+    },
+    close: async () => undefined,
+  };
+}
+
+/** The same over a UnaryTransport (`bench --rpc ping --transport h2`: ping's own HTTP/2 client, h2-unary.ts). */
+export function transportPingIssuer(t: UnaryTransport, payloadBytes: number, responseBytes: number, slots: number): Issuer {
+  const req: PingRequest = { seq: 0n, payload: Buffer.alloc(payloadBytes, 0x5a), responseBytes, echoPayload: false, clientSendUnixNanos: 0n };
+  const bytes = Buffer.from(PingRequest.encode(req).finish());
+  const up = bytes.length;
+  let done: DoneFn = () => undefined;
+  const callbacks = Array.from({ length: slots }, (_, slot) => (o: UnaryOutcome) => {
+    if (o.code !== 0) done(slot, o.code, up, 0, 0, undefined, o.details);
+    else done(slot, 0, up, o.response?.length ?? 0, 0, undefined, undefined);
+  });
+  return {
+    issue(slot, _seq, d): void {
+      done = d;
+      t.unary(slot, PING_PATH, bytes, callbacks[slot]);
     },
     close: async () => undefined,
   };

@@ -14,7 +14,6 @@
  *   sent. Both are counted and listed, never averaged away.
  */
 import { randomBytes } from 'node:crypto';
-import type * as grpc from '@grpc/grpc-js';
 import { InferenceServiceService, PingRequest, PingResponse } from '../gen/inference/v1/inference';
 import { ClockSample, createWallClock, estimateClock, oneWayDelays, WallClock } from '../measure/clock';
 import { createLatencyHistogram, LatencySummary, summarize } from '../measure/histogram';
@@ -22,7 +21,7 @@ import { jitter } from '../measure/jitter';
 import { transferRate } from '../measure/throughput';
 import { statusName } from '../measure/status';
 import { createTimeSeries } from '../measure/timeseries';
-import type { Connection } from './connect';
+import type { UnaryTransport } from './unary-transport';
 import { sleepUntil } from './sleep';
 
 export interface PingOptions {
@@ -94,58 +93,54 @@ export interface PingResult {
 }
 
 /**
- * Why Ping goes below the generated stub: the stub's deserializer runs inside grpc-js before our callback,
- * so the response decode (and its allocations) would land inside the timed region. Here the request is
- * encoded by us before the clock starts and the response is a pass-through Buffer decoded after the clock
- * stops; grpc-js's own call path is unchanged (same channel, metadata, deadline, status handling).
+ * Why Ping goes below the generated stub: a stub's deserializer runs inside the transport before our
+ * callback, so the response decode (and its allocations) would land inside the timed region. Here the
+ * request is encoded by us before the clock starts and the response is raw bytes decoded after the clock
+ * stops. The transport (unary-transport.ts) takes both stamps: for `h2` right before the socket write and
+ * when the response's last frame is parsed.
  */
 const PING_PATH = InferenceServiceService.ping.path;
-const passThrough = (b: Buffer): Buffer => b;
 
-function sendProbe(conn: Connection, i: number, req: PingRequest, wall: WallClock, t0: bigint, seq: number, bytesUp: number): Promise<Probe> {
+function sendProbe(t: UnaryTransport, i: number, req: PingRequest, wall: WallClock, t0: bigint, seq: number): Promise<Probe> {
   return new Promise((resolve) => {
-    const client = conn.clients[i % conn.clients.length];
-    const opts = conn.callOptions();
     const stamp = process.hrtime.bigint();
-    const t1 = wall.wallOf(stamp);
-    req.clientSendUnixNanos = t1;
+    req.clientSendUnixNanos = wall.wallOf(stamp);
     const bytes = Buffer.from(PingRequest.encode(req).finish());
-    const probe: Probe = { seq, status: 'OK', sent_ns: Number(stamp - t0), bytes_up: bytesUp, late: false, t1_unix_nanos: t1 };
-    const mono = process.hrtime.bigint();
-    client.makeUnaryRequest(PING_PATH, passThrough, passThrough, bytes, conn.metadata, opts, (err: grpc.ServiceError | null, raw?: Buffer) => {
-      const end = process.hrtime.bigint();
-      if (err || !raw) {
-        probe.status = err ? statusName(err.code) : 'INTERNAL';
-        probe.message = err ? err.details : 'no response message';
+    // bytes up = the serialized request as sent (gRPC/HTTP2 framing excluded).
+    const probe: Probe = { seq, status: 'OK', sent_ns: Number(stamp - t0), bytes_up: bytes.length, late: false, t1_unix_nanos: req.clientSendUnixNanos };
+    t.unary(i, PING_PATH, bytes, (o) => {
+      // t1 is when the request really left (after encoding, or after waiting for a connection), so the
+      // four clock stamps and the RTT share one start.
+      if (o.sentNs !== 0n) probe.t1_unix_nanos = wall.wallOf(o.sentNs);
+      if (o.code !== 0 || !o.response) {
+        probe.status = statusName(o.code);
+        probe.message = o.details;
         resolve(probe);
         return;
       }
       let res: PingResponse;
       try {
-        res = PingResponse.decode(raw);
+        res = PingResponse.decode(o.response);
       } catch (e) {
         probe.status = 'INTERNAL';
         probe.message = `response is not a valid PingResponse: ${(e as Error).message}`;
         resolve(probe);
         return;
       }
-      probe.recv_ns = Number(end - t0);
-      probe.rtt_ns = Number(end - mono);
+      probe.recv_ns = Number(o.endNs - t0);
+      probe.rtt_ns = Number(o.endNs - o.sentNs);
       probe.t2_unix_nanos = res.serverReceiveUnixNanos;
       probe.t3_unix_nanos = res.serverSendUnixNanos;
-      probe.t4_unix_nanos = wall.wallOf(end);
+      probe.t4_unix_nanos = wall.wallOf(o.endNs);
       probe.net_rtt_ns = probe.rtt_ns - Number(res.serverSendUnixNanos - res.serverReceiveUnixNanos);
-      probe.bytes_down = raw.length;
+      probe.bytes_down = o.response.length;
       resolve(probe);
     });
   });
 }
 
-function makeRequest(seq: number, payload: Buffer, responseBytes: number): { req: PingRequest; bytes: number } {
-  const req: PingRequest = { seq: BigInt(seq), payload, responseBytes, echoPayload: false, clientSendUnixNanos: 0n };
-  // Size with a representative timestamp: the varint of a current unix-nanos value is 9 bytes.
-  const bytes = PingRequest.encode({ ...req, clientSendUnixNanos: 1n << 60n }).finish().length;
-  return { req, bytes };
+function makeRequest(seq: number, payload: Buffer, responseBytes: number): PingRequest {
+  return { seq: BigInt(seq), payload, responseBytes, echoPayload: false, clientSendUnixNanos: 0n };
 }
 
 function jitterMs(xs: Array<number | null>): JitterFigures {
@@ -164,7 +159,7 @@ const clockSample = (p: Probe): ClockSample | undefined =>
     ? { t1: p.t1_unix_nanos, t2: p.t2_unix_nanos, t3: p.t3_unix_nanos, t4: p.t4_unix_nanos }
     : undefined;
 
-export async function runPing(conn: Connection, o: PingOptions, onProbe?: (p: Probe) => void): Promise<PingResult> {
+export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p: Probe) => void): Promise<PingResult> {
   const wall = createWallClock();
   const loaded = o.payloadBytes > 0 || o.responseBytes > 0;
   const payload = o.payloadBytes > 0 ? randomBytes(o.payloadBytes) : Buffer.alloc(0);
@@ -174,8 +169,7 @@ export async function runPing(conn: Connection, o: PingOptions, onProbe?: (p: Pr
   if (loaded) {
     const t0c = process.hrtime.bigint();
     for (let i = 0; i < o.calibrationProbes && !o.signal?.aborted; i++) {
-      const { req, bytes } = makeRequest(i, Buffer.alloc(0), 0);
-      calibration.push(await sendProbe(conn, i, req, wall, t0c, i, bytes));
+      calibration.push(await sendProbe(conn, i, makeRequest(i, Buffer.alloc(0), 0), wall, t0c, i));
     }
   }
 
@@ -184,13 +178,18 @@ export async function runPing(conn: Connection, o: PingOptions, onProbe?: (p: Pr
   const t0 = process.hrtime.bigint();
   const pending: Array<Promise<Probe>> = [];
   const sentAt: bigint[] = [];
+  let inFlight = 0;
+  const idle = (): boolean => inFlight === 0;
+  const landed = (): void => void inFlight--;
   for (let seq = 0; seq < count; seq++) {
     const at = t0 + intervalNs * BigInt(seq);
-    await sleepUntil(at, o.signal);
+    await sleepUntil(at, o.signal, idle);
     if (o.signal?.aborted) break;
-    const { req, bytes } = makeRequest(seq, payload, o.responseBytes);
+    const req = makeRequest(seq, payload, o.responseBytes);
     sentAt.push(process.hrtime.bigint() - t0);
-    const p = sendProbe(conn, seq, req, wall, t0, seq, bytes);
+    inFlight++;
+    const p = sendProbe(conn, seq, req, wall, t0, seq);
+    void p.then(landed);
     if (onProbe) void p.then(onProbe);
     pending.push(p);
   }

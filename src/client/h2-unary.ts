@@ -1,0 +1,209 @@
+/**
+ * `rtinfer ping`'s default transport: a minimal unary gRPC client written directly on `node:net` /
+ * `node:tls` sockets (HTTP/2 framing in h2-connection.ts, HPACK in h2-hpack.ts), instead of grpc-js.
+ *
+ * Why we wrote our own (issue 5, docs/PERFORMANCE.md "Client noise floor"): ping's p99 on loopback must not
+ * be worse than the gRPC C core's (Python grpcio). Measured CPU per unary call on this 2-core VM
+ * (process.cpuUsage over 3000 closed-loop calls): grpc-js makeUnaryRequest 680–780 µs, raw node:http2
+ * 315–335 µs, C core 89–92 µs; a Node `net` TCP echo has a p99 of ~0.48 ms. The tail is the client's CPU per
+ * call — a thread on CPU 7–8× longer per call is that much likelier to be preempted mid-call, and each
+ * preemption costs a 3–6 ms time slice — and no option of grpc-js or node:http2 removed it. A client that
+ * does only what a unary call needs (one buffer written per request, frames cut straight from the socket's
+ * chunks) has no such layers to pay for: measured after, 65–135 µs per call against 114–139 µs for the C
+ * core on the same server (bench/ping-cpu.ts). grpc-js stays selectable (`--transport grpc-js`) for
+ * comparison and is still what classify and stream use.
+ *
+ * This file adds what a long ping run needs around single connections: deadlines (grpc-timeout header
+ * and a local timer), connecting with retries until ready, and reconnecting after a connection drops —
+ * calls in flight on a lost connection fail with UNAVAILABLE, later calls open a new one.
+ */
+import * as fs from 'node:fs';
+import { Status, grpcTimeout } from './grpc-wire';
+import { H2Connection, type CallOutcome, type Endpoint, type StreamOwner } from './h2-connection';
+import { normalizeTarget, type ConnectOptions } from './connect';
+import { toolVersion } from '../measure/report-json';
+import type { UnaryDone, UnaryTransport } from './unary-transport';
+
+const USER_AGENT = `rtinfer/${toolVersion()} (h2)`;
+
+/** Reconnect back-off after a failed attempt: grpc-js's 1 s × 1.6 growth, capped lower (10 s) so a measuring run recovers soon after the server does. */
+const BACKOFF_INITIAL_MS = 1000;
+const BACKOFF_MAX_MS = 10_000;
+const CONNECT_TIMEOUT_MS = 20_000;
+
+/** Endpoint from a normalized target: host:port, [v6]:port, dns:[///]host:port, ipv4:/ipv6:addr:port, unix:path. */
+export function endpointOf(o: ConnectOptions): Endpoint {
+  const target = normalizeTarget(o.target);
+  let ca: Buffer | undefined;
+  if (o.ca) {
+    try {
+      ca = fs.readFileSync(o.ca);
+    } catch (e) {
+      throw new Error(`cannot read --ca ${o.ca}: ${(e as Error).message}`);
+    }
+  }
+  const tlsOpts = o.tls || o.ca ? { ca, servername: o.servername } : undefined;
+  const unix = /^unix:(?:\/\/)?(.+)$/i.exec(target);
+  if (unix) return { label: target, socketPath: unix[1], tls: tlsOpts, authority: o.servername ?? 'localhost' };
+  const hostPort = target.replace(/^dns:(?:\/\/[^/]*\/)?/i, '').replace(/^ipv[46]:/i, '');
+  const m = /^\[([^\]]+)\]:(\d+)$/.exec(hostPort) ?? /^([^:[\]]+):(\d+)$/.exec(hostPort);
+  if (!m) throw new Error(`--transport h2 cannot use target "${o.target}": give host:port or [ipv6]:port (or use --transport grpc-js)`);
+  return { label: hostPort, host: m[1], port: Number(m[2]), tls: tlsOpts, authority: o.servername ?? hostPort };
+}
+
+/** A call from unary() until its outcome is delivered; the connection sees it as its stream's owner. */
+class Call implements StreamOwner {
+  conn: H2Connection | undefined;
+  timer: NodeJS.Timeout | undefined;
+  finished = false;
+  constructor(
+    readonly path: string,
+    readonly request: Buffer,
+    private readonly deadlineAt: number | undefined,
+    private readonly done: UnaryDone,
+  ) {}
+
+  timeout(): string | undefined {
+    return this.deadlineAt === undefined ? undefined : grpcTimeout(this.deadlineAt - Date.now());
+  }
+
+  end(o: CallOutcome): void {
+    if (this.finished) return;
+    this.finished = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.done(o);
+  }
+}
+
+/** One logical connection to the target: at most one live HTTP/2 connection, replaced when it is lost. */
+export class H2Channel {
+  private conn: H2Connection | undefined;
+  private connecting: H2Connection | undefined;
+  private readonly queue: Call[] = [];
+  private lastError = '';
+  private failures = 0;
+  private retryAt = 0;
+  private closed = false;
+  private readonly waiters: Array<(err: string | undefined) => void> = [];
+
+  constructor(
+    private readonly ep: Endpoint,
+    private readonly metadata: Array<[string, string]>,
+    private readonly deadlineMs: number | undefined,
+  ) {}
+
+  unary(path: string, request: Buffer, done: UnaryDone, deadlineMs = this.deadlineMs): void {
+    const hasDeadline = deadlineMs !== undefined && deadlineMs > 0;
+    const startedMs = Date.now();
+    const call = new Call(path, request, hasDeadline ? startedMs + deadlineMs : undefined, done);
+    if (hasDeadline) call.timer = setTimeout(() => this.expire(call, startedMs), deadlineMs);
+    const c = this.conn;
+    if (c && c.usable) {
+      call.conn = c;
+      c.start(call);
+      return;
+    }
+    if (this.closed) return call.end(this.unavailable('the channel is closed'));
+    if (!this.connecting && Date.now() < this.retryAt) return call.end(this.unavailable(`No connection established. Last error: ${this.lastError}`));
+    this.queue.push(call);
+    this.connect();
+  }
+
+  /** Connects (retrying with back-off) until the connection is ready or `timeoutMs` passes. */
+  async ready(timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(this.conn && this.conn.usable)) {
+      if (this.closed) throw new Error('the channel is closed');
+      const wait = Math.max(0, this.retryAt - Date.now());
+      if (Date.now() + wait >= deadline) break;
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+      let timer: NodeJS.Timeout | undefined;
+      const err = await new Promise<string | undefined>((resolve) => {
+        this.waiters.push(resolve);
+        // A peer that accepts but never speaks HTTP/2 must not hold us past our own deadline.
+        timer = setTimeout(() => resolve(`no HTTP/2 SETTINGS from ${this.ep.label} yet`), Math.max(0, deadline - Date.now()));
+        this.connect();
+      });
+      clearTimeout(timer);
+      if (err === undefined) return;
+      this.lastError ||= err;
+      if (Date.now() >= deadline) break;
+    }
+    if (this.conn && this.conn.usable) return;
+    throw new Error(`UNAVAILABLE: could not connect to ${this.ep.label} within ${timeoutMs} ms (${this.lastError || 'no connection attempt finished in time'})`);
+  }
+
+  close(): void {
+    this.closed = true;
+    this.conn?.close();
+    this.connecting?.close();
+  }
+
+  private connect(): void {
+    if (this.connecting || this.closed) return;
+    const c = new H2Connection(this.ep, { userAgent: USER_AGENT, metadata: this.metadata, connectTimeoutMs: CONNECT_TIMEOUT_MS }, {
+      ready: () => {
+        this.connecting = undefined;
+        this.conn = c;
+        this.failures = 0;
+        this.retryAt = 0;
+        for (const w of this.waiters.splice(0)) w(undefined);
+        for (const call of this.queue.splice(0)) {
+          if (call.finished) continue;
+          call.conn = c;
+          c.start(call);
+        }
+      },
+      unusable: () => {
+        if (this.conn === c) this.conn = undefined;
+      },
+      closed: (error, wasReady) => {
+        if (this.conn === c) this.conn = undefined;
+        if (wasReady) return;
+        // A failed attempt: queued calls fail at once (as grpc-js fails calls in TRANSIENT_FAILURE), and
+        // new ones fail fast until the back-off has passed.
+        this.connecting = undefined;
+        this.lastError = error ?? 'connection closed';
+        this.retryAt = Date.now() + Math.min(BACKOFF_MAX_MS, BACKOFF_INITIAL_MS * 1.6 ** this.failures++);
+        for (const w of this.waiters.splice(0)) w(this.lastError);
+        for (const call of this.queue.splice(0)) call.end(this.unavailable(`No connection established. Last error: ${this.lastError}`));
+      },
+    });
+    this.connecting = c;
+  }
+
+  private expire(call: Call, startedMs: number): void {
+    if (call.finished) return;
+    const q = this.queue.indexOf(call);
+    if (q >= 0) this.queue.splice(q, 1);
+    call.conn?.cancel(call);
+    const now = process.hrtime.bigint();
+    call.end({ code: Status.DEADLINE_EXCEEDED, details: `Deadline exceeded after ${((Date.now() - startedMs) / 1000).toFixed(3)}s,remote_addr=${this.ep.label}`, sentNs: 0n, endNs: now });
+  }
+
+  private unavailable(details: string): CallOutcome {
+    const now = process.hrtime.bigint();
+    return { code: Status.UNAVAILABLE, details, sentNs: 0n, endNs: now };
+  }
+}
+
+export interface H2Transport extends UnaryTransport {
+  /** Resolves when every connection is ready; rejects with an UNAVAILABLE message after `timeoutMs`. */
+  ready(timeoutMs: number): Promise<void>;
+}
+
+export function h2Transport(o: ConnectOptions): H2Transport {
+  const ep = endpointOf(o);
+  const metadata: Array<[string, string]> = o.token ? [['authorization', `Bearer ${o.token}`]] : [];
+  const deadlineMs = o.deadlineMs !== undefined && o.deadlineMs > 0 ? o.deadlineMs : undefined;
+  const channels = Array.from({ length: Math.max(1, Math.floor(o.connections)) }, () => new H2Channel(ep, metadata, deadlineMs));
+  return {
+    name: 'h2',
+    target: normalizeTarget(o.target),
+    unary: (index, path, request, done, callDeadlineMs) => channels[index % channels.length].unary(path, request, done, callDeadlineMs ?? deadlineMs),
+    ready: async (timeoutMs) => {
+      await Promise.all(channels.map((c) => c.ready(timeoutMs)));
+    },
+    close: () => channels.forEach((c) => c.close()),
+  };
+}
