@@ -210,7 +210,7 @@ function pythonPing(port: number): PingRun {
 
 /** `transport` h2 is ping's default (our own HTTP/2 client); grpc-js is reported beside it for comparison. */
 function ourPing(port: number, transport: 'h2' | 'grpc-js' = 'h2'): PingRun {
-  const rep = rtinfer(['ping', '-t', `127.0.0.1:${port}`, '-c', String(PING_COUNT), '-i', String(PING_INTERVAL_MS), '-q', '--transport', transport]);
+  const rep = rtinfer(['ping', '-t', `127.0.0.1:${port}`, '-c', String(PING_COUNT), '-i', String(PING_INTERVAL_MS), '--warmup', '200', '-q', '--transport', transport]);
   const s = summary(rep);
   if ((s.lost as number) > 0) throw new Error(`rtinfer ping --transport ${transport} lost ${s.lost} probes`);
   const probes = rep.probes as Array<{ rtt_ns?: number }>;

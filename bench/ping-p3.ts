@@ -51,7 +51,7 @@ interface Run {
 
 function rtinferPing(port: number, transport: 'h2' | 'grpc-js'): Run {
   const file = path.join(os.tmpdir(), `ping-p3-${process.pid}-${Date.now()}.json`);
-  const r = spawnSync(process.execPath, [RTINFER, 'ping', '-t', `127.0.0.1:${port}`, '-c', String(PING_COUNT), '-i', String(PING_INTERVAL_MS), '-q', '--transport', transport, '--json', file], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [RTINFER, 'ping', '-t', `127.0.0.1:${port}`, '-c', String(PING_COUNT), '-i', String(PING_INTERVAL_MS), '--warmup', '200', '-q', '--transport', transport, '--json', file], { encoding: 'utf8', timeout: 120_000 });
   if (r.status !== 0) throw new Error(`rtinfer ping --transport ${transport} failed (${r.status}): ${r.stderr}${r.stdout}`);
   const rep = JSON.parse(fs.readFileSync(file, 'utf8')) as { summary: { lost: number; rtt: { max_ms: number; percentiles_ms: Record<string, number> } }; probes: Array<{ rtt_ns?: number }> };
   const s = rep.summary;

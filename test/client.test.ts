@@ -63,6 +63,24 @@ describe('client: every verb end to end against an in-process server', function 
     expect(rep.status_counts).to.deep.equal({ OK: 8 });
   });
 
+  it('ping --warmup N sends N probes on the same schedule first and reports only the measured ones', async () => {
+    const c = io();
+    const json = path.join(dir, 'ping-warm.json');
+    const t0 = Date.now();
+    const code = await main(['ping', '--target', target, '--count', '3', '--interval-ms', '50', '--warmup', '4', '-q', '--json', json], c.io);
+    const ms = Date.now() - t0;
+    expect(code, c.err.join('\n')).to.equal(0);
+    const rep = JSON.parse(fs.readFileSync(json, 'utf8'));
+    expect(rep.probes.map((p: { seq: number }) => p.seq)).to.deep.equal([0, 1, 2]);
+    expect(rep.summary.sent).to.equal(3);
+    expect(rep.settings.warmup).to.equal(4);
+    // 4 warm-up probes 50 ms apart, then 3 measured ones: at least 3 + 2 gaps of 50 ms.
+    expect(ms).to.be.at.least(250);
+    const bad = io();
+    expect(await main(['ping', '--target', target, '--warmup', '1.5'], bad.io)).to.equal(2);
+    expect(bad.err.join('\n')).to.match(/--warmup must be a whole number/);
+  });
+
   it('ping with payloads reports up/down throughput', async () => {
     const c = io();
     const code = await main(['ping', '--target', target, '--count', '5', '--interval-ms', '20', '--payload-bytes', '200000', '--response-bytes', '200000', '--calibration-probes', '5', '-q'], c.io);

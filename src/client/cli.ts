@@ -148,16 +148,18 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
           .option('payload-bytes', { type: 'number', default: 0, describe: 'upload payload per probe' })
           .option('response-bytes', { type: 'number', default: 0, describe: 'download padding per probe' })
           .option('calibration-probes', { type: 'number', default: 10, describe: 'unloaded probes sent first when payloads are set' })
+          .option('warmup', { type: 'number', default: 0, describe: 'probes sent and discarded before measuring (warms the client, the connection and the server)' })
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no per-probe lines' })
           .option('transport', { choices: TRANSPORTS, default: 'h2' as TransportName, describe: 'h2: our lean HTTP/2 client (lowest client noise); grpc-js: the grpc-js channel the other verbs use' }),
       async (a) => {
         if (!(a['interval-ms'] > 0)) throw new UsageError('--interval-ms must be > 0');
+        if (!(Number.isInteger(a.warmup) && a.warmup >= 0)) throw new UsageError(`--warmup must be a whole number of probes >= 0 (got ${a.warmup})`);
         const o = connOpts(a, Math.max(1000, 2 * a['interval-ms']));
         const count = a.count ?? (a.duration === undefined ? 10 : undefined);
         code = await withPingTransport(a.transport, o, async (c) => {
           const server = await serverInfoVia(c);
           io.out(`PING ${c.target} (gRPC Ping over ${c.name}): ${a['payload-bytes']} payload bytes, ${a['response-bytes']} response bytes, every ${a['interval-ms']} ms`);
-          const r = await runPing(c, { count, durationS: a.duration, intervalMs: a['interval-ms'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], calibrationProbes: a['calibration-probes'], signal }, a.quiet ? undefined : (p) => io.out(probeLine(p)));
+          const r = await runPing(c, { count, durationS: a.duration, intervalMs: a['interval-ms'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], calibrationProbes: a['calibration-probes'], warmupProbes: a.warmup, signal }, a.quiet ? undefined : (p) => io.out(probeLine(p)));
           io.out('');
           io.out(summaryText(c.target, r.summary));
           const rep = newReport('ping', settingsOf(a), environment(c.target, server), started);

@@ -32,6 +32,13 @@ export interface PingOptions {
   responseBytes: number;
   /** Unloaded probes sent first to calibrate throughput and the clock offset (only with payloads). */
   calibrationProbes: number;
+  /**
+   * Probes sent and discarded before anything is measured, on the same schedule: a fresh process runs its
+   * first few hundred calls through V8's interpreter and baseline compilers, and the connection's first
+   * calls pay for TCP slow start and the server's own warm-up. Default 0 (a user's first probes are real
+   * too); `bench/grpcio_ping.py` takes the same option, so comparisons can warm both clients alike.
+   */
+  warmupProbes?: number;
   signal?: AbortSignal;
 }
 
@@ -163,6 +170,16 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
   const wall = createWallClock();
   const loaded = o.payloadBytes > 0 || o.responseBytes > 0;
   const payload = o.payloadBytes > 0 ? randomBytes(o.payloadBytes) : Buffer.alloc(0);
+
+  const warm = o.warmupProbes ?? 0;
+  if (warm > 0) {
+    const tw = process.hrtime.bigint();
+    const gap = BigInt(Math.round(o.intervalMs * 1e6));
+    for (let i = 0; i < warm && !o.signal?.aborted; i++) {
+      await sleepUntil(tw + gap * BigInt(i), o.signal, () => true);
+      await sendProbe(conn, i, makeRequest(i, payload, o.responseBytes), wall, tw, i);
+    }
+  }
 
   // Calibration: unloaded probes, one at a time, for the baseline one-way delays and the clock offset.
   const calibration: Probe[] = [];
