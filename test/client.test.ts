@@ -81,6 +81,35 @@ describe('client: every verb end to end against an in-process server', function 
     expect(bad.err.join('\n')).to.match(/--warmup must be a whole number/);
   });
 
+  it('ping --arrivals poisson: exponential gaps with the requested mean, reproducible from the reported seed', async () => {
+    const gaps = async (args: string[]): Promise<{ gaps: number[]; schedule: { arrivals: string; seed?: number } }> => {
+      const json = path.join(dir, `ping-arr-${args.join('')}.json`);
+      const c = io();
+      expect(await main(['ping', '--target', target, '--count', '150', '--interval-ms', '3', '-q', '--json', json, ...args], c.io), c.err.join('\n')).to.equal(0);
+      const rep = JSON.parse(fs.readFileSync(json, 'utf8'));
+      const sent: number[] = rep.probes.map((p: { sent_ns: number }) => p.sent_ns / 1e6);
+      return { gaps: sent.slice(1).map((t, i) => t - sent[i]), schedule: rep.summary.schedule };
+    };
+    const cv = (xs: number[]): number => {
+      const m = xs.reduce((a, b) => a + b, 0) / xs.length;
+      return Math.sqrt(xs.reduce((a, x) => a + (x - m) ** 2, 0) / xs.length) / m;
+    };
+    const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
+    const p = await gaps(['--arrivals', 'poisson', '--seed', '11']);
+    const k = await gaps([]);
+    expect(p.schedule).to.deep.equal({ arrivals: 'poisson', mean_interval_ms: 3, seed: 11 });
+    expect(k.schedule.arrivals).to.equal('constant');
+    // 149 exponential gaps: mean within ±25 % of 3 ms (≈3 standard errors), coefficient of variation ≈ 1.
+    expect(mean(p.gaps)).to.be.within(2.25, 3.75);
+    expect(cv(p.gaps)).to.be.within(0.7, 1.3);
+    expect(cv(k.gaps)).to.be.below(0.3);
+    // The seed fixes the schedule: the same seed gives the same intended send times (actual sends may slip
+    // behind this in-process server's work; a different schedule would match almost no gap to 0.5 ms).
+    const again = await gaps(['--arrivals', 'poisson', '--seed', '11']);
+    const drift = again.gaps.map((g, i) => Math.abs(g - p.gaps[i]));
+    expect(drift.filter((d) => d < 0.5).length, 'gaps equal to within 0.5 ms').to.be.at.least(120);
+  });
+
   it('ping with payloads reports up/down throughput', async () => {
     const c = io();
     const code = await main(['ping', '--target', target, '--count', '5', '--interval-ms', '20', '--payload-bytes', '200000', '--response-bytes', '200000', '--calibration-probes', '5', '-q'], c.io);

@@ -149,17 +149,20 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
           .option('response-bytes', { type: 'number', default: 0, describe: 'download padding per probe' })
           .option('calibration-probes', { type: 'number', default: 10, describe: 'unloaded probes sent first when payloads are set' })
           .option('warmup', { type: 'number', default: 0, describe: 'probes sent and discarded before measuring (warms the client, the connection and the server)' })
+          .option('arrivals', { choices: ['constant', 'poisson'] as const, default: 'constant' as const, describe: 'constant: a probe every interval; poisson: exponential gaps with that mean (cannot phase-lock with anything periodic)' })
+          .option('seed', { type: 'number', describe: 'seed of the --arrivals poisson schedule (default random; reported in --json)' })
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no per-probe lines' })
           .option('transport', { choices: TRANSPORTS, default: 'h2' as TransportName, describe: 'h2: our lean HTTP/2 client (lowest client noise); grpc-js: the grpc-js channel the other verbs use' }),
       async (a) => {
+        if (a.seed !== undefined && !(Number.isInteger(a.seed) && a.seed >= 0 && a.seed < 2 ** 32)) throw new UsageError(`--seed must be an integer in [0, 2^32) (got ${a.seed})`);
         if (!(a['interval-ms'] > 0)) throw new UsageError('--interval-ms must be > 0');
         if (!(Number.isInteger(a.warmup) && a.warmup >= 0)) throw new UsageError(`--warmup must be a whole number of probes >= 0 (got ${a.warmup})`);
         const o = connOpts(a, Math.max(1000, 2 * a['interval-ms']));
         const count = a.count ?? (a.duration === undefined ? 10 : undefined);
         code = await withPingTransport(a.transport, o, async (c) => {
           const server = await serverInfoVia(c);
-          io.out(`PING ${c.target} (gRPC Ping over ${c.name}): ${a['payload-bytes']} payload bytes, ${a['response-bytes']} response bytes, every ${a['interval-ms']} ms`);
-          const r = await runPing(c, { count, durationS: a.duration, intervalMs: a['interval-ms'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], calibrationProbes: a['calibration-probes'], warmupProbes: a.warmup, signal }, a.quiet ? undefined : (p) => io.out(probeLine(p)));
+          io.out(`PING ${c.target} (gRPC Ping over ${c.name}): ${a['payload-bytes']} payload bytes, ${a['response-bytes']} response bytes, ${a.arrivals === 'poisson' ? 'Poisson arrivals, mean interval' : 'every'} ${a['interval-ms']} ms`);
+          const r = await runPing(c, { count, durationS: a.duration, intervalMs: a['interval-ms'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], calibrationProbes: a['calibration-probes'], warmupProbes: a.warmup, arrivals: a.arrivals, seed: a.seed, signal }, a.quiet ? undefined : (p) => io.out(probeLine(p)));
           io.out('');
           io.out(summaryText(c.target, r.summary));
           const rep = newReport('ping', settingsOf(a), environment(c.target, server), started);

@@ -13,7 +13,7 @@
  * - lost: no reply by the deadline (or any error status); late: the reply came after the next probe was
  *   sent. Both are counted and listed, never averaged away.
  */
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomInt } from 'node:crypto';
 import { InferenceServiceService, PingRequest, PingResponse } from '../gen/inference/v1/inference';
 import { ClockSample, createWallClock, estimateClock, oneWayDelays, WallClock } from '../measure/clock';
 import { createLatencyHistogram, LatencySummary, summarize } from '../measure/histogram';
@@ -23,6 +23,7 @@ import { statusName } from '../measure/status';
 import { createTimeSeries } from '../measure/timeseries';
 import type { UnaryTransport } from './unary-transport';
 import { sleepUntil } from './sleep';
+import { poissonPacer } from '../measure/pacer';
 
 export interface PingOptions {
   count?: number;
@@ -39,6 +40,16 @@ export interface PingOptions {
    * too); `bench/grpcio_ping.py` takes the same option, so comparisons can warm both clients alike.
    */
   warmupProbes?: number;
+  /**
+   * 'constant' (default): probe k at k × interval, like ping. 'poisson': exponential gaps with mean interval
+   * (RFC 2330 §11.1.1), so the send times cannot phase-lock with anything periodic on the path — a reply
+   * that always lands while the next probe is being sent, a timer tick, another periodic flow. Measured
+   * here: with the one-way delay a multiple of the interval, constant probing read 0.5–0.6 ms too much RTT
+   * (docs/RELIABILITY.md, "Delay").
+   */
+  arrivals?: 'constant' | 'poisson';
+  /** Seed of the Poisson schedule; random when not given (reported in the summary). */
+  seed?: number;
   signal?: AbortSignal;
 }
 
@@ -76,6 +87,8 @@ export interface PingSummary {
   loss_percent: number;
   late: number;
   duration_s: number;
+  /** How send times were scheduled: every interval, or Poisson with this seed. */
+  schedule: { arrivals: 'constant' | 'poisson'; mean_interval_ms: number; seed?: number };
   rtt: LatencySummary;
   net_rtt: LatencySummary;
   jitter: { rtt: JitterFigures; send: JitterFigures; receive: JitterFigures };
@@ -191,6 +204,8 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
   }
 
   const intervalNs = BigInt(Math.round(o.intervalMs * 1e6));
+  const seed = o.seed ?? randomInt(2 ** 31);
+  const poisson = o.arrivals === 'poisson' ? poissonPacer(1000 / o.intervalMs, seed) : undefined;
   const count = o.count ?? (o.durationS !== undefined ? Math.max(1, Math.floor((o.durationS * 1000) / o.intervalMs)) : 1);
   const t0 = process.hrtime.bigint();
   const pending: Array<Promise<Probe>> = [];
@@ -199,7 +214,7 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
   const idle = (): boolean => inFlight === 0;
   const landed = (): void => void inFlight--;
   for (let seq = 0; seq < count; seq++) {
-    const at = t0 + intervalNs * BigInt(seq);
+    const at = poisson ? t0 + BigInt(Math.round(poisson.next())) : t0 + intervalNs * BigInt(seq);
     await sleepUntil(at, o.signal, idle);
     if (o.signal?.aborted) break;
     const req = makeRequest(seq, payload, o.responseBytes);
@@ -282,6 +297,7 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
       loss_percent: sent === 0 ? 0 : (100 * lost) / sent,
       late: probes.filter((p) => p.late).length,
       duration_s: lastEnd / 1e9,
+      schedule: poisson ? { arrivals: 'poisson', mean_interval_ms: o.intervalMs, seed } : { arrivals: 'constant', mean_interval_ms: o.intervalMs },
       rtt: summarize(rttHist),
       net_rtt: summaryOfNs(ok.map((p) => p.net_rtt_ns ?? 0)),
       jitter: { rtt: jitterMs(rttSeries), send: jitterMs(upSeries), receive: jitterMs(downSeries) },

@@ -88,16 +88,18 @@ export function describeFidelity(title: string, plan: FidelityPlan): void {
       it(`one-way delay D = ${D} ms each way → mean RTT rises by 2D within max(10 %, 0.3 ms)`, async () => {
         // Two paths measured at the same time, so whatever this shared machine does meanwhile lands on both
         // means: the baseline through `plain` with BASE_DELAY_MS each way, the test path through `proxy` with
-        // BASE_DELAY_MS + D (why a base delay at all: BASE_DELAY_MS). The baseline's probes
-        // go every 11 ms against the test path's 10 ms: the two schedules' phase sweeps through every offset
-        // every 110 ms, so neither run's probes keep colliding with the other's at a fixed point (a fixed
-        // offset biased D = 1.5 ms by +0.5 ms).
-        const count = ['--count', String(plan.delayProbes), '-q'];
+        // BASE_DELAY_MS + D (why a base delay at all: BASE_DELAY_MS). Both send Poisson arrivals (mean 10 ms,
+        // independent random seeds): with a probe every 10 ms, a path whose RTT is a multiple of 10 ms has each
+        // reply land exactly when the client sends, the proxy releases and the server answers — three
+        // processes wanting the 2 cores at once — and read 0.5–0.63 ms too much at D = 5 (one way 10 ms);
+        // Poisson send times cannot phase-lock with anything (RFC 2330 §11.1.1). Earlier, fixed 10 and 11 ms
+        // intervals kept the two runs from colliding with each other at a fixed phase.
+        const count = ['--count', String(plan.delayProbes), '-q', '--arrivals', 'poisson', '--interval-ms', '10'];
         const tol = Math.max(0.1 * 2 * D, 0.3);
         await plain.configure({ up: { delayMs: BASE_DELAY_MS }, down: { delayMs: BASE_DELAY_MS } });
         await set({ delayMs: BASE_DELAY_MS + D });
         await Promise.all([proxy.resetStats(), plain.resetStats()]);
-        const [b, d] = (await Promise.all([ping([...count, '--interval-ms', '11'], undefined, plain), ping([...count, '--interval-ms', '10'])])).map((x) => x.summary);
+        const [b, d] = (await Promise.all([ping(count, undefined, plain), ping(count)])).map((x) => x.summary);
         const [st, sb] = await Promise.all([proxy.stats(), plain.stats()]);
         await Promise.all([set({}), plain.configure({ up: {}, down: {} })]);
         // The ground truth: what the proxies really held each chunk (D + draw + their own release lateness),
