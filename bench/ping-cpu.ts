@@ -15,6 +15,7 @@ import { h2Transport } from '../src/client/h2-unary';
 import { grpcJsTransport, type UnaryOutcome, type UnaryTransport } from '../src/client/unary-transport';
 import { InferenceServiceService, PingRequest } from '../src/gen/inference/v1/inference';
 import { writeBenchJson } from './out';
+import { nearestRank } from './pooled-p99';
 import { startServerChild } from './server-child';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -29,8 +30,6 @@ interface Figure {
   p50_ms: number;
   p99_ms: number;
 }
-
-const pct = (sorted: number[], p: number): number => sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)];
 
 async function nodeTransport(kind: 'h2' | 'grpc-js', port: number): Promise<Figure> {
   const o = { target: `127.0.0.1:${port}`, tls: false, connections: 1, deadlineMs: 5000 };
@@ -57,7 +56,7 @@ async function nodeTransport(kind: 'h2' | 'grpc-js', port: number): Promise<Figu
     }
     const c = process.cpuUsage(c0);
     rtts.sort((a, b) => a - b);
-    return { cpu_us_per_call: (c.user + c.system) / CALLS, p50_ms: pct(rtts, 50), p99_ms: pct(rtts, 99) };
+    return { cpu_us_per_call: (c.user + c.system) / CALLS, p50_ms: nearestRank(rtts, 50), p99_ms: nearestRank(rtts, 99) };
   } finally {
     t.close();
   }
