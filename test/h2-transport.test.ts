@@ -340,6 +340,55 @@ describe('h2 transport: peers that are not our server', function () {
     expect(r.err.join('\n')).to.match(/UNAVAILABLE: could not connect to 127\.0\.0\.1:\d+ within 3000 ms \(no HTTP\/2 SETTINGS from 127\.0\.0\.1:\d+ yet\)/);
   });
 
+  /** An HTTP/2 server that answers every gRPC call with an empty message and OK, after `delayMs`. */
+  function grpcOk(delayMs: number, onStream?: (session: http2.ServerHttp2Session, active: number) => void, settings?: http2.Settings): http2.Http2Server {
+    let active = 0;
+    return http2.createServer({ settings }, (req, res) => {
+      active++;
+      onStream?.(req.stream.session as http2.ServerHttp2Session, active);
+      req.resume();
+      setTimeout(() => {
+        active--;
+        if (res.closed || res.destroyed) return;
+        res.writeHead(200, { 'content-type': 'application/grpc' });
+        res.write(EMPTY_GRPC_MESSAGE);
+        res.addTrailers({ 'grpc-status': '0' });
+        res.end();
+      }, delayMs);
+    });
+  }
+
+  it('a server that rotates connections with a graceful GOAWAY (as max-connection-age does): no probe lost, the next one reconnects', async () => {
+    const sessions = new Set<http2.ServerHttp2Session>();
+    let calls = 0;
+    // Every 5th call on a connection: GOAWAY NO_ERROR naming that call as the last, then answer it.
+    const srv = grpcOk(2, (session) => {
+      sessions.add(session);
+      if (++calls % 5 === 0) session.goaway(http2.constants.NGHTTP2_NO_ERROR, (session as unknown as { state: { lastProcStreamID?: number } }).state.lastProcStreamID ?? 0);
+    });
+    const port = await listen(srv);
+    const r = await ping(['--target', `127.0.0.1:${port}`, '--count', '20', '--interval-ms', '10', '-q']);
+    expect(r.code, r.err.join('\n')).to.equal(0);
+    expect(r.json!.summary.status_counts).to.deep.equal({ OK: 20 });
+    // 21 calls (GetServerInfo first) at one GOAWAY per 5 calls: at least 4 connections were used.
+    expect(sessions.size).to.be.at.least(4);
+  });
+
+  it('a server that allows 1 stream at a time (SETTINGS_MAX_CONCURRENT_STREAMS 1): bench -C 4 queues on the client, never exceeds it, all OK', async () => {
+    let peak = 0;
+    const srv = grpcOk(5, (_s, active) => void (peak = Math.max(peak, active)), { maxConcurrentStreams: 1 });
+    const port = await listen(srv);
+    const json = path.join(dir, 'bench-one-stream.json');
+    const out: string[] = [];
+    const code = await main(['bench', '--target', `127.0.0.1:${port}`, '--rpc', 'ping', '-C', '4', '--requests', '40', '--warmup', '0', '--json', json], { out: (l) => out.push(l), err: (l) => out.push(l) });
+    expect(code, out.join('\n')).to.equal(0);
+    const rep = JSON.parse(fs.readFileSync(json, 'utf8'));
+    expect(rep.summary.errors).to.equal(0);
+    expect(rep.status_counts).to.deep.equal({ OK: rep.summary.ok });
+    expect(rep.summary.ok).to.be.at.least(40);
+    expect(peak, 'concurrent streams the server saw').to.equal(1);
+  });
+
   it('a port nobody listens on → UNAVAILABLE with the connect error', async () => {
     const s = net.createServer();
     const port = await listen(s);
