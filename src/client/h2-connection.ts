@@ -47,6 +47,12 @@ export interface CallOutcome extends GrpcStatus {
   sentNs: bigint;
   /** hrtime when the call ended (its last frame parsed, or the failure noticed). */
   endNs: bigint;
+  /**
+   * The server certainly did not process the call: a stream above a GOAWAY's last-stream-id, one refused
+   * with REFUSED_STREAM, or a call still waiting for a stream slot when the connection went away
+   * (RFC 9113 §8.7). Such a call is safe to send again on a new connection; h2-unary.ts does so once.
+   */
+  unprocessed?: boolean;
 }
 
 /** What a stream reports to: the call object of h2-unary.ts. */
@@ -346,7 +352,8 @@ export class H2Connection {
         this.streams.delete(id);
         this.blocked.delete(s);
         this.decodePending();
-        s.owner.end({ ...statusFromReset(p.readUInt32BE(0), s.httpStatus), sentNs: s.sentNs, endNs: end });
+        const code = p.readUInt32BE(0);
+        s.owner.end({ ...statusFromReset(code, s.httpStatus), sentNs: s.sentNs, endNs: end, unprocessed: code === H2Error.REFUSED_STREAM || undefined });
         return this.afterStreamEnd();
       }
       case Frame.SETTINGS:
@@ -493,9 +500,9 @@ export class H2Connection {
       if (s.id <= last) continue;
       this.streams.delete(s.id);
       this.blocked.delete(s);
-      s.owner.end({ code: Status.UNAVAILABLE, details: `the server is going away (GOAWAY ${h2ErrorName(code)}${debug ? `: ${debug}` : ''}); the call was not processed`, sentNs: s.sentNs, endNs: end });
+      s.owner.end({ code: Status.UNAVAILABLE, details: `the server is going away (GOAWAY ${h2ErrorName(code)}${debug ? `: ${debug}` : ''}); the call was not processed`, sentNs: s.sentNs, endNs: end, unprocessed: true });
     }
-    for (const w of this.waiting.splice(0)) w.end({ code: Status.UNAVAILABLE, details: 'the server is going away (GOAWAY); the call was not sent', sentNs: 0n, endNs: end });
+    for (const w of this.waiting.splice(0)) w.end({ code: Status.UNAVAILABLE, details: 'the server is going away (GOAWAY); the call was not sent', sentNs: 0n, endNs: end, unprocessed: true });
     if (this.streams.size === 0) this.close();
   }
 

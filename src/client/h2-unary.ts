@@ -67,8 +67,22 @@ class Call implements StreamOwner {
     return this.deadlineAt === undefined ? undefined : grpcTimeout(this.deadlineAt - Date.now());
   }
 
+  /** Set by the channel: sends this call again on a fresh connection. */
+  resend: ((call: Call) => void) | undefined;
+  private resent = false;
+
   end(o: CallOutcome): void {
     if (this.finished) return;
+    // grpc-js's "transparent retry": a call the server certainly never processed (a connection rotated by
+    // GOAWAY, as Envoy's max_connection_duration or a server's max-connection-age do; a refused stream) is
+    // sent again, once, instead of surfacing as an error the server never caused. Its timing restarts at
+    // the new write, so the RTT is still one request's round trip; the deadline keeps running.
+    if (o.unprocessed && !this.resent && this.resend) {
+      this.resent = true;
+      this.conn = undefined;
+      this.resend(this);
+      return;
+    }
     this.finished = true;
     if (this.timer) clearTimeout(this.timer);
     this.done(o);
@@ -97,6 +111,11 @@ export class H2Channel {
     const startedMs = Date.now();
     const call = new Call(path, request, hasDeadline ? startedMs + deadlineMs : undefined, done);
     if (hasDeadline) call.timer = setTimeout(() => this.expire(call, startedMs), deadlineMs);
+    call.resend = (again) => this.dispatch(again);
+    this.dispatch(call);
+  }
+
+  private dispatch(call: Call): void {
     const c = this.conn;
     if (c && c.usable) {
       call.conn = c;
