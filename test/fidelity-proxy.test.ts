@@ -114,9 +114,10 @@ describe('fidelity: the impairment proxy itself (TCP echo, no gRPC)', function (
     expect(nearestRank(late, 50), 'median release lateness, ms').to.be.lessThan(0.1);
     expect(heldRise).to.be.closeTo(4, 0.1);
     // And its account is honest: the RTT rose by what the proxy says it held. The fidelity suite judges the
-    // client against this account. 0.2 ms because this process's own wake-up may still grow a little with
-    // 2 ms more idle (RTT beyond the hold, printed above: −0.02 to +0.11 ms measured here).
-    expect(rise, 'RTT rise vs the proxy\'s account of its hold times').to.be.closeTo(heldRise, 0.2);
+    // client against this account. 0.3 ms because this process's own wake-up still grows with 2 ms more
+    // idle each way (RTT beyond the hold, printed above: −0.02 to +0.16 ms in 13 runs here); a proxy that
+    // hid part of its delay from its own account would show as a whole fraction of the 4 ms.
+    expect(rise, 'RTT rise vs the proxy\'s account of its hold times').to.be.closeTo(heldRise, 0.3);
   });
 
   it('limits bandwidth: 400 kB through a 2 MB/s link takes 200 ms (±5 %)', async () => {
@@ -139,10 +140,12 @@ describe('fidelity: the impairment proxy itself (TCP echo, no gRPC)', function (
   });
 
   it('uniform jitter: one-way delays have the injected mean and standard deviation, and the path shows them', async () => {
-    // The echo path's own variation (same schedule and base delay, nothing else injected) adds in quadrature.
+    // The reference run has the same mean delay without the variation (D = base + 5 ms up), so both runs
+    // idle this process for the same time on average: its wake-up grows with idle time (first test), and a
+    // reference 5 ms shorter put +0.2…+0.26 ms of wake-up growth into the comparison below.
     const sdOf = (xs: number[]): number => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
     const heldUp = async (): Promise<number[]> => (await proxy.stats()).up.heldNs.samples.map((x) => x / 1e6);
-    await proxy.configure({ up: { delayMs: BASE_DELAY_MS }, down: { delayMs: BASE_DELAY_MS } });
+    await proxy.configure({ up: { delayMs: BASE_DELAY_MS + 5 }, down: { delayMs: BASE_DELAY_MS } });
     await proxy.resetStats();
     const base = await echoRtts(proxy.port, 150, 12);
     const baseHeld = await heldUp();
@@ -152,7 +155,7 @@ describe('fidelity: the impairment proxy itself (TCP echo, no gRPC)', function (
     const held = await heldUp();
     const late = meanMs((await proxy.stats()).up.lateNs);
     await proxy.configure({ up: {}, down: {} });
-    const injected = held.map((x) => x - mean(baseHeld));
+    const injected = held.map((x) => x - BASE_DELAY_MS);
     // Robust statistics throughout: on a shared 2-core machine a few probes in 300 stall for milliseconds
     // (preemption, GC), which moves a mean or a least-squares fit by more than the tolerance.
     // (1) Probe by probe, RTT against what the proxy held it: Theil–Sen slope (median of pairwise slopes).
@@ -161,13 +164,13 @@ describe('fidelity: the impairment proxy itself (TCP echo, no gRPC)', function (
     for (let i = 0; i < held.length; i++)
       for (let j = i + 1; j < held.length; j++) if (Math.abs(held[j] - held[i]) > 0.05) pairSlopes.push((r[j] - r[i]) / (held[j] - held[i]));
     const slope = median(pairSlopes);
-    // (2) What the path adds beyond the hold (echo, wake-ups) is the same with and without the injected
-    // delay: medians of RTT − held, per probe, in both runs.
+    // (2) What the path adds beyond the hold (echo, wake-ups) is the same with and without the variation:
+    // medians of RTT − held, per probe, in both runs.
     const pathBase = median(base.map((x, i) => x - baseHeld[i]));
     const pathJitter = median(r.map((x, i) => x - held[i]));
     console.log(
       `      (uniform σ=1 ms, D=5 ms one way: proxy held ${mean(injected).toFixed(3)} ms more on average, σ ${sdOf(held).toFixed(3)} ms (lateness mean ${late.toFixed(3)} ms); ` +
-        `RTT median rose by ${(median(r) - median(base)).toFixed(3)} ms, σ ${sdOf(r).toFixed(3)} ms (path alone σ ${sdOf(base).toFixed(3)} ms); ` +
+        `RTT median ${(median(r) - median(base)).toFixed(3)} ms from the same delay without variation, σ ${sdOf(r).toFixed(3)} ms (path alone σ ${sdOf(base).toFixed(3)} ms); ` +
         `Theil–Sen slope of RTT on hold time ${slope.toFixed(3)}; median RTT beyond the hold ${pathBase.toFixed(3)} → ${pathJitter.toFixed(3)} ms)`,
     );
     // The proxy drew what it was asked to: 300 draws of U(−√3, √3) have a mean within ±0.2 ms of 0 (3.4
@@ -178,7 +181,8 @@ describe('fidelity: the impairment proxy itself (TCP echo, no gRPC)', function (
     expect(sdOf(held)).to.be.within(0.9, 1.15);
     // And the round trips carry exactly that, probe by probe.
     expect(slope, 'RTT per ms held').to.be.closeTo(1, 0.05);
-    expect(pathJitter, 'RTT beyond the hold, with vs without the injected delay').to.be.closeTo(pathBase, 0.2);
+    // Measured −0.03…+0.09 ms; 0.25 leaves room for the wake-up's growth being uneven over ±1.7 ms of idle.
+    expect(pathJitter, 'RTT beyond the hold, with vs without the variation').to.be.closeTo(pathBase, 0.25);
   });
 
   it('drops: after N bytes the connection is reset, and only maxDrops connections are killed', async () => {
