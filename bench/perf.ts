@@ -41,15 +41,13 @@ import sharp from 'sharp';
 import { ORT_WORKER_ENV } from '../src/backends/onnxruntime';
 import { loadServedModel, type ServedModel } from '../src/models/load';
 import { decodeImage, DEFAULT_MAX_INPUT_PIXELS, normalizeInto } from '../src/models/preprocess';
-import { pooledP99Ratio } from './pooled-p99';
+import { grpcioPing, rtinfer, rtinferPing, type Json, type PingRun } from './ping-runs';
+import { nearestRank, pooledP99Ratio } from './pooled-p99';
 import { startServerChild } from './server-child';
 
 const ROOT = path.join(__dirname, '..', '..');
 const SHARED = path.join(ROOT, '..', 'shared');
 const MOBILENET = path.join(SHARED, 'models', 'mobilenet_v1_0.25_224', 'model.json');
-const RTINFER = path.join(ROOT, 'bin', 'rtinfer.js');
-const GRPCIO_PING = path.join(ROOT, 'bench', 'grpcio_ping.py');
-const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
 
 const REPS = Math.max(1, Number(process.env.BENCH_PERF_REPS ?? 3)); // fewer only for a smoke test; the report says how many
 const SERVED_S = 3;
@@ -162,17 +160,6 @@ async function rawFigures(model: ServedModel, img224: Buffer, img640: Buffer): P
   return out;
 }
 
-type Json = Record<string, unknown>;
-
-function rtinfer(args: string[]): Json {
-  const file = path.join(os.tmpdir(), `bench-perf-${process.pid}-${Date.now()}.json`);
-  const r = spawnSync(process.execPath, [RTINFER, ...args, '--json', file], { encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0 && r.status !== 4) throw new Error(`rtinfer ${args.join(' ')} failed (${r.status}): ${r.stderr}${r.stdout}`);
-  const rep = JSON.parse(fs.readFileSync(file, 'utf8')) as Json;
-  fs.rmSync(file, { force: true });
-  return rep;
-}
-
 const summary = (rep: Json): Json => rep.summary as Json;
 const p = (lat: unknown, q: string): number => ((lat as Json).percentiles_ms as Record<string, number>)[q];
 
@@ -201,29 +188,6 @@ function verifyGrpcStatus(port: number, body: string): string {
     `http://127.0.0.1:${port}/inference.v1.InferenceService/Ping`], { encoding: 'utf8', timeout: 10_000 });
   const m = /grpc-status: (\d+)/.exec(r.stdout ?? '');
   return m ? m[1] : `unknown (${(r.error?.message ?? r.stderr ?? '').slice(0, 200)})`;
-}
-
-/** Every RTT of one run, ms, with the run's p99. */
-interface PingRun {
-  p99: number;
-  rttsMs: number[];
-}
-
-function pythonPing(port: number, count: number, warmup: number): PingRun {
-  const r = spawnSync(PYTHON, [GRPCIO_PING, `127.0.0.1:${port}`, '--count', String(count), '--interval-ms', String(PING_INTERVAL_MS), '--warmup', String(warmup), '--raw'], { encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) throw new Error(`grpcio_ping.py failed: ${r.stderr}`);
-  const j = JSON.parse(r.stdout) as { percentiles_ms: Record<string, number>; errors: number; rtt_ns: number[] };
-  if (j.errors > 0) throw new Error(`grpcio_ping.py: ${j.errors} errors`);
-  return { p99: j.percentiles_ms['99'], rttsMs: j.rtt_ns.map((x) => x / 1e6) };
-}
-
-/** `transport` h2 is ping's default (our own HTTP/2 client); grpc-js is reported beside it for comparison. */
-function ourPing(port: number, transport: 'h2' | 'grpc-js', count: number, warmup: number): PingRun {
-  const rep = rtinfer(['ping', '-t', `127.0.0.1:${port}`, '-c', String(count), '-i', String(PING_INTERVAL_MS), '--warmup', String(warmup), '-q', '--transport', transport]);
-  const s = summary(rep);
-  if ((s.lost as number) > 0) throw new Error(`rtinfer ping --transport ${transport} lost ${s.lost} probes`);
-  const probes = rep.probes as Array<{ rtt_ns?: number }>;
-  return { p99: p(s.rtt, 'p99'), rttsMs: probes.filter((x) => x.rtt_ns !== undefined).map((x) => x.rtt_ns! / 1e6) };
 }
 
 /**
@@ -282,16 +246,17 @@ async function measureModel(m: ModelSpec, img224: string, img640: Buffer, grpcBo
       // The three ping clients come right after the classify load: let the machine and the server (its
       // post-load GC, ORT threads winding down) settle, then interleave their blocks (PING_BLOCKS).
       await new Promise((r) => setTimeout(r, 2000));
-      const per = PING_COUNT / PING_BLOCKS;
+      const block = { count: PING_COUNT / PING_BLOCKS, intervalMs: PING_INTERVAL_MS, warmup: PING_BLOCK_WARMUP };
       const runs: Array<{ into: PingRun[]; run: () => PingRun; blocks: PingRun[] }> = [
-        { into: ourPings, run: () => ourPing(srv.port, 'h2', per, PING_BLOCK_WARMUP), blocks: [] },
-        { into: ourPingsGrpcJs, run: () => ourPing(srv.port, 'grpc-js', per, PING_BLOCK_WARMUP), blocks: [] },
-        { into: pyPings, run: () => pythonPing(srv.port, per, PING_BLOCK_WARMUP), blocks: [] },
+        { into: ourPings, run: () => rtinferPing(srv.port, 'h2', block), blocks: [] },
+        { into: ourPingsGrpcJs, run: () => rtinferPing(srv.port, 'grpc-js', block), blocks: [] },
+        { into: pyPings, run: () => grpcioPing(srv.port, block), blocks: [] },
       ];
       for (let b = 0; b < PING_BLOCKS; b++) for (let k = 0; k < runs.length; k++) runs[(k + rep + b) % runs.length].blocks.push(runs[(k + rep + b) % runs.length].run());
       for (const r of runs) {
         const rtts = r.blocks.flatMap((x) => x.rttsMs);
-        r.into.push({ p99: [...rtts].sort((x, y) => x - y)[Math.ceil(0.99 * rtts.length) - 1], rttsMs: rtts });
+        const sorted = [...rtts].sort((x, y) => x - y);
+        r.into.push({ p50: nearestRank(sorted, 50), p99: nearestRank(sorted, 99), max: sorted[sorted.length - 1], rttsMs: rtts });
       }
       ourRps.push(summary(rtinfer(['bench', '-t', `127.0.0.1:${srv.port}`, '--rpc', 'ping', '-C', '32', '-d', String(SERVED_S), '--warmup', '1', '--transport', 'h2'])).throughput_rps as number);
       ourRpsGrpcJs.push(summary(rtinfer(['bench', '-t', `127.0.0.1:${srv.port}`, '--rpc', 'ping', '-C', '32', '-d', String(SERVED_S), '--warmup', '1', '--transport', 'grpc-js'])).throughput_rps as number);

@@ -7,20 +7,16 @@
  * - `grpcio`: bench/grpcio_ping.py --interval-ms 0 (closed loop, same counts), its getrusage figure.
  * Also the closed-loop RTT p50/p99 of each. The 1-minute load average is printed with every figure.
  */
-import { spawnSync } from 'node:child_process';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { connect, waitForReady } from '../src/client/connect';
 import { h2Transport } from '../src/client/h2-unary';
 import { grpcJsTransport, type UnaryOutcome, type UnaryTransport } from '../src/client/unary-transport';
 import { InferenceServiceService, PingRequest } from '../src/gen/inference/v1/inference';
 import { writeBenchJson } from './out';
+import { grpcioPing } from './ping-runs';
 import { nearestRank } from './pooled-p99';
 import { startServerChild } from './server-child';
 
-const ROOT = path.join(__dirname, '..', '..');
-const GRPCIO_PING = path.join(ROOT, 'bench', 'grpcio_ping.py');
-const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
 const REPS = Math.max(1, Number(process.env.BENCH_CPU_REPS ?? 3));
 const CALLS = 3000;
 const WARMUP = 300;
@@ -63,10 +59,8 @@ async function nodeTransport(kind: 'h2' | 'grpc-js', port: number): Promise<Figu
 }
 
 function grpcio(port: number): Figure {
-  const r = spawnSync(PYTHON, [GRPCIO_PING, `127.0.0.1:${port}`, '--count', String(CALLS), '--interval-ms', '0', '--warmup', String(WARMUP)], { encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) throw new Error(`grpcio_ping.py failed: ${r.stderr}`);
-  const j = JSON.parse(r.stdout) as { cpu_us_per_call: number; percentiles_ms: Record<string, number> };
-  return { cpu_us_per_call: j.cpu_us_per_call, p50_ms: j.percentiles_ms['50'], p99_ms: j.percentiles_ms['99'] };
+  const r = grpcioPing(port, { count: CALLS, intervalMs: 0, warmup: WARMUP });
+  return { cpu_us_per_call: r.cpuUsPerCall!, p50_ms: r.p50, p99_ms: r.p99 };
 }
 
 async function main(): Promise<void> {

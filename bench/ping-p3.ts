@@ -11,21 +11,16 @@
  * grpcio, with a bootstrap 95 % CI (bench/pooled-p99.ts).
  * The 1-minute load average is printed with every figure; the JSON goes to out/bench-ping-p3-<date>.json.
  */
-import { spawnSync } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as os from 'node:os';
-import * as path from 'node:path';
 import { writeBenchJson } from './out';
+import { grpcioPing, rtinferPing } from './ping-runs';
 import { pooledP99Ratio } from './pooled-p99';
 import { startServerChild } from './server-child';
 
-const ROOT = path.join(__dirname, '..', '..');
-const RTINFER = path.join(ROOT, 'bin', 'rtinfer.js');
-const GRPCIO_PING = path.join(ROOT, 'bench', 'grpcio_ping.py');
-const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
 const REPS = Math.max(1, Number(process.env.BENCH_P3_REPS ?? 3));
 const PING_COUNT = 1000;
 const PING_INTERVAL_MS = 5;
+const SCHEDULE = { count: PING_COUNT, intervalMs: PING_INTERVAL_MS, warmup: 200 };
 
 type Client = 'h2' | 'grpc-js' | 'grpcio';
 interface Row {
@@ -42,32 +37,6 @@ const med = (xs: number[]): number => {
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
 
-interface Run {
-  p50: number;
-  p99: number;
-  max: number;
-  rttsMs: number[];
-}
-
-function rtinferPing(port: number, transport: 'h2' | 'grpc-js'): Run {
-  const file = path.join(os.tmpdir(), `ping-p3-${process.pid}-${Date.now()}.json`);
-  const r = spawnSync(process.execPath, [RTINFER, 'ping', '-t', `127.0.0.1:${port}`, '-c', String(PING_COUNT), '-i', String(PING_INTERVAL_MS), '--warmup', '200', '-q', '--transport', transport, '--json', file], { encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) throw new Error(`rtinfer ping --transport ${transport} failed (${r.status}): ${r.stderr}${r.stdout}`);
-  const rep = JSON.parse(fs.readFileSync(file, 'utf8')) as { summary: { lost: number; rtt: { max_ms: number; percentiles_ms: Record<string, number> } }; probes: Array<{ rtt_ns?: number }> };
-  const s = rep.summary;
-  fs.rmSync(file, { force: true });
-  if (s.lost > 0) throw new Error(`rtinfer ping --transport ${transport} lost ${s.lost} probes`);
-  return { p50: s.rtt.percentiles_ms.p50, p99: s.rtt.percentiles_ms.p99, max: s.rtt.max_ms, rttsMs: rep.probes.filter((x) => x.rtt_ns !== undefined).map((x) => x.rtt_ns! / 1e6) };
-}
-
-function grpcioPing(port: number): Run {
-  const r = spawnSync(PYTHON, [GRPCIO_PING, `127.0.0.1:${port}`, '--count', String(PING_COUNT), '--interval-ms', String(PING_INTERVAL_MS), '--warmup', '200', '--raw'], { encoding: 'utf8', timeout: 120_000 });
-  if (r.status !== 0) throw new Error(`grpcio_ping.py failed: ${r.stderr}`);
-  const j = JSON.parse(r.stdout) as { percentiles_ms: Record<string, number>; max_ms: number; errors: number; rtt_ns: number[] };
-  if (j.errors > 0) throw new Error(`grpcio_ping.py: ${j.errors} errors`);
-  return { p50: j.percentiles_ms['50'], p99: j.percentiles_ms['99'], max: j.max_ms, rttsMs: j.rtt_ns.map((x) => x / 1e6) };
-}
-
 async function main(): Promise<void> {
   const load0 = os.loadavg()[0];
   process.stderr.write(`ping-p3: ${REPS} rounds of ${PING_COUNT} probes every ${PING_INTERVAL_MS} ms; load ${load0.toFixed(2)}\n`);
@@ -76,13 +45,13 @@ async function main(): Promise<void> {
   const raw: Record<Client, number[][]> = { h2: [], 'grpc-js': [], grpcio: [] };
   try {
     // Warm the server's and each client's paths once, unrecorded.
-    rtinferPing(srv.port, 'h2');
-    rtinferPing(srv.port, 'grpc-js');
+    rtinferPing(srv.port, 'h2', SCHEDULE);
+    rtinferPing(srv.port, 'grpc-js', SCHEDULE);
     const order: Client[] = ['h2', 'grpc-js', 'grpcio'];
     for (let round = 1; round <= REPS; round++) {
       for (let k = 0; k < order.length; k++) {
         const client = order[(k + round - 1) % order.length];
-        const f = client === 'grpcio' ? grpcioPing(srv.port) : rtinferPing(srv.port, client);
+        const f = client === 'grpcio' ? grpcioPing(srv.port, SCHEDULE) : rtinferPing(srv.port, client, SCHEDULE);
         raw[client].push(f.rttsMs);
         const row = { round, client, p50_ms: f.p50, p99_ms: f.p99, max_ms: f.max, load_avg: os.loadavg()[0] };
         rows.push(row);

@@ -11,8 +11,8 @@ import { findKnee, SweepLevel } from '../measure/sweep';
 import { summarize } from '../measure/histogram';
 import type { Connection } from './connect';
 import type { LoadedImage } from './images';
-import { classifyIssuer, Issuer, pingIssuer, streamIssuer, transportPingIssuer } from './issuers';
-import type { UnaryTransport } from './unary-transport';
+import { classifyIssuer, Issuer, pingIssuer, streamIssuer } from './issuers';
+import { grpcJsTransport, type UnaryTransport } from './unary-transport';
 import { createProgress } from './progress';
 
 export type Rpc = 'classify' | 'stream' | 'ping';
@@ -35,7 +35,7 @@ export interface BenchOptions extends VerdictTargets {
 }
 
 function issuerFor(conn: Connection, o: { rpc: Rpc; topK: number; payloadBytes: number; responseBytes: number; pingTransport?: UnaryTransport }, images: LoadedImage[], slots: number): Issuer {
-  if (o.rpc === 'ping') return o.pingTransport ? transportPingIssuer(o.pingTransport, o.payloadBytes, o.responseBytes, slots) : pingIssuer(conn, o.payloadBytes, o.responseBytes, slots);
+  if (o.rpc === 'ping') return pingIssuer(o.pingTransport ?? grpcJsTransport(conn), o.payloadBytes, o.responseBytes, slots);
   if (images.length === 0) throw new Error(`--rpc ${o.rpc} needs images (--images or --image-size)`);
   return o.rpc === 'stream' ? streamIssuer(conn, images, o.topK, slots) : classifyIssuer(conn, images, o.topK, slots);
 }

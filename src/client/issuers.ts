@@ -45,32 +45,14 @@ export function classifyIssuer(conn: Connection, images: LoadedImage[], topK: nu
 
 /**
  * Ping under load goes below the generated stub: the request is serialised once for the whole run and sent
- * as bytes, and the response is not decoded at all (only its size is used), so each call costs grpc-js's
- * own work and nothing of ours — this verb measures how many calls/s the server and transport carry.
+ * as bytes, and the response is not decoded at all (only its size is used), so each call costs the
+ * transport's own work and nothing of ours — this verb measures how many calls/s the server and transport
+ * carry. The transport is ping's own HTTP/2 client (h2-unary.ts, the default) or grpc-js
+ * (unary-transport.ts).
  */
 const PING_PATH = InferenceServiceService.ping.path;
-const passThrough = (b: Buffer): Buffer => b;
 
-export function pingIssuer(conn: Connection, payloadBytes: number, responseBytes: number, slots: number): Issuer {
-  const req: PingRequest = { seq: 0n, payload: Buffer.alloc(payloadBytes, 0x5a), responseBytes, echoPayload: false, clientSendUnixNanos: 0n };
-  const bytes = Buffer.from(PingRequest.encode(req).finish());
-  const up = bytes.length;
-  let done: DoneFn = () => undefined;
-  const callbacks = Array.from({ length: slots }, (_, slot) => (err: grpc.ServiceError | null, res?: Buffer) => {
-    if (err) done(slot, err.code, up, 0, 0, undefined, err.details);
-    else done(slot, 0, up, res?.length ?? 0, 0, undefined, undefined);
-  });
-  return {
-    issue(slot, _seq, d): void {
-      done = d;
-      conn.clients[slot % conn.clients.length].makeUnaryRequest(PING_PATH, passThrough, passThrough, bytes, conn.metadata, conn.callOptions(), callbacks[slot]);
-    },
-    close: async () => undefined,
-  };
-}
-
-/** The same over a UnaryTransport (`bench --rpc ping --transport h2`: ping's own HTTP/2 client, h2-unary.ts). */
-export function transportPingIssuer(t: UnaryTransport, payloadBytes: number, responseBytes: number, slots: number): Issuer {
+export function pingIssuer(t: UnaryTransport, payloadBytes: number, responseBytes: number, slots: number): Issuer {
   const req: PingRequest = { seq: 0n, payload: Buffer.alloc(payloadBytes, 0x5a), responseBytes, echoPayload: false, clientSendUnixNanos: 0n };
   const bytes = Buffer.from(PingRequest.encode(req).finish());
   const up = bytes.length;

@@ -18,12 +18,12 @@ import { InferenceServiceService, PingRequest, PingResponse } from '../gen/infer
 import { ClockSample, createWallClock, estimateClock, oneWayDelays, WallClock } from '../measure/clock';
 import { createLatencyHistogram, LatencySummary, summarize } from '../measure/histogram';
 import { jitter } from '../measure/jitter';
+import { constantPacer, poissonPacer, type Pacer } from '../measure/pacer';
 import { transferRate } from '../measure/throughput';
 import { statusName } from '../measure/status';
 import { createTimeSeries } from '../measure/timeseries';
 import type { UnaryTransport } from './unary-transport';
 import { sleepUntil } from './sleep';
-import { poissonPacer } from '../measure/pacer';
 
 export interface PingOptions {
   count?: number;
@@ -184,12 +184,16 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
   const loaded = o.payloadBytes > 0 || o.responseBytes > 0;
   const payload = o.payloadBytes > 0 ? randomBytes(o.payloadBytes) : Buffer.alloc(0);
 
+  const rate = 1000 / o.intervalMs;
+  const seed = o.seed ?? randomInt(2 ** 31);
+  const pacer = (): Pacer => (o.arrivals === 'poisson' ? poissonPacer(rate, seed) : constantPacer(rate));
+
   const warm = o.warmupProbes ?? 0;
   if (warm > 0) {
     const tw = process.hrtime.bigint();
-    const gap = BigInt(Math.round(o.intervalMs * 1e6));
+    const schedule = pacer();
     for (let i = 0; i < warm && !o.signal?.aborted; i++) {
-      await sleepUntil(tw + gap * BigInt(i), o.signal, () => true);
+      await sleepUntil(tw + BigInt(Math.round(schedule.next())), o.signal, () => true);
       await sendProbe(conn, i, makeRequest(i, payload, o.responseBytes), wall, tw, i);
     }
   }
@@ -203,9 +207,7 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
     }
   }
 
-  const intervalNs = BigInt(Math.round(o.intervalMs * 1e6));
-  const seed = o.seed ?? randomInt(2 ** 31);
-  const poisson = o.arrivals === 'poisson' ? poissonPacer(1000 / o.intervalMs, seed) : undefined;
+  const schedule = pacer();
   const count = o.count ?? (o.durationS !== undefined ? Math.max(1, Math.floor((o.durationS * 1000) / o.intervalMs)) : 1);
   const t0 = process.hrtime.bigint();
   const pending: Array<Promise<Probe>> = [];
@@ -214,7 +216,7 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
   const idle = (): boolean => inFlight === 0;
   const landed = (): void => void inFlight--;
   for (let seq = 0; seq < count; seq++) {
-    const at = poisson ? t0 + BigInt(Math.round(poisson.next())) : t0 + intervalNs * BigInt(seq);
+    const at = t0 + BigInt(Math.round(schedule.next()));
     await sleepUntil(at, o.signal, idle);
     if (o.signal?.aborted) break;
     const req = makeRequest(seq, payload, o.responseBytes);
@@ -297,7 +299,7 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
       loss_percent: sent === 0 ? 0 : (100 * lost) / sent,
       late: probes.filter((p) => p.late).length,
       duration_s: lastEnd / 1e9,
-      schedule: poisson ? { arrivals: 'poisson', mean_interval_ms: o.intervalMs, seed } : { arrivals: 'constant', mean_interval_ms: o.intervalMs },
+      schedule: schedule.kind === 'poisson' ? { arrivals: 'poisson', mean_interval_ms: o.intervalMs, seed } : { arrivals: 'constant', mean_interval_ms: o.intervalMs },
       rtt: summarize(rttHist),
       net_rtt: summaryOfNs(ok.map((p) => p.net_rtt_ns ?? 0)),
       jitter: { rtt: jitterMs(rttSeries), send: jitterMs(upSeries), receive: jitterMs(downSeries) },

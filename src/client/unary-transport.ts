@@ -9,6 +9,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import type { Connection } from './connect';
+import { Status } from './grpc-wire';
 
 export type TransportName = 'h2' | 'grpc-js';
 export const TRANSPORTS: readonly TransportName[] = ['h2', 'grpc-js'];
@@ -39,7 +40,6 @@ export interface UnaryTransport {
 }
 
 const passThrough = (b: Buffer): Buffer => b;
-const INTERNAL = 13;
 
 export function grpcJsTransport(conn: Connection): UnaryTransport {
   return {
@@ -52,7 +52,7 @@ export function grpcJsTransport(conn: Connection): UnaryTransport {
       client.makeUnaryRequest(path, passThrough, passThrough, request, conn.metadata, opts, (err: grpc.ServiceError | null, raw?: Buffer) => {
         const endNs = process.hrtime.bigint();
         if (err) done({ code: err.code, details: err.details, sentNs, endNs });
-        else if (!raw) done({ code: INTERNAL, details: 'no response message', sentNs, endNs });
+        else if (!raw) done({ code: Status.INTERNAL, details: 'no response message', sentNs, endNs });
         else done({ code: 0, details: '', response: raw, sentNs, endNs });
       });
     },

@@ -24,10 +24,10 @@
  * Timers: setTimeout has ~1 ms granularity and fires late under load, so a release is scheduled with a
  * timer until ~2 ms before it is due; from then on one poller for the whole process (see `Releaser`)
  * checks every waiting lane once per event-loop turn and, between turns, sleeps in the kernel for at most
- * 0.1 ms (Atomics.wait). An earlier version busy-polled with setImmediate instead: on 2 cores, two such
+ * 0.05 ms (Atomics.wait). An earlier version busy-polled with setImmediate instead: on 2 cores, two such
  * proxies at raised priority kept both cores busy and starved the very client and server being measured
- * (fidelity errors of −0.34 to +0.62 ms at D = 1.5 ms). The bounded sleep keeps release lateness at
- * ~0.05–0.1 ms while using a fraction of a core, and delays other I/O by at most 0.1 ms. With D = 0 and
+ * (fidelity errors of −0.34 to +0.62 ms at D = 1.5 ms). The bounded sleep keeps mean release lateness at
+ * ~0.02–0.06 ms while using a fraction of a core, and delays other I/O by at most 0.05 ms. With D = 0 and
  * nothing else set, chunks are written straight from the 'data' handler. Sockets have noDelay (no Nagle).
  *
  * Drops (to test that a client counts what a dead connection cost it): a connection is destroyed (RST,
