@@ -18,7 +18,7 @@
 import * as fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { InferenceServiceClient, InferenceServiceService } from '../gen/inference/v1/inference';
-import { statusName } from '../measure/status';
+import { statusName } from '../shared/grpc-status';
 
 export interface ConnectOptions {
   /** host:port, [v6]:port, or a grpc-js URI (dns:///…, unix:…). Default localhost:8000. */

@@ -20,7 +20,7 @@ import { createLatencyHistogram, LatencySummary, summarize } from '../measure/hi
 import { jitter } from '../measure/jitter';
 import { constantPacer, poissonPacer, type Pacer } from '../measure/pacer';
 import { transferRate } from '../measure/throughput';
-import { statusName } from '../measure/status';
+import { statusName } from '../shared/grpc-status';
 import { createTimeSeries } from '../measure/timeseries';
 import type { UnaryTransport } from './unary-transport';
 import { sleepUntil } from './sleep';

@@ -12,7 +12,7 @@
 import { performance } from 'node:perf_hooks';
 import { createLatencyHistogram, LatencyHistogram } from './histogram';
 import type { Pacer } from './pacer';
-import { statusName } from './status';
+import { statusName } from '../shared/grpc-status';
 import { addTiming, createTimingAccumulator, ServerTiming, TimingAccumulator } from './timing';
 import { createTimeSeries, SeriesPoint } from './timeseries';
 

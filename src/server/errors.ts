@@ -24,10 +24,6 @@ export const deadlineExceeded = (msg: string): ServiceError => new ServiceError(
 export const cancelled = (msg: string): ServiceError => new ServiceError(status.CANCELLED, msg);
 export const unavailable = (msg: string): ServiceError => new ServiceError(status.UNAVAILABLE, msg);
 
-/** The status name as gRPC spells it ("INVALID_ARGUMENT"), for FrameError.code_name and logs. */
-export function statusName(code: status): string {
-  return status[code] ?? `UNKNOWN_CODE_${code}`;
-}
 
 /**
  * Normalises anything caught into what a client may see. Unknown errors become INTERNAL with a message

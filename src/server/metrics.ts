@@ -8,6 +8,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
+import { statusName } from '../shared/grpc-status';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Labels of the constant `inference_model_info` gauge. */
@@ -77,16 +78,6 @@ export const LATENCY_BUCKETS_SECONDS = [
   0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
 export const BATCH_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128];
-
-const GRPC_CODE_NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(grpc.status)
-    .filter(([, v]) => typeof v === 'number')
-    .map(([k, v]) => [v as number, k]),
-);
-
-export function statusName(code: number): string {
-  return GRPC_CODE_NAMES[code] ?? `CODE_${code}`;
-}
 
 function seconds(nanos: bigint | number): number {
   return Number(nanos) / 1e9;

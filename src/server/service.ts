@@ -34,7 +34,8 @@ import {
 } from '../gen/inference/v1/inference';
 import type { ModelDescriptor } from '../models/model';
 import { DEADLINE_ABORT_REASON, type Batcher } from './batcher';
-import { cancelled, deadlineExceeded, describeError, invalidArgument, resourceExhausted, statusName, toStatus } from './errors';
+import { cancelled, deadlineExceeded, describeError, invalidArgument, resourceExhausted, toStatus } from './errors';
+import { statusName } from '../shared/grpc-status';
 import type { Logger } from './log';
 import type { ServerMetrics } from './metrics';
 import { decodeImage, type DecodeOptions } from '../models/preprocess';
