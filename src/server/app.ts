@@ -8,7 +8,7 @@
 import * as os from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import type { GetServerInfoResponse, InferenceServiceServer } from '../gen/inference/v1/inference';
-import { loadServedModel, type ServedModel } from '../models/load';
+import { loadServedModel, type ServedModel } from '../models/served-model';
 import { authInterceptor, loadTokens, resolveExemptMethods, TOKENS_ENV_VAR } from './auth';
 import { createBatcher, type Batcher } from './batcher';
 import { createHealth } from './health';

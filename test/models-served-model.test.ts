@@ -9,7 +9,7 @@ import { activateTfjsCpu } from '../src/backends/tfjs-cpu';
 import { exportLayersModelToOnnx } from '../src/models/export-onnx';
 import { modelIOHandler } from '../src/models/tfjs-files';
 import { probeTfjsNative } from '../src/backends/probe';
-import { loadServedModel, type ServedModel } from '../src/models/load';
+import { loadServedModel, type ServedModel } from '../src/models/served-model';
 import { resolveModelSource, detectTfjsFormat } from '../src/models/manifest';
 import { MOBILENET_DIR, MOBILENET_JSON, sharedFixture } from './helpers/fixtures';
 
