@@ -6,7 +6,8 @@
  * - Admission control (--max-queue) counts what waits before the queue too: a request is admitted (admit())
  *   before its image is decoded, and holds its place until it is queued or gives up. Bounding only the
  *   queue let a burst pile up in front of the decoder when decoding, not inference, is the slow stage; so a
- *   burst beyond --max-queue is refused at once, whichever stage is the bottleneck.
+ *   burst beyond --max-queue is refused at once, whichever stage is the bottleneck
+ *   (docs/decisions/0008-admission-control-counts-decoding.md).
  * - A batch starts when an engine slot is free (at most `maxConcurrentBatches` in flight) and either the
  *   queue holds `maxBatch` items or the oldest item has waited `maxQueueDelayUs`. With a delay of 0, a lone
  *   request runs at once and batches form only from requests that queued while the engine was busy, so
