@@ -95,27 +95,10 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   let batcher: Batcher;
   let serverInfo: GetServerInfoResponse;
   try {
-    served = await loadServedModel({
-      backend: o.backend,
-      model: o.model,
-      weights: o.weights,
-      labels: o.labels,
-      inputSize: o.inputSize,
-      normalize: o.normalize,
-      threads: o.threads,
-      cacheDir: o.cacheDir,
-      log: (msg) => log.info(msg),
-    });
+    const loaded = await loadAndWarm(o, log);
+    served = loaded.served;
+    const { batching } = loaded;
     const { engine, descriptor } = served;
-    if (descriptor.weights === 'synthetic') {
-      log.warn('SYNTHETIC WEIGHTS: compute and timings are real, predicted labels are meaningless', { model: descriptor.name, weightsSource: descriptor.weightsSource });
-    }
-
-    // Batching defaults depend on the backend, known only now (options.ts, batchingDefaults).
-    const batching = resolveBatching(o, engine.info.backend);
-    log.info('batching', { maxBatch: batching.maxBatch, maxQueueDelayUs: batching.maxQueueDelayUs, reason: batching.reason });
-    await warmFullBatch(engine, batching.maxBatch, log);
-
     batcher = createBatcher(engine, {
       maxBatch: batching.maxBatch,
       maxQueueDelayUs: batching.maxQueueDelayUs,
@@ -168,6 +151,37 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
 
   const shutdown = createShutdown({ server, health, batcher, engine, metricsEndpoint, log, defaultGraceMs: o.graceMs });
   return { port, host, served, metricsPort: metricsEndpoint?.port, startupMs, batcher, log, shutdown };
+}
+
+/**
+ * Loads and warms the model, then settles batching, whose defaults depend on the backend known only now
+ * (options.ts, batchingDefaults). The engine is disposed again if the full-batch warm-up fails.
+ */
+async function loadAndWarm(o: ServerOptions, log: Logger): Promise<{ served: ServedModel; batching: { maxBatch: number; maxQueueDelayUs: number } }> {
+  const served = await loadServedModel({
+    backend: o.backend,
+    model: o.model,
+    weights: o.weights,
+    labels: o.labels,
+    inputSize: o.inputSize,
+    normalize: o.normalize,
+    threads: o.threads,
+    cacheDir: o.cacheDir,
+    log: (msg) => log.info(msg),
+  });
+  const { engine, descriptor } = served;
+  if (descriptor.weights === 'synthetic') {
+    log.warn('SYNTHETIC WEIGHTS: compute and timings are real, predicted labels are meaningless', { model: descriptor.name, weightsSource: descriptor.weightsSource });
+  }
+  const batching = resolveBatching(o, engine.info.backend);
+  log.info('batching', { maxBatch: batching.maxBatch, maxQueueDelayUs: batching.maxQueueDelayUs, reason: batching.reason });
+  try {
+    await warmFullBatch(engine, batching.maxBatch, log);
+  } catch (err) {
+    await engine.dispose().catch(() => undefined);
+    throw err;
+  }
+  return { served, batching };
 }
 
 /**
