@@ -9,8 +9,9 @@
  * - Every error is a gRPC status with a message written for the caller (errors.ts); unexpected errors are
  *   INTERNAL with a generic message and logged in full.
  * - ClassifyStream answers every frame exactly once, in the order the frames arrived (stream-window.ts:
- *   reorder buffer and flow control; frames are still decoded and batched concurrently). A bad frame — undecodable image or bytes
- *   that are not a ClassifyRequest at all — gets a response with `error` set and the stream goes on.
+ *   reorder buffer and flow control; frames are still decoded and batched concurrently). A bad frame —
+ *   undecodable image or bytes that are not a ClassifyRequest at all — gets a response with `error` set and
+ *   the stream goes on.
  *   The stream ends after the client half-closes and every pending response is written. When the client
  *   cancels or disconnects, its queued frames leave the batching queue.
  * - Admission (--max-queue) is the batcher's: a request asks it for a place before its image is decoded.
