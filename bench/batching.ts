@@ -11,7 +11,7 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { startServerChild } from './server-child';
+import { startServerProcess } from '../test/helpers/server-process';
 import { writeBenchJson } from './out';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -27,7 +27,7 @@ async function main(): Promise<void> {
     const seconds = backend === 'wasm' ? 6 : 4;
     for (const maxBatch of [1, 2, 4, 8]) {
       for (const delay of [0, 500, 2000]) {
-        const srv = await startServerChild(['--backend', backend, '--max-batch', String(maxBatch), '--max-queue-delay-us', String(delay)]);
+        const srv = await startServerProcess(['--backend', backend, '--max-batch', String(maxBatch), '--max-queue-delay-us', String(delay)]);
         const file = path.join(os.tmpdir(), `bench-batching-${process.pid}.json`);
         try {
           const r = spawnSync(process.execPath, [RTINFER, 'bench', '-t', `127.0.0.1:${srv.port}`, '--rpc', 'classify', '-C', '8', '-d', String(seconds), '--warmup', '1.5', '--image-size', '224x224', '--json', file], { encoding: 'utf8' });

@@ -10,7 +10,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { startServerChild } from './server-child';
+import { startServerProcess } from '../test/helpers/server-process';
 import { writeBenchJson } from './out';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -26,7 +26,7 @@ function pingArgs(port: number, file: string): string[] {
 }
 
 async function runOnce(worker: boolean): Promise<Json> {
-  const srv = await startServerChild(['--backend', 'onnxruntime'], { INFER_ORT_WORKER: worker ? '1' : '0' });
+  const srv = await startServerProcess(['--backend', 'onnxruntime'], { env: { INFER_ORT_WORKER: worker ? '1' : '0' } });
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'ort-worker-'));
   try {
     const idleFile = path.join(tmp, 'idle.json');

@@ -7,7 +7,7 @@
  * - Served figures come from the project's own client (`node bin/rtinfer.js …`, a child process) against the
  *   server started as another child process (`node dist/src/server/main.js`), so neither shares an event loop
  *   with this harness or with each other. Raw figures run the same engine in this process, loaded by the same
- *   src/models/load.ts, and are disposed before any server starts so its threads never compete.
+ *   src/models/served-model.ts, and are disposed before any server starts so its threads never compete.
  * - Every measurement is repeated REPS times after a warm-up; the table shows min / median / max of the
  *   repetitions and the ratio of medians is compared to the target. A ratio is also computed per repetition.
  * - The 1-minute load average is recorded with every measurement: this machine may be shared.
@@ -39,11 +39,11 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import { ORT_WORKER_ENV } from '../src/backends/onnxruntime';
-import { loadServedModel, type ServedModel } from '../src/models/load';
+import { loadServedModel, type ServedModel } from '../src/models/served-model';
 import { decodeImage, DEFAULT_MAX_INPUT_PIXELS, normalizeInto } from '../src/models/preprocess';
 import { grpcioPing, rtinfer, rtinferPing, type Json, type PingRun } from './ping-runs';
 import { nearestRank, pooledP99Ratio } from './pooled-p99';
-import { startServerChild } from './server-child';
+import { startServerProcess } from '../test/helpers/server-process';
 
 const ROOT = path.join(__dirname, '..', '..');
 const SHARED = path.join(ROOT, '..', 'shared');
@@ -224,7 +224,7 @@ async function measureModel(m: ModelSpec, img224: string, img640: Buffer, grpcBo
   loads.push(loadAvg());
 
   log(`${m.name}: server (onnxruntime) starting`);
-  const srv = await startServerChild(['--backend', 'onnxruntime', ...m.serverArgs]);
+  const srv = await startServerProcess(['--backend', 'onnxruntime', ...m.serverArgs]);
   try {
     const c1p50: number[] = [];
     const satIps: number[] = [];
@@ -303,7 +303,7 @@ async function measureModel(m: ModelSpec, img224: string, img640: Buffer, grpcBo
 
 async function issue7(img224: string, ortC8: number[], ortC4: number[]): Promise<Ratio[]> {
   log('issue 7: GoogLeNet served on wasm');
-  const srv = await startServerChild(['--backend', 'wasm']);
+  const srv = await startServerProcess(['--backend', 'wasm']);
   const wasm8: number[] = [];
   const wasm4: number[] = [];
   const loads = [loadAvg()];

@@ -15,7 +15,7 @@ import { InferenceServiceService, PingRequest } from '../src/gen/inference/v1/in
 import { writeBenchJson } from './out';
 import { grpcioPing } from './ping-runs';
 import { nearestRank } from './pooled-p99';
-import { startServerChild } from './server-child';
+import { startServerProcess } from '../test/helpers/server-process';
 
 const REPS = Math.max(1, Number(process.env.BENCH_CPU_REPS ?? 3));
 const CALLS = 3000;
@@ -65,7 +65,7 @@ function grpcio(port: number): Figure {
 
 async function main(): Promise<void> {
   process.stderr.write(`ping-cpu: ${REPS} rounds × ${CALLS} closed-loop calls per client; load ${os.loadavg()[0].toFixed(2)}\n`);
-  const srv = await startServerChild(['--backend', 'onnxruntime']);
+  const srv = await startServerProcess(['--backend', 'onnxruntime']);
   const rows: Array<Figure & { round: number; client: string; load_avg: number }> = [];
   try {
     for (let round = 1; round <= REPS; round++) {

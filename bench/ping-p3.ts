@@ -15,7 +15,7 @@ import * as os from 'node:os';
 import { writeBenchJson } from './out';
 import { grpcioPing, rtinferPing } from './ping-runs';
 import { pooledP99Ratio } from './pooled-p99';
-import { startServerChild } from './server-child';
+import { startServerProcess } from '../test/helpers/server-process';
 
 const REPS = Math.max(1, Number(process.env.BENCH_P3_REPS ?? 3));
 const PING_COUNT = 1000;
@@ -40,7 +40,7 @@ const med = (xs: number[]): number => {
 async function main(): Promise<void> {
   const load0 = os.loadavg()[0];
   process.stderr.write(`ping-p3: ${REPS} rounds of ${PING_COUNT} probes every ${PING_INTERVAL_MS} ms; load ${load0.toFixed(2)}\n`);
-  const srv = await startServerChild(['--backend', 'onnxruntime']);
+  const srv = await startServerProcess(['--backend', 'onnxruntime']);
   const rows: Row[] = [];
   const raw: Record<Client, number[][]> = { h2: [], 'grpc-js': [], grpcio: [] };
   try {

@@ -1,7 +1,8 @@
 import * as http from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import { expect } from 'chai';
-import { createMetrics, metricsInterceptor, startMetricsServer } from '../src/server/metrics';
+import { createMetrics, metricsInterceptor } from '../src/server/metrics';
+import { startMetricsServer } from '../src/server/metrics-endpoint';
 import { statusName } from '../src/shared/grpc-status';
 import { parsePrometheusText, sumSamples } from './helpers/prometheus-text';
 import { InferenceServiceClient, ping, startTinyServer } from './helpers/tiny-grpc-server';

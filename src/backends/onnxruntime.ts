@@ -133,13 +133,11 @@ export async function createOnnxEngine(model: Uint8Array | string, o: OnnxEngine
 }
 
 /**
- * Worker mode is the default (measured, docs/PERFORMANCE.md "ONNX Runtime in a worker thread"): served through
- * the gRPC server on 2 cores, GoogLeNet in a worker without spinning gave 30–33 images/s and Ping p50 7 ms
- * during a classify load, against 17–18 images/s and Ping p50 73 ms in-thread with spinning pool threads,
- * which stall the JS thread that decodes, batches and answers Ping. On an idle machine the worker costs
- * 5 % per image at batch 4 and up to 19 % at batch 1 (the hand-off), which raw measurements should not pay:
- * they pass `worker: false` (bench/perf.ts) or set INFER_ORT_WORKER=0. An explicit option wins over the
- * environment, which wins over the default.
+ * Worker mode is the default (docs/decisions/0002-onnx-runtime-worker-thread.md): in-thread, ONNX Runtime's
+ * run and its spinning pool threads stall the JS thread that decodes, batches and answers Ping, which cost
+ * the served throughput and Ping latency far more than the hand-off to a worker costs. That hand-off is a
+ * cost raw measurements should not pay: they pass `worker: false` (bench/perf.ts, rtinfer local) or set
+ * INFER_ORT_WORKER=0. An explicit option wins over the environment, which wins over the default.
  */
 export const ORT_WORKER_ENV = 'INFER_ORT_WORKER';
 function useWorker(explicit: boolean | undefined): boolean {

@@ -4,8 +4,9 @@
  * tested without the hardware.
  *
  * `auto` walks BACKEND_NAMES in order — GPU engines when a GPU is visible (ONNX Runtime CUDA first, then
- * tfjs-node-gpu), then the fastest native CPU engine (ONNX Runtime, measured ~9× tfjs-wasm on GoogLeNet, then
- * tfjs-node), then tfjs-wasm, then plain-JS tfjs-cpu — and logs why each was skipped or taken. A backend
+ * tfjs-node-gpu), then the fastest native CPU engine (ONNX Runtime, several times tfjs-wasm on GoogLeNet:
+ * docs/decisions/0007-tfjs-models-served-through-onnx-runtime.md; then tfjs-node), then tfjs-wasm, then
+ * plain-JS tfjs-cpu — and logs why each was skipped or taken. A backend
  * that cannot run the model's format is skipped in `auto`; requested explicitly, it is an error.
  */
 import { BACKEND_NAMES, BackendName, BackendRequest } from './engine';

@@ -10,7 +10,7 @@ import { RunReport } from '../measure/report-json';
 import { findKnee, SweepLevel } from '../measure/sweep';
 import { summarize } from '../measure/histogram';
 import type { Connection } from './connect';
-import type { LoadedImage } from './images';
+import type { LoadedImage } from '../shared/images';
 import { classifyIssuer, Issuer, pingIssuer, streamIssuer } from './issuers';
 import { grpcJsTransport, type UnaryTransport } from './unary-transport';
 import { createProgress } from './progress';

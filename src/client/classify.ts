@@ -6,7 +6,7 @@
 import type * as grpc from '@grpc/grpc-js';
 import { ClassifyResponse, GetServerInfoRequest, GetServerInfoResponse, InferenceServiceService, weightsProvenanceToJSON } from '../gen/inference/v1/inference';
 import { Connection, describeError } from './connect';
-import type { LoadedImage } from './images';
+import type { LoadedImage } from '../shared/images';
 import type { UnaryTransport } from './unary-transport';
 
 export interface ClassifyResult {

@@ -14,7 +14,7 @@ import { readReport } from '../measure/report-json';
 import { runBench, runStream, Rpc } from './bench';
 import { classifyOne, classifyText, serverInfo, serverInfoVia } from './classify';
 import { connect, Connection, ConnectOptions, describeError, waitForReady } from './connect';
-import { generateImages, loadImages, LoadedImage, parseSize } from './images';
+import { generateImages, loadImages, LoadedImage, parseSize } from '../shared/images';
 import { h2Transport } from './h2-unary';
 import { probeLine, runPing, summaryText } from './ping';
 import { grpcJsTransport, TRANSPORTS, type TransportName, type UnaryTransport } from './unary-transport';

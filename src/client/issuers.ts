@@ -7,7 +7,7 @@ import type * as grpc from '@grpc/grpc-js';
 import { ClassifyRequest, ClassifyResponse, InferenceServiceService, PingRequest } from '../gen/inference/v1/inference';
 import type { DoneFn, IssueFn } from '../measure/load';
 import { Connection, WIRE_BYTES, WithWireBytes } from './connect';
-import type { LoadedImage } from './images';
+import type { LoadedImage } from '../shared/images';
 import type { UnaryOutcome, UnaryTransport } from './unary-transport';
 
 export interface Issuer {

@@ -9,7 +9,7 @@ import { runLoad } from '../measure/load';
 import { fillLoadReport, loadSummaryText } from '../measure/load-report';
 import { constantPacer } from '../measure/pacer';
 import { environment, newReport, writeReport } from '../measure/report-json';
-import { generateImages, loadImages, parseSize } from '../client/images';
+import { generateImages, loadImages, parseSize } from '../shared/images';
 import { classifyLocal, loadLocal, localIssuer } from './local';
 
 const EXIT = { OK: 0, RUNTIME: 1, USAGE: 2, VERDICT_FAIL: 4 } as const;

@@ -8,7 +8,7 @@
  * served numbers cannot differ by a different resize or normalisation. That module depends only on sharp
  * and src/models; it belongs below src/server (see the final report).
  */
-import { loadServedModel, ServedModel } from '../models/load';
+import { loadServedModel, ServedModel } from '../models/served-model';
 import type { BackendRequest } from '../backends/engine';
 import type { Normalize } from '../models/model';
 import { decodeImage, DEFAULT_MAX_INPUT_PIXELS, normalizeInto } from '../models/preprocess';

@@ -5,21 +5,24 @@
  * resolves. Nothing here reads process.argv or installs signal handlers: that is main.ts, so tests can start
  * as many servers as they like on port 0.
  */
-import * as os from 'node:os';
 import * as grpc from '@grpc/grpc-js';
+import type { Engine } from '../backends/engine';
 import type { GetServerInfoResponse, InferenceServiceServer } from '../gen/inference/v1/inference';
-import { loadServedModel, type ServedModel } from '../models/load';
+import { loadServedModel, type ServedModel } from '../models/served-model';
 import { authInterceptor, loadTokens, resolveExemptMethods, TOKENS_ENV_VAR } from './auth';
 import { createBatcher, type Batcher } from './batcher';
 import { createHealth } from './health';
 import { createLogger, type Logger } from './log';
-import { createMetrics, metricsInterceptor, startMetricsServer, type ServerMetrics } from './metrics';
+import { createMetrics, metricsInterceptor, type ServerMetrics } from './metrics';
+import { startMetricsEndpoint, type MetricsEndpoint } from './metrics-endpoint';
 import { DEFAULT_SERVER_OPTIONS, resolveBatching, type ServerOptions } from './options';
 import { configureSharp } from '../models/preprocess';
 import { addReflection } from './reflection';
-import { createInferenceService, inferenceServiceDefinition, provenance } from './service';
+import { createInferenceService, inferenceServiceDefinition } from './service';
+import { buildServerInfo } from './server-info';
+import { createShutdown } from './shutdown';
 import { serverCredentials, transportSecurity } from './tls';
-import { componentVersions, serverVersion } from './versions';
+import { serverVersion } from './versions';
 import { unixNanos } from './wall-clock';
 
 export type { ServerOptions } from './options';
@@ -62,7 +65,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   let metrics: ServerMetrics | undefined;
   const interceptors: grpc.ServerInterceptor[] = [];
   // Metrics exist before the model loads so the interceptor counts from the first call; the info gauge's
-  // labels are set again once the model and backend are known.
+  // labels are set again once the model and backend are known (startMetricsEndpoint).
   if (o.metricsPort !== undefined) {
     metrics = createMetrics({ model: o.model, backend: o.backend, weights: 'unknown', version: serverVersion() });
     interceptors.push(metricsInterceptor(metrics));
@@ -82,8 +85,110 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   const health = createHealth();
   health.addToServer(server);
   addReflection(server);
+  const inference = addInferenceService(server);
 
-  // Until the model is warm the inference handlers answer UNAVAILABLE (health says NOT_SERVING meanwhile).
+  const { port, host } = await bindWithFallback(server, o.host, o.port, credentials, log);
+  log.info('listening (NOT_SERVING until the model is warm)', { address: bindAddress(host, port), security: transportSecurity(tlsFiles), auth: tokens.length > 0 });
+
+  let served: ServedModel | undefined;
+  let metricsEndpoint: MetricsEndpoint | undefined;
+  let batcher: Batcher;
+  let serverInfo: GetServerInfoResponse;
+  try {
+    const loaded = await loadAndWarm(o, log);
+    served = loaded.served;
+    const { batching } = loaded;
+    const { engine, descriptor } = served;
+    batcher = createBatcher(engine, {
+      maxBatch: batching.maxBatch,
+      maxQueueDelayUs: batching.maxQueueDelayUs,
+      maxQueue: o.maxQueue,
+      maxConcurrentBatches: o.maxConcurrentBatches,
+      normalize: descriptor.normalize,
+    });
+    serverInfo = buildServerInfo({ served, batching, options: o, authRequired: tokens.length > 0, startedUnixNanos: unixNanos() });
+
+    inference.ready(
+      createInferenceService({
+        descriptor,
+        numClasses: engine.numClasses,
+        batcher,
+        decode: { width: descriptor.inputWidth, height: descriptor.inputHeight, maxInputPixels: o.maxInputPixels, resize: o.resize },
+        maxMessageBytes: o.maxMessageBytes,
+        serverInfo,
+        log,
+        metrics,
+        streamWindow: o.streamWindow,
+      }),
+    );
+    if (metrics) metricsEndpoint = await startMetricsEndpoint(metrics, { served, batcher, host: o.metricsHost, port: o.metricsPort ?? 0 });
+  } catch (err) {
+    // Whatever failed after binding (load, warm-up, metrics port), leave nothing behind.
+    server.forceShutdown();
+    await metricsEndpoint?.close().catch(() => undefined);
+    await served?.engine.dispose().catch(() => undefined);
+    throw err;
+  }
+  const { engine, descriptor } = served;
+
+  health.setServing(true);
+  const startupMs = Number(process.hrtime.bigint() - t0) / 1e6;
+  log.info('SERVING', {
+    address: bindAddress(host, port),
+    startupMs: Math.round(startupMs),
+    backend: engine.info.backend,
+    backendReason: served.selection.reason,
+    executionProvider: engine.info.executionProvider,
+    model: descriptor.name,
+    weights: descriptor.weights,
+    weightsSource: descriptor.weightsSource,
+    input: `${descriptor.inputHeight}x${descriptor.inputWidth}x${descriptor.inputChannels}`,
+    normalize: descriptor.normalize,
+    classes: engine.numClasses,
+    batching: serverInfo.batching,
+    metricsPort: metricsEndpoint?.port,
+  });
+
+  const shutdown = createShutdown({ server, health, batcher, engine, metricsEndpoint, log, defaultGraceMs: o.graceMs });
+  return { port, host, served, metricsPort: metricsEndpoint?.port, startupMs, batcher, log, shutdown };
+}
+
+/**
+ * Loads and warms the model, then settles batching, whose defaults depend on the backend known only now
+ * (options.ts, batchingDefaults). The engine is disposed again if the full-batch warm-up fails.
+ */
+async function loadAndWarm(o: ServerOptions, log: Logger): Promise<{ served: ServedModel; batching: { maxBatch: number; maxQueueDelayUs: number } }> {
+  const served = await loadServedModel({
+    backend: o.backend,
+    model: o.model,
+    weights: o.weights,
+    labels: o.labels,
+    inputSize: o.inputSize,
+    normalize: o.normalize,
+    threads: o.threads,
+    cacheDir: o.cacheDir,
+    log: (msg) => log.info(msg),
+  });
+  const { engine, descriptor } = served;
+  if (descriptor.weights === 'synthetic') {
+    log.warn('SYNTHETIC WEIGHTS: compute and timings are real, predicted labels are meaningless', { model: descriptor.name, weightsSource: descriptor.weightsSource });
+  }
+  const batching = resolveBatching(o, engine.info.backend);
+  log.info('batching', { maxBatch: batching.maxBatch, maxQueueDelayUs: batching.maxQueueDelayUs, reason: batching.reason });
+  try {
+    await warmFullBatch(engine, batching.maxBatch, log);
+  } catch (err) {
+    await engine.dispose().catch(() => undefined);
+    throw err;
+  }
+  return { served, batching };
+}
+
+/**
+ * Registers InferenceService before the model is loaded: until ready() is given the real handlers, they
+ * answer UNAVAILABLE (health says NOT_SERVING meanwhile).
+ */
+function addInferenceService(server: grpc.Server): { ready(impl: InferenceServiceServer): void } {
   let impl: InferenceServiceServer | undefined;
   const notReady = { code: grpc.status.UNAVAILABLE, details: 'model is still loading; watch grpc.health.v1 for SERVING' };
   const handlers: InferenceServiceServer = {
@@ -96,196 +201,45 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
     getServerInfo: (call, cb) => (impl ? impl.getServerInfo(call, cb) : cb(notReady)),
   };
   server.addService(inferenceServiceDefinition, handlers);
+  return {
+    ready: (i) => {
+      impl = i;
+    },
+  };
+}
 
-  const bind = (host: string): Promise<number> =>
+/** Binds `host`; the default '::' falls back to IPv4 where IPv6 is disabled (some containers and hosts). */
+async function bindWithFallback(
+  server: grpc.Server,
+  host: string,
+  port: number,
+  credentials: grpc.ServerCredentials,
+  log: Logger,
+): Promise<{ host: string; port: number }> {
+  const bind = (h: string): Promise<number> =>
     new Promise<number>((resolve, reject) => {
-      const address = bindAddress(host, o.port);
+      const address = bindAddress(h, port);
       server.bindAsync(address, credentials, (err, p) => (err ? reject(new Error(`cannot bind ${address}: ${err.message}`)) : resolve(p)));
     });
-  let boundHost = o.host;
-  let port: number;
   try {
-    port = await bind(o.host);
+    return { host, port: await bind(host) };
   } catch (err) {
-    // Containers and hosts with IPv6 disabled cannot bind [::]; the default should still start there.
-    if (o.host !== '::' || !/EAFNOSUPPORT|EADDRNOTAVAIL/.test(String(err))) throw err;
+    if (host !== '::' || !/EAFNOSUPPORT|EADDRNOTAVAIL/.test(String(err))) throw err;
     log.warn('IPv6 unavailable, binding IPv4 only', { error: err instanceof Error ? err.message : String(err) });
-    boundHost = '0.0.0.0';
-    port = await bind(boundHost);
+    return { host: '0.0.0.0', port: await bind('0.0.0.0') };
   }
-  log.info('listening (NOT_SERVING until the model is warm)', { address: bindAddress(boundHost, port), security: transportSecurity(tlsFiles), auth: tokens.length > 0 });
+}
 
-  let served: ServedModel | undefined;
-  let metricsServer: { port: number; close(): Promise<void> } | undefined;
-  let batcher: Batcher;
-  let serverInfo: GetServerInfoResponse;
-  try {
-    served = await loadServedModel({
-      backend: o.backend,
-      model: o.model,
-      weights: o.weights,
-      labels: o.labels,
-      inputSize: o.inputSize,
-      normalize: o.normalize,
-      threads: o.threads,
-      cacheDir: o.cacheDir,
-      log: (msg) => log.info(msg),
-    });
-    const { engine, descriptor } = served;
-    if (descriptor.weights === 'synthetic') {
-      log.warn('SYNTHETIC WEIGHTS: compute and timings are real, predicted labels are meaningless', { model: descriptor.name, weightsSource: descriptor.weightsSource });
-    }
-
-    // Batching defaults depend on the backend, known only now (options.ts, batchingDefaults).
-    const batching = resolveBatching(o, engine.info.backend);
-    log.info('batching', { maxBatch: batching.maxBatch, maxQueueDelayUs: batching.maxQueueDelayUs, reason: batching.reason });
-
-    // loadServedModel warmed the engine with one image; a first full batch can still pay one-off costs (shape
-    // specialisation, arena growth), so run one at start-up rather than in the first busy second.
-    if (batching.maxBatch > 1) {
-      const w0 = process.hrtime.bigint();
-      const [h, w, c] = engine.inputShape;
-      await engine.predict(new Float32Array(batching.maxBatch * h * w * c), batching.maxBatch);
-      log.info(`warm-up: one batch of ${batching.maxBatch} in ${(Number(process.hrtime.bigint() - w0) / 1e6).toFixed(1)} ms`);
-    }
-
-    batcher = createBatcher(engine, {
-      maxBatch: batching.maxBatch,
-      maxQueueDelayUs: batching.maxQueueDelayUs,
-      maxQueue: o.maxQueue,
-      maxConcurrentBatches: o.maxConcurrentBatches,
-      normalize: descriptor.normalize,
-    });
-
-    const startedUnixNanos = unixNanos();
-    serverInfo = {
-      engine: {
-        backend: engine.info.backend,
-        reason: served.selection.reason,
-        selectionLog: served.selection.log,
-        library: engine.info.library,
-        version: engine.info.version,
-        threads: engine.info.threads,
-        executionProvider: engine.info.executionProvider,
-      },
-      model: {
-        name: descriptor.name,
-        source: descriptor.source,
-        format: descriptor.format,
-        inputHeight: descriptor.inputHeight,
-        inputWidth: descriptor.inputWidth,
-        inputChannels: descriptor.inputChannels,
-        normalize: descriptor.normalize,
-        numClasses: engine.numClasses,
-        labelsSource: descriptor.labelsSource,
-        weights: provenance(descriptor.weights),
-        weightsSource: descriptor.weightsSource,
-        parameters: BigInt(descriptor.parameters),
-      },
-      batching: {
-        maxBatch: batching.maxBatch,
-        maxQueueDelayMicros: batching.maxQueueDelayUs,
-        maxQueue: o.maxQueue,
-        maxConcurrentBatches: o.maxConcurrentBatches,
-      },
-      versions: componentVersions(),
-      maxMessageBytes: o.maxMessageBytes,
-      hostname: os.hostname(),
-      cpus: os.cpus().length,
-      startedUnixNanos,
-      tls: o.tlsCert !== undefined,
-      authRequired: tokens.length > 0,
-    };
-
-    impl = createInferenceService({
-      descriptor,
-      numClasses: engine.numClasses,
-      batcher,
-      decode: { width: descriptor.inputWidth, height: descriptor.inputHeight, maxInputPixels: o.maxInputPixels, resize: o.resize },
-      maxMessageBytes: o.maxMessageBytes,
-      serverInfo,
-      log,
-      metrics,
-      streamWindow: o.streamWindow,
-      maxWaiting: o.maxQueue,
-    });
-
-    if (metrics) {
-      metrics.info.reset();
-      metrics.info.set(
-        {
-          model: descriptor.name,
-          backend: engine.info.backend,
-          execution_provider: engine.info.executionProvider,
-          weights: descriptor.weights,
-          input_size: String(descriptor.inputHeight),
-          version: serverVersion(),
-        },
-        1,
-      );
-      const m = metrics;
-      const b = batcher;
-      m.setQueueDepthSource(() => b.stats().queued);
-      m.setLiveTensorsSource(() => engine.liveTensors());
-      metricsServer = await startMetricsServer(m, { host: o.metricsHost, port: o.metricsPort ?? 0 });
-    }
-  } catch (err) {
-    // Whatever failed after binding (load, warm-up, metrics port), leave nothing behind.
-    server.forceShutdown();
-    await metricsServer?.close().catch(() => undefined);
-    await served?.engine.dispose().catch(() => undefined);
-    throw err;
-  }
-  const { engine, descriptor } = served;
-
-  health.setServing(true);
-  const startupMs = Number(process.hrtime.bigint() - t0) / 1e6;
-  log.info('SERVING', {
-    address: bindAddress(boundHost, port),
-    startupMs: Math.round(startupMs),
-    backend: engine.info.backend,
-    backendReason: served.selection.reason,
-    executionProvider: engine.info.executionProvider,
-    model: descriptor.name,
-    weights: descriptor.weights,
-    weightsSource: descriptor.weightsSource,
-    input: `${descriptor.inputHeight}x${descriptor.inputWidth}x${descriptor.inputChannels}`,
-    normalize: descriptor.normalize,
-    classes: engine.numClasses,
-    batching: serverInfo.batching,
-    metricsPort: metricsServer?.port,
-  });
-
-  let shuttingDown: Promise<void> | undefined;
-  const shutdown = (graceMs = o.graceMs): Promise<void> => {
-    shuttingDown ??= (async () => {
-      health.setServing(false);
-      log.info('shutting down: NOT_SERVING, no new calls, finishing in-flight work', { graceMs });
-      const drained = new Promise<void>((resolve) => server.tryShutdown(() => resolve()));
-      let timer: NodeJS.Timeout | undefined;
-      const timedOut = await Promise.race([
-        Promise.all([drained, batcher.drain()]).then(() => false),
-        new Promise<boolean>((resolve) => {
-          timer = setTimeout(() => resolve(true), Math.max(0, graceMs));
-        }),
-      ]);
-      clearTimeout(timer);
-      if (timedOut) {
-        const st = batcher.stats();
-        log.warn('grace period over: cancelling what is left', { queued: st.queued, inFlightBatches: st.inFlightBatches });
-        batcher.abortQueued('server shut down before this request ran');
-        server.forceShutdown();
-      }
-      await metricsServer?.close();
-      // A batch may still be inside predict after a forced shutdown; wait for it before freeing the engine.
-      await batcher.drain();
-      await engine.dispose();
-      log.info('stopped', { forced: timedOut });
-    })();
-    return shuttingDown;
-  };
-
-  return { port, host: boundHost, served, metricsPort: metricsServer?.port, startupMs, batcher, log, shutdown };
+/**
+ * loadServedModel warmed the engine with one image; a first full batch can still pay one-off costs (shape
+ * specialisation, arena growth), so run one at start-up rather than in the first busy second.
+ */
+async function warmFullBatch(engine: Engine, maxBatch: number, log: Logger): Promise<void> {
+  if (maxBatch <= 1) return;
+  const w0 = process.hrtime.bigint();
+  const [h, w, c] = engine.inputShape;
+  await engine.predict(new Float32Array(maxBatch * h * w * c), maxBatch);
+  log.info(`warm-up: one batch of ${maxBatch} in ${(Number(process.hrtime.bigint() - w0) / 1e6).toFixed(1)} ms`);
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

@@ -3,6 +3,11 @@
  *
  * Policy (the Triton dynamic batcher's, reduced to what we need):
  * - A bounded FIFO queue of decoded images. Full queue → RESOURCE_EXHAUSTED at once (no waiting, no growth).
+ * - Admission control (--max-queue) counts what waits before the queue too: a request is admitted (admit())
+ *   before its image is decoded, and holds its place until it is queued or gives up. Bounding only the
+ *   queue let a burst pile up in front of the decoder when decoding, not inference, is the slow stage; so a
+ *   burst beyond --max-queue is refused at once, whichever stage is the bottleneck
+ *   (docs/decisions/0008-admission-control-counts-decoding.md).
  * - A batch starts when an engine slot is free (at most `maxConcurrentBatches` in flight) and either the
  *   queue holds `maxBatch` items or the oldest item has waited `maxQueueDelayUs`. With a delay of 0, a lone
  *   request runs at once and batches form only from requests that queued while the engine was busy, so
@@ -76,6 +81,8 @@ export interface BatchItemResult {
 
 export interface BatcherStats {
   queued: number;
+  /** Admitted (admit()) and not yet queued: being decoded. */
+  decoding: number;
   inFlightBatches: number;
   admitted: number;
   rejectedQueueFull: number;
@@ -86,7 +93,20 @@ export interface BatcherStats {
   failedBatches: number;
 }
 
+/** A place held by admit() for one image that is not queued yet. */
+export interface Admission {
+  /** Queues the image; the place passes to it. */
+  submit(item: BatchItemInput): Promise<BatchItemResult>;
+  /** Gives the place up (the image never reaches the queue). No-op after submit or a first release. */
+  release(): void;
+}
+
 export interface Batcher {
+  /**
+   * Holds a place for an image that still has work to do before it can queue (decoding). Throws
+   * RESOURCE_EXHAUSTED when the places held plus the queue reach maxQueue.
+   */
+  admit(): Admission;
   submit(item: BatchItemInput): Promise<BatchItemResult>;
   stats(): BatcherStats;
   /** Stops admitting (UNAVAILABLE) and resolves when queued and running work has finished. */
@@ -122,6 +142,8 @@ export function createBatcher(engine: Engine, o: BatcherOptions): Batcher {
   let timerDueNs: bigint | undefined;
   let closed = false;
   let idleWaiters: Array<() => void> = [];
+  /** Places held by admit() and not yet submitted or released. */
+  let decoding = 0;
   const st = {
     admitted: 0,
     rejectedQueueFull: 0,
@@ -133,11 +155,36 @@ export function createBatcher(engine: Engine, o: BatcherOptions): Batcher {
   };
 
   const batcher: Batcher = {
+    admit,
     submit,
-    stats: () => ({ ...st, queued: queue.length, inFlightBatches: inFlight }),
+    stats: () => ({ ...st, queued: queue.length, decoding, inFlightBatches: inFlight }),
     drain,
     abortQueued,
   };
+
+  function admit(): Admission {
+    const waiting = decoding + queue.length;
+    if (waiting >= o.maxQueue) {
+      st.rejectedQueueFull++;
+      throw resourceExhausted(
+        `server busy: queue is full (${waiting} waiting, --max-queue ${o.maxQueue}) with ${decoding} decoding and ${queue.length} queued for a batch; retry later`,
+      );
+    }
+    decoding++;
+    let held = true;
+    const release = (): void => {
+      if (!held) return;
+      held = false;
+      decoding--;
+    };
+    return {
+      submit(input) {
+        release();
+        return submit(input);
+      },
+      release,
+    };
+  }
 
   function submit(input: BatchItemInput): Promise<BatchItemResult> {
     if (closed) return Promise.reject(unavailable('server is shutting down'));

@@ -1,12 +1,11 @@
 /**
  * Prometheus metrics for the server (prom-client, on a registry of our own so tests and several servers in
- * one process never share counters), and the HTTP endpoint that serves them on a separate port.
+ * one process never share counters) and the interceptor that counts every RPC. metrics-endpoint.ts serves
+ * them over HTTP on a separate port.
  *
  * RPC-level metrics follow go-grpc-prometheus names (grpc_server_*) so existing dashboards work; per-request
  * stage timings mirror the proto's Timing message (seconds, as Prometheus expects).
  */
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import * as grpc from '@grpc/grpc-js';
 import { statusName } from '../shared/grpc-status';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
@@ -242,53 +241,5 @@ export function metricsInterceptor(m: ServerMetrics): grpc.ServerInterceptor {
       })
       .build();
     return new grpc.ServerInterceptingCall(call, responder);
-  };
-}
-
-/** Serves GET /metrics (Prometheus text format 0.0.4) and GET /healthz; everything else is 404/405. */
-export async function startMetricsServer(
-  m: ServerMetrics,
-  o: { host: string; port: number },
-): Promise<{ port: number; close(): Promise<void> }> {
-  const server = http.createServer((req, res) => {
-    const url = (req.url ?? '/').split('?')[0];
-    if (url !== '/metrics' && url !== '/healthz') {
-      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: try /metrics\n');
-      return;
-    }
-    if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
-      return;
-    }
-    if (url === '/healthz') {
-      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('ok\n');
-      return;
-    }
-    m.registry.metrics().then(
-      (text) => {
-        res.writeHead(200, { 'content-type': m.registry.contentType });
-        res.end(req.method === 'HEAD' ? undefined : text);
-      },
-      (e: unknown) => {
-        res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(`metrics collection failed: ${String(e)}\n`);
-      },
-    );
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(o.port, o.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    port,
-    close: () =>
-      new Promise<void>((resolve, reject) => {
-        server.close((e) => (e ? reject(e) : resolve()));
-        // Scrapers keep connections alive; don't let them hold shutdown hostage.
-        server.closeAllConnections();
-      }),
   };
 }

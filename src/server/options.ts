@@ -84,30 +84,28 @@ export interface BatchingDefaults {
 
 /**
  * Per-backend batching defaults, resolved once the backend is known (app.ts); --max-batch and
- * --max-queue-delay-us override them. The measurements behind them are in docs/PERFORMANCE.md ("Batching
- * defaults"; `node dist/bench/batching.js`, GoogLeNet synthetic, 2 cores, closed loop C=8):
- * - onnxruntime (CPU, run in a worker thread, so predict is asynchronous): raw 96.6 / 105.7 / 113.1 / 110.6
- *   images/s at batch 1/2/4/8; served, batches of 4 form by themselves under load with no delay (mean batch
- *   3.99) and 4 was the best served cell; 8 only makes each batch twice as long. A delay added nothing.
+ * --max-queue-delay-us override them. Why each backend gets its values, with the measurements and the
+ * command that repeats them: docs/decisions/0005-per-backend-batching-defaults.md. In short:
+ * - onnxruntime (CPU, in a worker thread, so predict is asynchronous): batches form by themselves under
+ *   load while a batch runs, so no delay; a larger batch only makes each batch longer.
  * - wasm and cpu (tfjs on the JS thread: predict blocks the event loop, so nothing queues behind a running
- *   batch and with delay 0 every batch is 1): served, batching within the measured noise did not pay
- *   (8.8 images/s at batch 1 vs 8.5–9.2 with 4–8 and a delay), so batch 1: lowest latency, no warm-up batch.
- * - tensorflow (tfjs-node, native CPU): not installable here, unmeasured; treated like onnxruntime CPU.
- * - GPU backends (onnxruntime-cuda, tensorflow-gpu): no GPU here, NOT measured. A GPU gains throughput from
- *   batches far beyond a CPU's, and a short delay lets batches fill at moderate load for ~1 ms of latency on
- *   a ≥ 5 ms inference; 8 and 1000 µs are a conservative starting point, to be measured on the GPU host.
+ *   batch and with delay 0 every batch is 1): batching did not pay when served, so batch 1.
+ * - tensorflow (tfjs-node, native CPU): not measured; treated like onnxruntime CPU.
+ * - GPU backends (onnxruntime-cuda, tensorflow-gpu): not measured (no GPU on the build machines); a GPU gains
+ *   from batches far beyond a CPU's and a short delay lets them fill at moderate load, so a conservative
+ *   starting point, to be measured on the GPU host.
  */
 export function batchingDefaults(backend: BackendName): BatchingDefaults {
   switch (backend) {
     case 'onnxruntime-cuda':
     case 'tensorflow-gpu':
-      return { maxBatch: 8, maxQueueDelayUs: 1000, reason: 'GPU backend: batch 8, 1 ms delay (starting point, not measured here)' };
+      return { maxBatch: 8, maxQueueDelayUs: 1000, reason: 'GPU backend: batch 8, 1 ms delay (starting point, not measured: docs/decisions/0005)' };
     case 'wasm':
     case 'cpu':
-      return { maxBatch: 1, maxQueueDelayUs: 0, reason: 'tfjs on the JS thread: batching did not pay when served (measured, 2 cores)' };
+      return { maxBatch: 1, maxQueueDelayUs: 0, reason: 'tfjs on the JS thread: batching did not pay when served (docs/decisions/0005)' };
     case 'onnxruntime':
     case 'tensorflow':
-      return { maxBatch: 4, maxQueueDelayUs: 0, reason: 'native CPU engine: batches of up to 4 form under load (+13–17 % raw throughput), no delay' };
+      return { maxBatch: 4, maxQueueDelayUs: 0, reason: 'native CPU engine: batches of up to 4 form under load, no delay (docs/decisions/0005)' };
   }
 }
 

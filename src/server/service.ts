@@ -8,11 +8,13 @@
  *   than refused, so "give me everything" needs no prior GetServerInfo call.
  * - Every error is a gRPC status with a message written for the caller (errors.ts); unexpected errors are
  *   INTERNAL with a generic message and logged in full.
- * - ClassifyStream answers every frame exactly once, in the order the frames arrived (a per-stream reorder
- *   buffer; frames are still decoded and batched concurrently). A bad frame — undecodable image or bytes
- *   that are not a ClassifyRequest at all — gets a response with `error` set and the stream goes on.
+ * - ClassifyStream answers every frame exactly once, in the order the frames arrived (stream-window.ts:
+ *   reorder buffer and flow control; frames are still decoded and batched concurrently). A bad frame —
+ *   undecodable image or bytes that are not a ClassifyRequest at all — gets a response with `error` set and
+ *   the stream goes on.
  *   The stream ends after the client half-closes and every pending response is written. When the client
  *   cancels or disconnects, its queued frames leave the batching queue.
+ * - Admission (--max-queue) is the batcher's: a request asks it for a place before its image is decoded.
  * - Request messages are decoded by a wrapper that never throws, so a malformed protobuf becomes
  *   INVALID_ARGUMENT (grpc-js would otherwise answer INTERNAL and, on a stream, end it).
  */
@@ -30,15 +32,16 @@ import {
   type PingResponse,
   type Prediction,
   Timing,
-  WeightsProvenance,
 } from '../gen/inference/v1/inference';
 import type { ModelDescriptor } from '../models/model';
-import { DEADLINE_ABORT_REASON, type Batcher } from './batcher';
-import { cancelled, deadlineExceeded, describeError, invalidArgument, resourceExhausted, toStatus } from './errors';
+import { DEADLINE_ABORT_REASON, type Batcher, type BatchItemResult } from './batcher';
+import { cancelled, deadlineExceeded, describeError, invalidArgument, toStatus } from './errors';
 import { statusName } from '../shared/grpc-status';
 import type { Logger } from './log';
 import type { ServerMetrics } from './metrics';
 import { decodeImage, type DecodeOptions } from '../models/preprocess';
+import { provenance } from './server-info';
+import { createStreamWindow } from './stream-window';
 import { monoToUnixNanos, unixNanos } from './wall-clock';
 
 export const DEFAULT_TOP_K = 5;
@@ -56,11 +59,6 @@ export interface ServiceContext {
   metrics?: ServerMetrics;
   /** Frames of one ClassifyStream in flight before the server stops reading that stream. Default 32. */
   streamWindow?: number;
-  /**
-   * Images that may wait anywhere before the engine: being decoded plus queued for a batch (--max-queue).
-   * Default: no bound here (the batcher still bounds its queue).
-   */
-  maxWaiting?: number;
 }
 
 /** Set on a request whose bytes were not a valid message (see safeDeserialize). */
@@ -111,10 +109,6 @@ function padding(n: number): Buffer {
 
 export function modelRef(d: ModelDescriptor): ModelRef {
   return { name: d.name, weights: provenance(d.weights), weightsSource: d.weightsSource };
-}
-
-export function provenance(w: ModelDescriptor['weights']): WeightsProvenance {
-  return w === 'synthetic' ? WeightsProvenance.WEIGHTS_PROVENANCE_SYNTHETIC : WeightsProvenance.WEIGHTS_PROVENANCE_REAL;
 }
 
 /** Indices of the k largest values, largest first (ties: lower index first). */
@@ -169,39 +163,27 @@ function abortOnCancel(call: { on(e: 'cancelled', f: () => void): unknown }, ac:
 export function createInferenceService(ctx: ServiceContext): InferenceServiceServer {
   const ref = modelRef(ctx.descriptor);
   const streamWindow = Math.max(1, ctx.streamWindow ?? 32);
-  const maxWaiting = ctx.maxWaiting ?? Infinity;
-  /**
-   * Images received and not yet handed to the batcher (waiting for or in decode). Admission control counts
-   * them with the batcher's queue: bounding only the queue let a burst pile up in front of the decoder when
-   * decoding, not inference, is the slow stage (measured: 3 000 concurrent requests against --max-queue 16
-   * on wasm got no RESOURCE_EXHAUSTED at all; half of them sat in the decode backlog until their 30 s
-   * deadline). Now a burst beyond --max-queue is refused at once, whichever stage is the bottleneck.
-   */
-  let decoding = 0;
 
   /** Classifies one request; throws ServiceError. `timing` is filled as far as the request got. */
   async function classifyOne(req: Incoming<ClassifyRequest>, work: Work, timing: Timing): Promise<Prediction[]> {
     if (req[DECODE_ERROR]) throw invalidArgument(req[DECODE_ERROR]);
     if (req.image.length === 0) throw invalidArgument('image is empty (0 bytes): set ClassifyRequest.image to an encoded JPEG/PNG/WebP');
     const k = req.topK === 0 ? DEFAULT_TOP_K : Math.min(req.topK, ctx.numClasses);
-    const waiting = decoding + ctx.batcher.stats().queued;
-    if (waiting >= maxWaiting) {
-      throw resourceExhausted(`server busy: queue is full (${waiting} waiting, --max-queue ${maxWaiting}) with ${decoding} decoding and ${waiting - decoding} queued for a batch; retry later`);
-    }
-    decoding++;
-    let decoded: Awaited<ReturnType<typeof decodeImage>>;
+    const place = ctx.batcher.admit(); // RESOURCE_EXHAUSTED when --max-queue images already wait
+    let pending: Promise<BatchItemResult>;
     try {
-      decoded = await decodeImage(req.image, ctx.decode);
+      const decoded = await decodeImage(req.image, ctx.decode);
+      timing.decodeNanos = decoded.decodeNanos;
+      if (work.signal.aborted) {
+        throw work.signal.reason === DEADLINE_ABORT_REASON
+          ? deadlineExceeded('deadline passed while the image was being decoded')
+          : cancelled('request was cancelled while the image was being decoded');
+      }
+      pending = place.submit({ rgb: decoded.rgb, deadlineNs: work.deadlineNs, signal: work.signal });
     } finally {
-      decoding--;
+      place.release(); // no-op once submitted
     }
-    timing.decodeNanos = decoded.decodeNanos;
-    if (work.signal.aborted) {
-      throw work.signal.reason === DEADLINE_ABORT_REASON
-        ? deadlineExceeded('deadline passed while the image was being decoded')
-        : cancelled('request was cancelled while the image was being decoded');
-    }
-    const r = await ctx.batcher.submit({ rgb: decoded.rgb, deadlineNs: work.deadlineNs, signal: work.signal });
+    const r = await pending;
     const post0 = process.hrtime.bigint();
     timing.queueNanos = r.queueNanos;
     timing.preprocessNanos = r.normalizeNanos;
@@ -264,87 +246,57 @@ export function createInferenceService(ctx: ServiceContext): InferenceServiceSer
     // possible listener leak at 11 (the listeners are removed as frames leave the queue).
     setMaxListeners(streamWindow + 16, ac.signal);
     const deadlineNs = callDeadlineNs(call);
-    // Responses in arrival order: a slot per frame, written once it and all before it are ready.
-    const slots: Array<{ resp?: ClassifyResponse; recvMono: bigint }> = [];
-    let paused = false;
-    let halfClosed = false;
-    let finished = false;
-
-    // Reading pauses while the stream's window of frames is unanswered (in flight, or done but held for an
-    // earlier frame) or while the client is not reading its responses (write() returned false): flow control,
-    // so a fast sender cannot grow our memory.
-    let writeBlocked = false;
-    const updateReading = (): void => {
-      const shouldPause = slots.length >= streamWindow || writeBlocked;
-      if (shouldPause && !paused) call.pause();
-      else if (!shouldPause && paused) call.resume();
-      paused = shouldPause;
-    };
-    const flush = (): void => {
-      while (slots.length > 0 && slots[0].resp !== undefined && !finished) {
-        const slot = slots.shift()!;
-        const resp = slot.resp!;
-        // Stamped at write time: a frame held back for an earlier one includes that wait in its total.
-        finishTiming(resp.timing!, slot.recvMono);
-        if (!call.write(resp) && !writeBlocked) {
-          writeBlocked = true;
-          call.once('drain', () => {
-            writeBlocked = false;
-            updateReading();
-          });
-        }
-      }
-      if (halfClosed && slots.length === 0 && !finished) {
-        finished = true;
-        call.end();
-      }
-    };
+    // Stamped at write time: a frame held back for an earlier one includes that wait in its total.
+    const answers = createStreamWindow<{ resp: ClassifyResponse; recvMono: bigint }>(
+      {
+        write: ({ resp, recvMono }) => {
+          finishTiming(resp.timing!, recvMono);
+          return call.write(resp);
+        },
+        onceDrain: (fn) => call.once('drain', fn),
+        pause: () => call.pause(),
+        resume: () => call.resume(),
+        end: () => call.end(),
+      },
+      streamWindow,
+    );
 
     call.on('data', (req: Incoming<ClassifyRequest>) => {
-      if (finished) return;
+      const answer = answers.arrive();
+      if (!answer) return;
       const recvMono = process.hrtime.bigint();
       const timing = Timing.fromPartial({});
       timing.serverReceiveUnixNanos = monoToUnixNanos(recvMono);
       timing.clientSendUnixNanos = req.clientSendUnixNanos;
-      const slot: { resp?: ClassifyResponse; recvMono: bigint } = { recvMono };
-      slots.push(slot);
-      updateReading();
-      classifyOne(req, { signal: ac.signal, deadlineNs }, timing)
-        .then(
-          (predictions) => {
-            ctx.metrics?.observeTiming({ ...timing, totalNanos: process.hrtime.bigint() - recvMono });
-            ctx.metrics?.streamFrames.inc({ code: 'OK' });
-            slot.resp = { requestId: req.requestId, predictions, model: ref, timing, error: undefined };
-          },
-          (err: unknown) => {
-            const s = toStatus(err);
-            noteFailure(s.code, err, 'ClassifyStream', req.requestId);
-            ctx.metrics?.streamFrames.inc({ code: statusName(s.code) });
-            slot.resp = {
+      classifyOne(req, { signal: ac.signal, deadlineNs }, timing).then(
+        (predictions) => {
+          ctx.metrics?.observeTiming({ ...timing, totalNanos: process.hrtime.bigint() - recvMono });
+          ctx.metrics?.streamFrames.inc({ code: 'OK' });
+          answer({ resp: { requestId: req.requestId, predictions, model: ref, timing, error: undefined }, recvMono });
+        },
+        (err: unknown) => {
+          const s = toStatus(err);
+          noteFailure(s.code, err, 'ClassifyStream', req.requestId);
+          ctx.metrics?.streamFrames.inc({ code: statusName(s.code) });
+          answer({
+            resp: {
               requestId: req.requestId,
               predictions: [],
               model: ref,
               timing,
               error: { code: s.code, codeName: statusName(s.code), message: s.message },
-            };
-          },
-        )
-        .finally(() => {
-          flush();
-          updateReading();
-        });
+            },
+            recvMono,
+          });
+        },
+      );
     });
-    call.on('end', () => {
-      halfClosed = true;
-      flush();
-    });
-    call.on('cancelled', () => {
-      finished = true; // queued frames of this stream leave the batching queue (abortOnCancel)
-    });
+    call.on('end', () => answers.halfClose());
+    call.on('cancelled', () => answers.stop()); // queued frames of this stream leave the batching queue (abortOnCancel)
     abortOnCancel(call, ac, deadlineNs);
     call.on('error', (err) => {
       ctx.log.debug('stream error', { error: describeError(err) });
-      finished = true;
+      answers.stop();
       ac.abort();
     });
   };

@@ -15,7 +15,7 @@ import { expect } from 'chai';
 import { main, type Io } from '../../src/client/cli';
 import type { PingSummary, Probe } from '../../src/client/ping';
 import { MOBILENET_JSON, sharedFixture } from '../helpers/fixtures';
-import { startServerProcess, type ServerProcess } from './server-process';
+import { startServerProcess, type ServerProcess } from '../helpers/server-process';
 import { forkImpairProxy, meanMs, referenceOk, withTrustworthyReference, type DirectionImpairment, type RemoteImpairProxy } from './impair-proxy';
 
 interface PingJson {

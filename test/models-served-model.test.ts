@@ -9,7 +9,7 @@ import { activateTfjsCpu } from '../src/backends/tfjs-cpu';
 import { exportLayersModelToOnnx } from '../src/models/export-onnx';
 import { modelIOHandler } from '../src/models/tfjs-files';
 import { probeTfjsNative } from '../src/backends/probe';
-import { loadServedModel, type ServedModel } from '../src/models/load';
+import { loadServedModel, type ServedModel } from '../src/models/served-model';
 import { resolveModelSource, detectTfjsFormat } from '../src/models/manifest';
 import { MOBILENET_DIR, MOBILENET_JSON, sharedFixture } from './helpers/fixtures';
 
@@ -122,7 +122,7 @@ describe('loadServedModel', () => {
     }
     // A restart (a fresh process) must reuse the export instead of converting again.
     const script =
-      `require(${JSON.stringify(path.join(__dirname, '..', 'src', 'models', 'load.js'))})` +
+      `require(${JSON.stringify(path.join(__dirname, '..', 'src', 'models', 'served-model.js'))})` +
       `.loadServedModel({ backend: 'onnxruntime', model: ${JSON.stringify(model)}, cacheDir: ${JSON.stringify(cacheDir)}, log: (m) => console.log(m) })` +
       `.then((s) => s.engine.dispose()).catch((e) => { console.log('ERROR ' + e.message); process.exitCode = 1; })`;
     const out = execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });

@@ -6,7 +6,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { mulberry32 } from '../shared/prng';
+import { mulberry32 } from './prng';
 
 export interface LoadedImage {
   name: string;

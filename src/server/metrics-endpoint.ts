@@ -1,0 +1,90 @@
+/**
+ * The Prometheus endpoint (GET /metrics, GET /healthz) on its own port, and startMetricsEndpoint: once the
+ * model is warm, label the info gauge with what is actually served, point the scrape-time gauges at the
+ * batcher and engine, and open the port.
+ */
+import * as http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { ServedModel } from '../models/served-model';
+import type { Batcher } from './batcher';
+import type { ServerMetrics } from './metrics';
+import { serverVersion } from './versions';
+
+export interface MetricsEndpoint {
+  port: number;
+  close(): Promise<void>;
+}
+
+/**
+ * The metrics were created before the model loaded (so the interceptor counts from the first call) with the
+ * requested model and backend; relabel them with what was loaded, then serve them.
+ */
+export function startMetricsEndpoint(
+  m: ServerMetrics,
+  o: { served: ServedModel; batcher: Batcher; host: string; port: number },
+): Promise<MetricsEndpoint> {
+  const { engine, descriptor } = o.served;
+  m.info.reset();
+  m.info.set(
+    {
+      model: descriptor.name,
+      backend: engine.info.backend,
+      execution_provider: engine.info.executionProvider,
+      weights: descriptor.weights,
+      input_size: String(descriptor.inputHeight),
+      version: serverVersion(),
+    },
+    1,
+  );
+  m.setQueueDepthSource(() => o.batcher.stats().queued);
+  m.setLiveTensorsSource(() => engine.liveTensors());
+  return startMetricsServer(m, { host: o.host, port: o.port });
+}
+
+/** Serves GET /metrics (Prometheus text format 0.0.4) and GET /healthz; everything else is 404/405. */
+export async function startMetricsServer(
+  m: ServerMetrics,
+  o: { host: string; port: number },
+): Promise<MetricsEndpoint> {
+  const server = http.createServer((req, res) => {
+    const url = (req.url ?? '/').split('?')[0];
+    if (url !== '/metrics' && url !== '/healthz') {
+      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: try /metrics\n');
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
+      return;
+    }
+    if (url === '/healthz') {
+      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('ok\n');
+      return;
+    }
+    m.registry.metrics().then(
+      (text) => {
+        res.writeHead(200, { 'content-type': m.registry.contentType });
+        res.end(req.method === 'HEAD' ? undefined : text);
+      },
+      (e: unknown) => {
+        res.writeHead(500, { 'content-type': 'text/plain; charset=utf-8' }).end(`metrics collection failed: ${String(e)}\n`);
+      },
+    );
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(o.port, o.host, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    port,
+    close: () =>
+      new Promise<void>((resolve, reject) => {
+        server.close((e) => (e ? reject(e) : resolve()));
+        // Scrapers keep connections alive; don't let them hold shutdown hostage.
+        server.closeAllConnections();
+      }),
+  };
+}

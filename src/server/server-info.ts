@@ -1,0 +1,68 @@
+/**
+ * The GetServerInfo answer: what a client needs to interpret its measurements (engine and how it was chosen,
+ * model and the provenance of its weights, batching, versions, host, security). Built once, when the model
+ * is warm, and static for the life of the server.
+ */
+import * as os from 'node:os';
+import { type GetServerInfoResponse, WeightsProvenance } from '../gen/inference/v1/inference';
+import type { ModelDescriptor } from '../models/model';
+import type { ServedModel } from '../models/served-model';
+import type { ServerOptions } from './options';
+import { componentVersions } from './versions';
+
+/** Real weights, or random ones that make compute and timings real but labels meaningless. */
+export function provenance(w: ModelDescriptor['weights']): WeightsProvenance {
+  return w === 'synthetic' ? WeightsProvenance.WEIGHTS_PROVENANCE_SYNTHETIC : WeightsProvenance.WEIGHTS_PROVENANCE_REAL;
+}
+
+export interface ServerInfoInput {
+  served: ServedModel;
+  /** Batching in effect (flags or the backend's defaults). */
+  batching: { maxBatch: number; maxQueueDelayUs: number };
+  options: Pick<ServerOptions, 'maxQueue' | 'maxConcurrentBatches' | 'maxMessageBytes' | 'tlsCert'>;
+  authRequired: boolean;
+  /** Wall clock, Unix nanoseconds, of the moment the server started serving. */
+  startedUnixNanos: bigint;
+}
+
+export function buildServerInfo(i: ServerInfoInput): GetServerInfoResponse {
+  const { engine, descriptor, selection } = i.served;
+  return {
+    engine: {
+      backend: engine.info.backend,
+      reason: selection.reason,
+      selectionLog: selection.log,
+      library: engine.info.library,
+      version: engine.info.version,
+      threads: engine.info.threads,
+      executionProvider: engine.info.executionProvider,
+    },
+    model: {
+      name: descriptor.name,
+      source: descriptor.source,
+      format: descriptor.format,
+      inputHeight: descriptor.inputHeight,
+      inputWidth: descriptor.inputWidth,
+      inputChannels: descriptor.inputChannels,
+      normalize: descriptor.normalize,
+      numClasses: engine.numClasses,
+      labelsSource: descriptor.labelsSource,
+      weights: provenance(descriptor.weights),
+      weightsSource: descriptor.weightsSource,
+      parameters: BigInt(descriptor.parameters),
+    },
+    batching: {
+      maxBatch: i.batching.maxBatch,
+      maxQueueDelayMicros: i.batching.maxQueueDelayUs,
+      maxQueue: i.options.maxQueue,
+      maxConcurrentBatches: i.options.maxConcurrentBatches,
+    },
+    versions: componentVersions(),
+    maxMessageBytes: i.options.maxMessageBytes,
+    hostname: os.hostname(),
+    cpus: os.cpus().length,
+    startedUnixNanos: i.startedUnixNanos,
+    tls: i.options.tlsCert !== undefined,
+    authRequired: i.authRequired,
+  };
+}
