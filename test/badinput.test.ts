@@ -13,8 +13,8 @@ import sharp from 'sharp';
 import { ClassifyRequest, ClassifyResponse } from '../src/gen/inference/v1/inference';
 import { startServer, type RunningServer } from '../src/server/app';
 import { MOBILENET_JSON, sharedFixture } from './helpers/fixtures';
-import { jpegBomb, pngBomb } from './preprocess-fixtures';
-import { classify, connect, ping, rawUnary, statusOf, type Client } from './server-client';
+import { jpegBomb, pngBomb } from './helpers/image-bombs';
+import { classify, connect, ping, rawUnary, statusOf, type Client } from './helpers/grpc-client';
 
 const DOMESTIC_CATS = [281, 282, 283, 284, 285];
 const ESPRESSO = 967;

@@ -5,7 +5,7 @@ import sharp from 'sharp';
 import { toStatus } from '../src/server/errors';
 import { decodeImage, ImageError, normalizeInto, type DecodeOptions } from '../src/models/preprocess';
 import { sharedFixture } from './helpers/fixtures';
-import { jpegBomb, pngBomb } from './preprocess-fixtures';
+import { jpegBomb, pngBomb } from './helpers/image-bombs';
 
 const OPTS: DecodeOptions = { width: 8, height: 8, maxInputPixels: 4096 * 4096 };
 

@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { expect } from 'chai';
 import * as grpc from '@grpc/grpc-js';
 import { MOBILENET_JSON, sharedFixture } from './helpers/fixtures';
-import { connect, healthCheck, ping } from './server-client';
+import { connect, healthCheck, ping } from './helpers/grpc-client';
 
 const MAIN = path.resolve(__dirname, '..', 'src', 'server', 'main.js');
 

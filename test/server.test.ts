@@ -7,8 +7,8 @@ import * as protoLoader from '@grpc/proto-loader';
 import { ClassifyRequest, ClassifyResponse, WeightsProvenance } from '../src/gen/inference/v1/inference';
 import { startServer, type RunningServer } from '../src/server/app';
 import { MOBILENET_JSON, sharedFixture } from './helpers/fixtures';
-import { pngBomb } from './preprocess-fixtures';
-import { classify, connect, healthCheck, ping, rawUnary, scrapeMetrics, serverInfo, statusOf, type Client } from './server-client';
+import { pngBomb } from './helpers/image-bombs';
+import { classify, connect, healthCheck, ping, rawUnary, scrapeMetrics, serverInfo, statusOf, type Client } from './helpers/grpc-client';
 
 /** ImageNet-1k indices 281..285: tabby, tiger cat, Persian cat, Siamese cat, Egyptian cat. */
 const DOMESTIC_CATS = [281, 282, 283, 284, 285];

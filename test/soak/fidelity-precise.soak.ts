@@ -4,6 +4,6 @@
  * ~1–2.5 ms, so each side needs ~2500 probes for the difference of two means to be known to ±0.05 ms;
  * that takes ~25 s, too long for `npm test`.
  */
-import { describeFidelity } from '../tools/fidelity-suite';
+import { describeFidelity } from '../helpers/fidelity-suite';
 
 describeFidelity('fidelity (precise): D = 1.5 ms, 2500 probes per side', { delaysMs: [1.5], delayProbes: 2500, all: false });

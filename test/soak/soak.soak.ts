@@ -20,8 +20,8 @@ import * as grpc from '@grpc/grpc-js';
 import sharp from 'sharp';
 import { ClassifyRequest, type ClassifyResponse } from '../../src/gen/inference/v1/inference';
 import { MOBILENET_JSON, sharedFixture } from '../helpers/fixtures';
-import { classify, connect, ping, scrapeMetrics, type Client } from '../server-client';
-import { startServerProcess, type ServerProcess } from '../tools/server-process';
+import { classify, connect, ping, scrapeMetrics, type Client } from '../helpers/grpc-client';
+import { startServerProcess, type ServerProcess } from '../helpers/server-process';
 import { mulberry32 } from '../../src/shared/prng';
 
 /** RSS growth allowed from after warm-up to the end of 10 000 requests (both after a full GC). */

@@ -1,9 +1,9 @@
 /**
- * The measurement-fidelity suite, run by test/fidelity.test.ts and (for the 0.3 ms floor) by
+ * The measurement-fidelity suite, run by test/fidelity/ping.fidelity.ts (`npm run test:fidelity`) and (for the 0.3 ms floor) by
  * test/soak/fidelity-precise.soak.ts. The client must report what the network did: a real server
  * (`npm start`'s main.js in a child process, MobileNet; Ping does no model work), the real CLI (`main()` from
  * src/client/cli.ts with --json, read back from the file a user would read), and between them the
- * impairment proxy (test/tools/impair-proxy.ts, in a process of its own) injecting a known delay, delay
+ * impairment proxy (test/helpers/impair-proxy.ts, in a process of its own) injecting a known delay, delay
  * variation, bandwidth limit or connection drop. Delay is compared with a baseline measured at the same time
  * through a second proxy that injects nothing; jitter with the path's own jitter measured in the same run.
  * Expected values and their derivations: docs/RELIABILITY.md ("Measurement fidelity").
@@ -16,7 +16,8 @@ import { main, type Io } from '../../src/client/cli';
 import type { PingSummary, Probe } from '../../src/client/ping';
 import { MOBILENET_JSON, sharedFixture } from '../helpers/fixtures';
 import { startServerProcess, type ServerProcess } from './server-process';
-import { forkImpairProxy, meanMs, referenceOk, withTrustworthyReference, type DirectionImpairment, type RemoteImpairProxy } from './impair-proxy';
+import { forkImpairProxy, type DirectionImpairment, type RemoteImpairProxy } from './impair-proxy';
+import { meanMs } from './impair-stats';
 
 interface PingJson {
   summary: PingSummary;
@@ -34,6 +35,33 @@ interface PingJson {
  * equal delays +0.06/+0.09), so both paths start at 5 ms, a metro-area VPN's one-way delay.
  */
 export const BASE_DELAY_MS = 5;
+
+/**
+ * The proxy is the reference: when the machine is so loaded that the proxy itself releases chunks late by
+ * more than a quarter of the tolerance (mean over the run, both directions), the run says nothing about the
+ * client, so it is repeated (5 attempts unless told otherwise). The tolerance applied to the client is never widened. If no
+ * attempt had a trustworthy reference, the test is skipped with the reason printed — or fails under CI=true,
+ * like a missing fixture (test/helpers/fixtures.ts): CI machines must be quiet enough to measure on.
+ */
+export function referenceOk(lateMs: number, tolMs: number): string | undefined {
+  return lateMs <= 0.25 * tolMs ? undefined : `proxy released ${lateMs.toFixed(3)} ms late on average (> 25 % of the ${tolMs.toFixed(2)} ms tolerance): machine too loaded for a trustworthy reference`;
+}
+
+export async function withTrustworthyReference<T>(ctx: Mocha.Context, attempt: () => Promise<T>, why: (r: T) => string | undefined, attempts = 5): Promise<T> {
+  const reasons: string[] = [];
+  for (let i = 0; i < attempts; i++) {
+    const r = await attempt();
+    const bad = why(r);
+    if (!bad) return r;
+    reasons.push(bad);
+    console.log(`      (attempt ${i + 1} discarded: ${bad})`);
+  }
+  const msg = `no attempt had a trustworthy reference: ${reasons.join('; ')}`;
+  if (process.env.CI === 'true') throw new Error(msg);
+  console.log(`      skipped: ${msg}`);
+  ctx.skip();
+  throw new Error('unreachable');
+}
 
 const quietIo = (onLine?: (l: string) => void): Io => ({ out: (l) => onLine?.(l), err: () => undefined });
 
@@ -147,7 +175,7 @@ export function describeFidelity(title: string, plan: FidelityPlan): void {
         },
         // The smallest expected figure is ~4.6 ms, its 20 % tolerance ~0.9 ms. Release lateness varies from
         // chunk to chunk, so it adds to the jitter the client sees; up to 0.22 ms it is < 1 % of the figure.
-        ({ late }) => referenceOk((late.up.lateNs.sum + late.down.lateNs.sum) / Math.max(1, late.up.lateNs.count + late.down.lateNs.count) / 1e6, 0.9),
+        ({ late }) => referenceOk(meanMs(late.up.lateNs, late.down.lateNs), 0.9),
       );
       const s = r.summary;
       const injSend = (2 * su) / Math.sqrt(Math.PI); // E|X_i − X_{i−1}| for N(0, σ²) = 2σ/√π
@@ -161,7 +189,7 @@ export function describeFidelity(title: string, plan: FidelityPlan): void {
       const f = (x: number): string => x.toFixed(3);
       console.log(
         `      (path's own mean |IPDV|: rtt ${f(base.jitter.rtt.mean_abs_ipdv_ms)} send ${f(base.jitter.send.mean_abs_ipdv_ms)} receive ${f(base.jitter.receive.mean_abs_ipdv_ms)} ms; ` +
-          `bursts per probe up ${(late.up.bursts / 300).toFixed(2)} down ${(late.down.bursts / 300).toFixed(2)}; proxy release lateness mean ${f((late.up.lateNs.sum + late.down.lateNs.sum) / Math.max(1, late.up.lateNs.count + late.down.lateNs.count) / 1e6)} ms)\n` +
+          `bursts per probe up ${(late.up.bursts / 300).toFixed(2)} down ${(late.down.bursts / 300).toFixed(2)}; proxy release lateness mean ${f(meanMs(late.up.lateNs, late.down.lateNs))} ms)\n` +
           `      (mean |IPDV| reported vs expected (injected alone): send ${f(s.jitter.send.mean_abs_ipdv_ms)} vs ${f(expSend)} (${f(injSend)}), ` +
           `receive ${f(s.jitter.receive.mean_abs_ipdv_ms)} vs ${f(expRecv)} (${f(injRecv)}), rtt ${f(s.jitter.rtt.mean_abs_ipdv_ms)} vs ${f(expRtt)} (${f(injRtt)}); ` +
           `RFC 3550 send ${f(s.jitter.send.rfc3550_ms)} receive ${f(s.jitter.receive.rfc3550_ms)} rtt ${f(s.jitter.rtt.rfc3550_ms)}; RTT stddev ${f(s.rtt.stddev_ms)} vs ${f(sdRtt)} ms)`,

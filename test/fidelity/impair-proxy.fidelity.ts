@@ -2,12 +2,15 @@
  * The impairment proxy's own accuracy, against a plain TCP echo server (no gRPC): what it adds with nothing
  * injected (the baseline every fidelity test subtracts), how exactly it injects a delay, how exactly it
  * limits bandwidth, and that a drop really kills the connection. If these drift, the fidelity tests would
- * be judging the client against a wrong reference.
+ * be judging the client against a wrong reference. Real clocks and tolerances of a tenth of a millisecond:
+ * `npm run test:fidelity`, not `npm test` (test/impair-proxy.test.ts is the behavioural smoke test there).
  */
 import * as net from 'node:net';
 import { expect } from 'chai';
-import { forkImpairProxy, meanMs, nearestRank, type RemoteImpairProxy } from './tools/impair-proxy';
-import { BASE_DELAY_MS } from './tools/fidelity-suite';
+import { median, nearestRank } from '../../src/measure/stats';
+import { BASE_DELAY_MS } from '../helpers/fidelity-suite';
+import { forkImpairProxy, type RemoteImpairProxy } from '../helpers/impair-proxy';
+import { meanMs, samplesMs } from '../helpers/impair-stats';
 
 function echoServer(): Promise<{ port: number; close(): Promise<void> }> {
   const socks = new Set<net.Socket>();
@@ -60,7 +63,6 @@ async function echoRtts(port: number, n: number, gapMs: number): Promise<number[
 }
 
 const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
-const median = (xs: number[]): number => nearestRank(xs, 50);
 
 describe('fidelity: the impairment proxy itself (TCP echo, no gRPC)', function () {
   this.timeout(30_000);
@@ -78,7 +80,6 @@ describe('fidelity: the impairment proxy itself (TCP echo, no gRPC)', function (
   });
 
   it('adds little with nothing injected, injects a 2 ms one-way delay each way, and accounts for what it adds', async () => {
-    const ms = (xs: number[]): number[] => xs.map((x) => x / 1e6);
     const direct = await echoRtts(echo.port, 150, 2);
     await proxy.configure({ up: {}, down: {} });
     const plain = await echoRtts(proxy.port, 150, 2);
@@ -92,7 +93,7 @@ describe('fidelity: the impairment proxy itself (TCP echo, no gRPC)', function (
       const rtts = await echoRtts(proxy.port, 150, 2);
       const st = await proxy.stats();
       // What the proxy says it added to a round trip: its median hold each way (delay + its own lateness).
-      return { rtts, held: median(ms(st.up.heldNs.samples)) + median(ms(st.down.heldNs.samples)), late: ms([...st.up.lateNs.samples, ...st.down.lateNs.samples]) };
+      return { rtts, held: median(samplesMs(st.up.heldNs)) + median(samplesMs(st.down.heldNs)), late: [...samplesMs(st.up.lateNs), ...samplesMs(st.down.lateNs)] };
     };
     const base = await run(BASE_DELAY_MS);
     const delayed = await run(BASE_DELAY_MS + 2);
@@ -144,7 +145,7 @@ describe('fidelity: the impairment proxy itself (TCP echo, no gRPC)', function (
     // idle this process for the same time on average: its wake-up grows with idle time (first test), and a
     // reference 5 ms shorter put +0.2…+0.26 ms of wake-up growth into the comparison below.
     const sdOf = (xs: number[]): number => Math.sqrt(mean(xs.map((x) => (x - mean(xs)) ** 2)));
-    const heldUp = async (): Promise<number[]> => (await proxy.stats()).up.heldNs.samples.map((x) => x / 1e6);
+    const heldUp = async (): Promise<number[]> => samplesMs((await proxy.stats()).up.heldNs);
     await proxy.configure({ up: { delayMs: BASE_DELAY_MS + 5 }, down: { delayMs: BASE_DELAY_MS } });
     await proxy.resetStats();
     const base = await echoRtts(proxy.port, 150, 12);
