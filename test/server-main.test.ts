@@ -102,7 +102,8 @@ describe('server main (npm start)', () => {
     const t0 = Date.now();
     p.child.kill('SIGINT');
     expect(await p.exit).to.equal(3);
-    expect(Date.now() - t0).to.be.lessThan(2000);
+    // At once, not at the end of the 60 s grace the first signal granted (a generous bound on a busy machine).
+    expect(Date.now() - t0).to.be.lessThan(30_000);
     raw.close();
   });
 });
