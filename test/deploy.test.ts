@@ -22,14 +22,20 @@ function envoy(): Obj {
  * The options a server container starts with: the server's own parser (parseServerArgs, the INFER_* variables)
  * run on the service's compose environment alone, in a child process because a usage error exits.
  */
+const parsed = new Map<string, ServerOptions>();
 function serverOptions(env: Record<string, string | number>): ServerOptions {
+  const key = JSON.stringify(env);
+  const known = parsed.get(key);
+  if (known) return known;
   const options = path.join(ROOT, 'dist', 'src', 'server', 'options.js');
   const r = spawnSync(process.execPath, ['-e', `process.stdout.write(JSON.stringify(require(${JSON.stringify(options)}).parseServerArgs([])))`], {
     env: { PATH: process.env.PATH ?? '', ...Object.fromEntries(Object.entries(env).map(([k, v]) => [k, String(v)])) },
     encoding: 'utf8',
   });
   expect(r.status, `the server refuses this environment: ${r.stderr.split('\n').slice(-3).join(' ')}`).to.equal(0);
-  return JSON.parse(r.stdout) as ServerOptions;
+  const o = JSON.parse(r.stdout) as ServerOptions;
+  parsed.set(key, o);
+  return o;
 }
 
 /** A host with every engine installed and no GPU: what a backend still needs there is the GPU. */

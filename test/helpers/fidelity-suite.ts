@@ -106,7 +106,8 @@ export function describeFidelity(title: string, plan: FidelityPlan): void {
     async function ping(args: string[], onLine?: (l: string) => void, via: { port: number } = proxy): Promise<PingJson> {
       const json = path.join(dir, `ping-${runs++}.json`);
       const code = await main(['ping', '--target', `127.0.0.1:${via.port}`, '--json', json, ...args], quietIo(onLine));
-      expect(code, 'rtinfer ping exit code').to.be.oneOf([0, 1]);
+      // 0 even when the drop test loses probes: ping exits 1 only when no reply came at all.
+      expect(code, 'rtinfer ping exit code').to.equal(0);
       return JSON.parse(fs.readFileSync(json, 'utf8')) as PingJson;
     }
 
