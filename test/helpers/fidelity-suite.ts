@@ -28,11 +28,9 @@ interface PingJson {
 
 /**
  * One-way delay both fidelity paths carry before any D is injected. A path's RTT includes the hosts'
- * wake-ups from idle, and on this VM those grow with the time spent idle: a loopback gRPC ping through the
- * proxy is 0.7–0.8 ms with no delay but 1.0–1.3 ms beyond the injected hold at 2 ms each way, so from a
- * bare loopback baseline ~0.4 ms of real but uninjected time would count as part of D. From 2 ms the growth
- * is small (D = 1.5 ms on top: −0.08 to −0.18 ms), from 5 ms smaller still (−0.02 to −0.09 ms; A/A with
- * equal delays +0.06/+0.09), so both paths start at 5 ms, a metro-area VPN's one-way delay.
+ * wake-ups from idle, and those grow with the time spent idle: from a bare loopback baseline, real but
+ * uninjected wake-up time would count as part of D. The growth shrinks as the base delay grows, so both
+ * paths start at 5 ms, a metro-area VPN's one-way delay (evidence: docs/decisions/0004-measurement-fidelity-pitfalls.md).
  */
 export const BASE_DELAY_MS = 5;
 
@@ -120,9 +118,8 @@ export function describeFidelity(title: string, plan: FidelityPlan): void {
         // BASE_DELAY_MS + D (why a base delay at all: BASE_DELAY_MS). Both send Poisson arrivals (mean 10 ms,
         // independent random seeds): with a probe every 10 ms, a path whose RTT is a multiple of 10 ms has each
         // reply land exactly when the client sends, the proxy releases and the server answers — three
-        // processes wanting the 2 cores at once — and read 0.5–0.63 ms too much at D = 5 (one way 10 ms);
-        // Poisson send times cannot phase-lock with anything (RFC 2330 §11.1.1). Earlier, fixed 10 and 11 ms
-        // intervals kept the two runs from colliding with each other at a fixed phase.
+        // processes wanting the 2 cores at once — and reads too much (docs/decisions/0004-measurement-fidelity-pitfalls.md);
+        // Poisson send times cannot phase-lock with anything (RFC 2330 §11.1.1).
         const count = ['--count', String(plan.delayProbes), '-q', '--arrivals', 'poisson', '--interval-ms', '10'];
         const tol = Math.max(0.1 * 2 * D, 0.3);
         await plain.configure({ up: { delayMs: BASE_DELAY_MS }, down: { delayMs: BASE_DELAY_MS } });
@@ -159,7 +156,7 @@ export function describeFidelity(title: string, plan: FidelityPlan): void {
       // away. Probes every 30 ms: ordering would bind only when X_{i−1} − X_i > 30 ms, over 4 standard
       // deviations of that difference, so each probe's one-way delay is D + X (+ the path's own variation).
       const [su, sd] = [5, 4];
-      // The path's own variation (this shared machine: mean |ΔRTT| 0.3–2.7 ms) is measured in the same run with
+      // The path's own variation (a shared machine's is not small) is measured in the same run with
       // the same schedule; it adds to the injected one in quadrature (independent, zero-mean; exact for normal
       // components, docs/RELIABILITY.md), so the expected figure is √(injected² + baseline²).
       const { base, r, late } = await withTrustworthyReference(
@@ -174,8 +171,9 @@ export function describeFidelity(title: string, plan: FidelityPlan): void {
           await set({});
           return { base, r, late };
         },
-        // The smallest expected figure is ~4.6 ms, its 20 % tolerance ~0.9 ms. Release lateness varies from
-        // chunk to chunk, so it adds to the jitter the client sees; up to 0.22 ms it is < 1 % of the figure.
+        // The smallest expected figure is 2σ/√3 of the 4 ms uniform variation (≈4.6 ms), its 20 % tolerance
+        // ≈0.9 ms. Release lateness varies from chunk to chunk, so it adds to the jitter the client sees; a
+        // quarter of the tolerance adds under 1 % of the figure in quadrature.
         ({ late }) => referenceOk(meanMs(late.up.lateNs, late.down.lateNs), 0.9),
       );
       const s = r.summary;
@@ -201,8 +199,8 @@ export function describeFidelity(title: string, plan: FidelityPlan): void {
       expect(s.jitter.rtt.mean_abs_ipdv_ms).to.be.within(0.8 * expRtt, 1.2 * expRtt);
       expect(s.rtt.stddev_ms).to.be.within(0.8 * sdRtt, 1.2 * sdRtt);
       // RFC 3550's J is a 16-probe running estimate of the same E|D|: its value after the last probe has a
-      // relative standard deviation of ~14 % for normal delay (docs/RELIABILITY.md) and more on this VM's
-      // heavy-tailed path (+44.8 % and +53 % runs seen), so the 20 % figure is held by mean |IPDV| above. J is
+      // relative standard deviation of ~14 % for normal delay (docs/RELIABILITY.md) and more on a heavy-tailed
+      // path (docs/decisions/0004-measurement-fidelity-pitfalls.md), so the 20 % figure is held by mean |IPDV| above. J is
       // checked for what it is: the RFC's recursion over exactly the RTTs this run reported (recomputed here
       // independently from the per-probe records), and within a factor of two of E|D| as a units sanity check.
       let j = 0;

@@ -38,8 +38,8 @@ export function parseProxyArgs(argv: string[]): ImpairProxyOptions {
 function serveIpc(): void {
   let proxy: ImpairProxy | undefined;
   // A real network path does not slow down when the hosts at either end are busy; on a 2-core machine
-  // shared with benchmarks an ordinary-priority proxy does (its release timers wake late, measured up to
-  // ~1 ms per release under heavy load). Raise its priority when allowed (root / CAP_SYS_NICE); otherwise
+  // shared with benchmarks an ordinary-priority proxy does (its release timers wake late under heavy load,
+  // docs/decisions/0004-measurement-fidelity-pitfalls.md). Raise its priority when allowed (root / CAP_SYS_NICE); otherwise
   // carry on, and the lateness figures in stats() show what that cost.
   try {
     setPriority(-10);

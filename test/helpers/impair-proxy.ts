@@ -21,14 +21,13 @@
  *    uniform, > 8σ for normal), so the ordering constraint never binds and each probe's one-way delay is
  *    exactly D + X. docs/RELIABILITY.md derives the expected jitter figures from that.
  *
- * Timers: setTimeout has ~1 ms granularity and fires late under load, so a release is scheduled with a
- * timer until ~2 ms before it is due; from then on one poller for the whole process (see `Releaser`)
+ * Timers: setTimeout has millisecond granularity and fires late under load, so a release is scheduled with
+ * a timer until SPIN_NS before it is due; from then on one poller for the whole process (see `Releaser`)
  * checks every waiting lane once per event-loop turn and, between turns, sleeps in the kernel for at most
- * 0.05 ms (Atomics.wait). An earlier version busy-polled with setImmediate instead: on 2 cores, two such
- * proxies at raised priority kept both cores busy and starved the very client and server being measured
- * (fidelity errors of −0.34 to +0.62 ms at D = 1.5 ms). The bounded sleep keeps mean release lateness at
- * ~0.02–0.06 ms while using a fraction of a core, and delays other I/O by at most 0.05 ms. With D = 0 and
- * nothing else set, chunks are written straight from the 'data' handler. Sockets have noDelay (no Nagle).
+ * NAP_MAX_NS (Atomics.wait). Busy-polling with setImmediate instead starved the very client and server
+ * being measured on 2 cores; the bounded sleep keeps release lateness small while using a fraction of a
+ * core, and delays other I/O by at most NAP_MAX_NS (evidence: docs/decisions/0004-measurement-fidelity-pitfalls.md). With D = 0
+ * and nothing else set, chunks are written straight from the 'data' handler. Sockets have noDelay (no Nagle).
  *
  * Drops (to test that a client counts what a dead connection cost it): a connection is destroyed (RST,
  * both sides) after `dropAfterBytes` bytes have crossed it, `dropAfterMs` after it was accepted, or with
@@ -105,9 +104,9 @@ export interface ImpairProxy {
 }
 
 /**
- * The last stretch before a release is polled rather than left to a timer. Measured on a loaded 2-core box,
- * timers wake up to ~1 ms late at p99 with a 1 ms margin; 2 ms keeps p99 lateness well under 0.1 ms.
- * Polling here means napping between event-loop turns (Releaser), not spinning.
+ * The last stretch before a release is polled rather than left to a timer: on a loaded machine timers wake
+ * late by about a millisecond, so a margin of two keeps even the tail of release lateness small
+ * (docs/decisions/0004-measurement-fidelity-pitfalls.md). Polling here means napping between event-loop turns (Releaser), not spinning.
  */
 const SPIN_NS = 2e6;
 
@@ -385,8 +384,8 @@ export async function startImpairProxy(o: ImpairProxyOptions): Promise<ImpairPro
 
 /**
  * The proxy in a child process of its own, driven over IPC. Fidelity tests use this: in the test's process
- * the proxy's release timers would wait behind the client's and the server's JavaScript (measured: mean
- * lateness 0.2–0.5 ms in-process on a loaded 2-core machine, ~0.02 ms in a process of its own).
+ * the proxy's release timers would wait behind the client's and the server's JavaScript, an order of
+ * magnitude later than in a process of its own (docs/decisions/0004-measurement-fidelity-pitfalls.md).
  */
 export interface RemoteImpairProxy {
   port: number;
