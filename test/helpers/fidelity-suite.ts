@@ -1,6 +1,6 @@
 /**
- * The measurement-fidelity suite, run by test/fidelity/ping.fidelity.ts (`npm run test:fidelity`) and (for the 0.3 ms floor) by
- * test/soak/fidelity-precise.soak.ts. The client must report what the network did: a real server
+ * The measurement-fidelity suite, run by test/fidelity/ping.fidelity.ts (`npm run test:fidelity`) and, for
+ * the 0.3 ms floor, by test/soak/fidelity-precise.soak.ts. The client must report what the network did: a real server
  * (`npm start`'s main.js in a child process, MobileNet; Ping does no model work), the real CLI (`main()` from
  * src/client/cli.ts with --json, read back from the file a user would read), and between them the
  * impairment proxy (test/helpers/impair-proxy.ts, in a process of its own) injecting a known delay, delay
