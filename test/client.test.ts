@@ -175,11 +175,16 @@ describe('client: every verb end to end against an in-process server', function 
     // and drop checks may fail too; the verdict is FAIL either way).
     const code = await main(['stream', '--target', target, '--images', cat, '--fps', '10', '--window', '4', '--duration', '1.5', '--warmup', '0', '--budget-ms', '0.001', '--json', json], c.io);
     const text = c.out.join('\n');
-    expect(text).to.match(/frames: \d+ due at 10 fps, \d+ sent, \d+ dropped/);
+    const frames = /frames: (\d+) due at 10 fps, (\d+) sent, (\d+) dropped/.exec(text);
+    expect(frames, text).to.not.equal(null);
+    const [due, sent, dropped] = frames!.slice(1).map(Number);
+    // Every due frame is either sent or dropped; how many are dropped depends on the machine's speed.
+    expect(sent + dropped).to.equal(due);
     expect(text).to.match(/verdict: FAIL — p99 [\d.]+ ms > 0\.00 ms budget/);
     const rep = JSON.parse(fs.readFileSync(json, 'utf8'));
-    expect(rep.summary.ok).to.be.at.least(10);
-    expect(rep.summary).to.include.keys('achieved_fps', 'dropped', 'fps_target');
+    expect(rep.summary).to.include({ dropped, fps_target: 10 });
+    expect(rep.summary.ok).to.be.within(1, sent);
+    expect(rep.summary.achieved_fps).to.be.greaterThan(0);
     expect(rep.verdict.status).to.equal('FAIL');
     expect(code).to.equal(4);
   });
