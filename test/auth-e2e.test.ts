@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import { startServer, type RunningServer } from '../src/server/app';
 import { makeDevCerts, type DevCerts } from './helpers/dev-certs';
 import { parsePrometheusText, sumSamples } from './helpers/prometheus-text';
-import { scrapeMetrics } from './server-client';
+import { scrapeMetrics } from './helpers/grpc-client';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BUF = path.join(ROOT, 'node_modules', '.bin', 'buf');

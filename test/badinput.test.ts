@@ -13,8 +13,8 @@ import sharp from 'sharp';
 import { ClassifyRequest, ClassifyResponse } from '../src/gen/inference/v1/inference';
 import { startServer, type RunningServer } from '../src/server/app';
 import { MOBILENET_JSON, sharedFixture } from './helpers/fixtures';
-import { jpegBomb, pngBomb } from './preprocess-fixtures';
-import { classify, connect, ping, rawUnary, statusOf, type Client } from './server-client';
+import { jpegBomb, pngBomb } from './helpers/image-bombs';
+import { classify, connect, ping, rawUnary, statusOf, type Client } from './helpers/grpc-client';
 
 const DOMESTIC_CATS = [281, 282, 283, 284, 285];
 const ESPRESSO = 967;
@@ -71,16 +71,14 @@ describe('bad input: every item of the list, server alive after each', function 
     await rejected(truncated, grpc.status.INVALID_ARGUMENT, /image could not be (read|decoded).*premature end of JPEG/i);
   });
 
-  it('a JPEG and a PNG header declaring 30000×30000 → INVALID_ARGUMENT from the header alone (fast, no memory spike)', async () => {
+  it('a JPEG and a PNG header declaring 30000×30000 → INVALID_ARGUMENT from the header alone (no memory spike)', async () => {
     for (const [name, bomb] of [['jpeg', await jpegBomb(30000, 30000)], ['png', pngBomb(30000, 30000)]] as const) {
       const rss0 = process.memoryUsage().rss;
-      const t0 = process.hrtime.bigint();
       const err = await statusOf(classify(client, { image: bomb }));
-      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       expect(err.code, name).to.equal(grpc.status.INVALID_ARGUMENT);
+      // The header check's message: libvips, had decoding started, would have said "exceeds pixel limit".
       expect(err.details, name).to.match(/30000×30000 = 900000000 pixels, over the limit of 67108864 pixels \(--max-input-pixels\)/);
-      // Decoding 900 Mpx would need 2.7 GB and seconds; the header check takes milliseconds.
-      expect(ms, `${name} rejected in ms`).to.be.lessThan(500);
+      // Decoding 900 Mpx would need 2.7 GB.
       expect(process.memoryUsage().rss - rss0, `${name} RSS growth`).to.be.lessThan(100 * 1024 * 1024);
     }
     await alive();

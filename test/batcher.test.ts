@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { status } from '@grpc/grpc-js';
 import type { Engine } from '../src/backends/engine';
-import { createBatcher, type BatcherClock, type BatchItemResult } from '../src/server/batcher';
+import { createBatcher, type Batcher, type BatcherClock, type BatchItemResult } from '../src/server/batcher';
 import { ServiceError } from '../src/server/errors';
-import { createColourEngine } from './server-test-engine';
+import { createColourEngine } from './helpers/colour-engine';
 
 const SIZE = 16;
 
@@ -46,8 +46,18 @@ function argmax(p: Float32Array): number {
   return best;
 }
 
-/** Lets the engine's real (async) predict and the promise chains run. */
-const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 30));
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+/**
+ * Lets whatever the batcher has started finish: waits (in event-loop turns, not wall-clock time) until no
+ * batch is on the engine, then one more turn so the callers' promise handlers have run. With the fake clock
+ * nothing new can start meanwhile, so what is not done afterwards is waiting for the clock.
+ */
+async function settle(b: Batcher): Promise<void> {
+  do await turn();
+  while (b.stats().inFlightBatches > 0);
+  await turn();
+}
 
 function track<T>(p: Promise<T>): { done: boolean; value?: T; error?: unknown; p: Promise<T> } {
   const s: { done: boolean; value?: T; error?: unknown; p: Promise<T> } = { done: false, p };
@@ -75,13 +85,13 @@ describe('batcher: dynamic batching policy (real tfjs engine, fake clock)', () =
     const b = createBatcher(engine, { maxBatch: 4, maxQueueDelayUs: 1e6, maxQueue: 16, normalize: 'signed', clock });
     const first = [RED, GREEN, BLUE, RED].map((rgb) => track(b.submit({ rgb })));
     const fifth = track(b.submit({ rgb: GREEN }));
-    await settle();
+    await settle(b);
     expect(first.every((s) => s.done)).to.equal(true);
     expect(first.map((s) => s.value!.batchSize)).to.deep.equal([4, 4, 4, 4]);
     expect(fifth.done, 'the 5th waits for company or the delay').to.equal(false);
     expect(engine.calls).to.deep.equal([4]);
     clock.advanceMs(1000);
-    await settle();
+    await settle(b);
     expect(fifth.value!.batchSize).to.equal(1);
     expect(fifth.value!.queueNanos).to.equal(1_000_000_000n);
     expect(engine.calls).to.deep.equal([4, 1]);
@@ -94,10 +104,10 @@ describe('batcher: dynamic batching policy (real tfjs engine, fake clock)', () =
     clock.advanceMs(4);
     const c = track(b.submit({ rgb: BLUE }));
     clock.advanceMs(5.9);
-    await settle();
+    await settle(b);
     expect(a.done || c.done, 'nothing runs before 10 ms').to.equal(false);
     clock.advanceMs(0.1);
-    await settle();
+    await settle(b);
     expect([a.value!.batchSize, c.value!.batchSize]).to.deep.equal([2, 2]);
     expect(a.value!.queueNanos).to.equal(10_000_000n);
     expect(c.value!.queueNanos).to.equal(6_000_000n);
@@ -130,14 +140,16 @@ describe('batcher: dynamic batching policy (real tfjs engine, fake clock)', () =
   it('rejects beyond max-queue with RESOURCE_EXHAUSTED at once, while admitted items complete', async () => {
     const clock = new FakeClock();
     const b = createBatcher(engine, { maxBatch: 8, maxQueueDelayUs: 1e6, maxQueue: 2, normalize: 'signed', clock });
-    const ok = [b.submit({ rgb: RED }), b.submit({ rgb: GREEN })];
-    const t0 = process.hrtime.bigint();
-    const err = await b.submit({ rgb: BLUE }).then(() => undefined, (e: unknown) => e);
-    expect(Number(process.hrtime.bigint() - t0) / 1e6).to.be.lessThan(20);
-    expect(codeOf(err)).to.equal(status.RESOURCE_EXHAUSTED);
-    expect((err as Error).message).to.match(/queue is full \(2 waiting, --max-queue 2\)/);
+    const ok = [b.submit({ rgb: RED }), b.submit({ rgb: GREEN })].map(track);
+    const third = track(b.submit({ rgb: BLUE }));
+    await settle(b);
+    // "At once": refused while the clock has not moved and the admitted pair still waits for its delay.
+    expect(third.done, 'refused without waiting').to.equal(true);
+    expect(ok.some((s) => s.done), 'the admitted pair is still queued').to.equal(false);
+    expect(codeOf(third.error)).to.equal(status.RESOURCE_EXHAUSTED);
+    expect((third.error as Error).message).to.match(/queue is full \(2 waiting, --max-queue 2\)/);
     clock.advanceMs(1000);
-    expect((await Promise.all(ok)).map((r) => r.batchSize)).to.deep.equal([2, 2]);
+    expect((await Promise.all(ok.map((s) => s.p))).map((r) => r.batchSize)).to.deep.equal([2, 2]);
     expect(b.stats()).to.include({ rejectedQueueFull: 1, admitted: 2 });
   });
 
@@ -147,7 +159,7 @@ describe('batcher: dynamic batching policy (real tfjs engine, fake clock)', () =
     const late = track(b.submit({ rgb: RED, deadlineNs: clock.now() + 5_000_000n }));
     const fine = track(b.submit({ rgb: GREEN, deadlineNs: clock.now() + 50_000_000n }));
     clock.advanceMs(10);
-    await settle();
+    await settle(b);
     expect(codeOf(late.error)).to.equal(status.DEADLINE_EXCEEDED);
     expect(fine.value!.batchSize, 'the expired item did not take a batch slot').to.equal(1);
     expect(engine.calls).to.deep.equal([1]);
@@ -161,11 +173,11 @@ describe('batcher: dynamic batching policy (real tfjs engine, fake clock)', () =
     const gone = track(b.submit({ rgb: RED, signal: ac.signal }));
     const stays = track(b.submit({ rgb: BLUE }));
     ac.abort();
-    await settle();
+    await settle(b);
     expect(codeOf(gone.error)).to.equal(status.CANCELLED);
     expect(b.stats()).to.include({ queued: 1, cancelled: 1 });
     clock.advanceMs(10);
-    await settle();
+    await settle(b);
     expect(stays.value!.batchSize).to.equal(1);
     expect(argmax(stays.value!.probabilities)).to.equal(2);
     const pre = new AbortController();

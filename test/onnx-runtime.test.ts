@@ -120,7 +120,8 @@ describe('ONNX Runtime engine', function () {
     await e.predict(x, 4);
     const ms = performance.now() - t0;
     clearInterval(timer);
-    // In-thread, ORT's synchronous run would allow no timer tick at all during a ~80 ms batch.
-    expect(ticks, `timer ticks during a ${ms.toFixed(0)} ms inference`).to.be.at.least(Math.min(3, Math.floor(ms / 10)));
+    // In-thread, ORT's synchronous run would allow no timer tick at all during the batch; how many a worker
+    // allows depends on how busy the machine is, so one is the behaviour, not a count.
+    expect(ticks, `timer ticks during a ${ms.toFixed(0)} ms inference`).to.be.at.least(1);
   });
 });

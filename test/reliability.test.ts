@@ -10,8 +10,8 @@ import sharp from 'sharp';
 import { ClassifyRequest } from '../src/gen/inference/v1/inference';
 import { startServer, type RunningServer } from '../src/server/app';
 import { MOBILENET_JSON, sharedFixture } from './helpers/fixtures';
-import { classify, connect, ping } from './server-client';
-import { startImpairProxy } from './tools/impair-proxy';
+import { classify, connect, ping } from './helpers/grpc-client';
+import { startImpairProxy } from './helpers/impair-proxy';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 

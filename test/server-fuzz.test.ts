@@ -12,7 +12,7 @@ import sharp from 'sharp';
 import { ClassifyRequest, type ClassifyResponse } from '../src/gen/inference/v1/inference';
 import { startServer, type RunningServer } from '../src/server/app';
 import { MOBILENET_JSON, sharedFixture } from './helpers/fixtures';
-import { classify, connect, ping, scrapeMetrics, type Client } from './server-client';
+import { classify, connect, ping, scrapeMetrics, type Client } from './helpers/grpc-client';
 import { mulberry32 } from '../src/shared/prng';
 
 const rng = mulberry32;

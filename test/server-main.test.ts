@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { expect } from 'chai';
 import * as grpc from '@grpc/grpc-js';
 import { MOBILENET_JSON, sharedFixture } from './helpers/fixtures';
-import { connect, healthCheck, ping } from './server-client';
+import { connect, healthCheck, ping } from './helpers/grpc-client';
 
 const MAIN = path.resolve(__dirname, '..', 'src', 'server', 'main.js');
 
@@ -102,7 +102,8 @@ describe('server main (npm start)', () => {
     const t0 = Date.now();
     p.child.kill('SIGINT');
     expect(await p.exit).to.equal(3);
-    expect(Date.now() - t0).to.be.lessThan(2000);
+    // At once, not at the end of the 60 s grace the first signal granted (a generous bound on a busy machine).
+    expect(Date.now() - t0).to.be.lessThan(30_000);
     raw.close();
   });
 });

@@ -20,7 +20,7 @@ import * as grpc from '@grpc/grpc-js';
 import sharp from 'sharp';
 import { ClassifyRequest, type ClassifyResponse } from '../../src/gen/inference/v1/inference';
 import { MOBILENET_JSON, sharedFixture } from '../helpers/fixtures';
-import { classify, connect, ping, scrapeMetrics, type Client } from '../server-client';
+import { classify, connect, ping, scrapeMetrics, type Client } from '../helpers/grpc-client';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process';
 import { mulberry32 } from '../../src/shared/prng';
 

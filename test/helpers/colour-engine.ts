@@ -5,7 +5,7 @@
  * green class 1, blue class 2. Tests use that to check each image's probabilities come back in its own slot.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Engine } from '../src/backends/engine';
+import type { Engine } from '../../src/backends/engine';
 
 export const COLOUR_LABELS = ['red', 'green', 'blue'];
 

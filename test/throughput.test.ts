@@ -1,6 +1,7 @@
 /**
  * src/measure/throughput.ts against a path whose numbers are known exactly: one-way delays = a jittery
- * base (skewed, like a real path: mostly near its minimum, sometimes much slower) + bytes / B.
+ * base (skewed, like a real path: mostly near its minimum, sometimes much slower) + bytes / B. Synthetic
+ * delays from a seeded generator, no clock: the same numbers every run, so it belongs in `npm test`.
  */
 import { expect } from 'chai';
 import { transferRate } from '../src/measure/throughput';
@@ -8,7 +9,7 @@ import { mulberry32 } from '../src/shared/prng';
 
 const rng = mulberry32;
 
-describe('fidelity: throughput from one-way delays (src/measure/throughput.ts)', () => {
+describe('measure: throughput from one-way delays (src/measure/throughput.ts)', () => {
   it('recovers B within 2 % on a jittery path where a minimum baseline reads ~4–6 % low', () => {
     const r = rng(5);
     // Base one-way delay: 1 ms + exponential excess with mean 1.5 ms (min ≈ 1 ms, median ≈ 2 ms).

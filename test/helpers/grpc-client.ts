@@ -8,7 +8,7 @@ import {
   InferenceServiceClient,
   type PingRequest,
   type PingResponse,
-} from '../src/gen/inference/v1/inference';
+} from '../../src/gen/inference/v1/inference';
 
 export type Client = InstanceType<typeof InferenceServiceClient>;
 

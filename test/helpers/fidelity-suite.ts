@@ -1,9 +1,9 @@
 /**
- * The measurement-fidelity suite, run by test/fidelity.test.ts and (for the 0.3 ms floor) by
- * test/soak/fidelity-precise.soak.ts. The client must report what the network did: a real server
+ * The measurement-fidelity suite, run by test/fidelity/ping.fidelity.ts (`npm run test:fidelity`) and, for
+ * the 0.3 ms floor, by test/soak/fidelity-precise.soak.ts. The client must report what the network did: a real server
  * (`npm start`'s main.js in a child process, MobileNet; Ping does no model work), the real CLI (`main()` from
  * src/client/cli.ts with --json, read back from the file a user would read), and between them the
- * impairment proxy (test/tools/impair-proxy.ts, in a process of its own) injecting a known delay, delay
+ * impairment proxy (test/helpers/impair-proxy.ts, in a process of its own) injecting a known delay, delay
  * variation, bandwidth limit or connection drop. Delay is compared with a baseline measured at the same time
  * through a second proxy that injects nothing; jitter with the path's own jitter measured in the same run.
  * Expected values and their derivations: docs/RELIABILITY.md ("Measurement fidelity").
@@ -15,8 +15,9 @@ import { expect } from 'chai';
 import { main, type Io } from '../../src/client/cli';
 import type { PingSummary, Probe } from '../../src/client/ping';
 import { MOBILENET_JSON, sharedFixture } from '../helpers/fixtures';
-import { startServerProcess, type ServerProcess } from '../helpers/server-process';
-import { forkImpairProxy, meanMs, referenceOk, withTrustworthyReference, type DirectionImpairment, type RemoteImpairProxy } from './impair-proxy';
+import { startServerProcess, type ServerProcess } from './server-process';
+import { forkImpairProxy, type DirectionImpairment, type RemoteImpairProxy } from './impair-proxy';
+import { meanMs } from './impair-stats';
 
 interface PingJson {
   summary: PingSummary;
@@ -27,13 +28,38 @@ interface PingJson {
 
 /**
  * One-way delay both fidelity paths carry before any D is injected. A path's RTT includes the hosts'
- * wake-ups from idle, and on this VM those grow with the time spent idle: a loopback gRPC ping through the
- * proxy is 0.7–0.8 ms with no delay but 1.0–1.3 ms beyond the injected hold at 2 ms each way, so from a
- * bare loopback baseline ~0.4 ms of real but uninjected time would count as part of D. From 2 ms the growth
- * is small (D = 1.5 ms on top: −0.08 to −0.18 ms), from 5 ms smaller still (−0.02 to −0.09 ms; A/A with
- * equal delays +0.06/+0.09), so both paths start at 5 ms, a metro-area VPN's one-way delay.
+ * wake-ups from idle, and those grow with the time spent idle: from a bare loopback baseline, real but
+ * uninjected wake-up time would count as part of D. The growth shrinks as the base delay grows, so both
+ * paths start at 5 ms, a metro-area VPN's one-way delay (evidence: docs/decisions/0004-measurement-fidelity-pitfalls.md).
  */
 export const BASE_DELAY_MS = 5;
+
+/**
+ * The proxy is the reference: when the machine is so loaded that the proxy itself releases chunks late by
+ * more than a quarter of the tolerance (mean over the run, both directions), the run says nothing about the
+ * client, so it is repeated (5 attempts unless told otherwise). The tolerance applied to the client is never widened. If no
+ * attempt had a trustworthy reference, the test is skipped with the reason printed — or fails under CI=true,
+ * like a missing fixture (test/helpers/fixtures.ts): CI machines must be quiet enough to measure on.
+ */
+export function referenceOk(lateMs: number, tolMs: number): string | undefined {
+  return lateMs <= 0.25 * tolMs ? undefined : `proxy released ${lateMs.toFixed(3)} ms late on average (> 25 % of the ${tolMs.toFixed(2)} ms tolerance): machine too loaded for a trustworthy reference`;
+}
+
+export async function withTrustworthyReference<T>(ctx: Mocha.Context, attempt: () => Promise<T>, why: (r: T) => string | undefined, attempts = 5): Promise<T> {
+  const reasons: string[] = [];
+  for (let i = 0; i < attempts; i++) {
+    const r = await attempt();
+    const bad = why(r);
+    if (!bad) return r;
+    reasons.push(bad);
+    console.log(`      (attempt ${i + 1} discarded: ${bad})`);
+  }
+  const msg = `no attempt had a trustworthy reference: ${reasons.join('; ')}`;
+  if (process.env.CI === 'true') throw new Error(msg);
+  console.log(`      skipped: ${msg}`);
+  ctx.skip();
+  throw new Error('unreachable');
+}
 
 const quietIo = (onLine?: (l: string) => void): Io => ({ out: (l) => onLine?.(l), err: () => undefined });
 
@@ -78,7 +104,8 @@ export function describeFidelity(title: string, plan: FidelityPlan): void {
     async function ping(args: string[], onLine?: (l: string) => void, via: { port: number } = proxy): Promise<PingJson> {
       const json = path.join(dir, `ping-${runs++}.json`);
       const code = await main(['ping', '--target', `127.0.0.1:${via.port}`, '--json', json, ...args], quietIo(onLine));
-      expect(code, 'rtinfer ping exit code').to.be.oneOf([0, 1]);
+      // 0 even when the drop test loses probes: ping exits 1 only when no reply came at all.
+      expect(code, 'rtinfer ping exit code').to.equal(0);
       return JSON.parse(fs.readFileSync(json, 'utf8')) as PingJson;
     }
 
@@ -91,9 +118,8 @@ export function describeFidelity(title: string, plan: FidelityPlan): void {
         // BASE_DELAY_MS + D (why a base delay at all: BASE_DELAY_MS). Both send Poisson arrivals (mean 10 ms,
         // independent random seeds): with a probe every 10 ms, a path whose RTT is a multiple of 10 ms has each
         // reply land exactly when the client sends, the proxy releases and the server answers — three
-        // processes wanting the 2 cores at once — and read 0.5–0.63 ms too much at D = 5 (one way 10 ms);
-        // Poisson send times cannot phase-lock with anything (RFC 2330 §11.1.1). Earlier, fixed 10 and 11 ms
-        // intervals kept the two runs from colliding with each other at a fixed phase.
+        // processes wanting the 2 cores at once — and reads too much (docs/decisions/0004-measurement-fidelity-pitfalls.md);
+        // Poisson send times cannot phase-lock with anything (RFC 2330 §11.1.1).
         const count = ['--count', String(plan.delayProbes), '-q', '--arrivals', 'poisson', '--interval-ms', '10'];
         const tol = Math.max(0.1 * 2 * D, 0.3);
         await plain.configure({ up: { delayMs: BASE_DELAY_MS }, down: { delayMs: BASE_DELAY_MS } });
@@ -130,7 +156,7 @@ export function describeFidelity(title: string, plan: FidelityPlan): void {
       // away. Probes every 30 ms: ordering would bind only when X_{i−1} − X_i > 30 ms, over 4 standard
       // deviations of that difference, so each probe's one-way delay is D + X (+ the path's own variation).
       const [su, sd] = [5, 4];
-      // The path's own variation (this shared machine: mean |ΔRTT| 0.3–2.7 ms) is measured in the same run with
+      // The path's own variation (a shared machine's is not small) is measured in the same run with
       // the same schedule; it adds to the injected one in quadrature (independent, zero-mean; exact for normal
       // components, docs/RELIABILITY.md), so the expected figure is √(injected² + baseline²).
       const { base, r, late } = await withTrustworthyReference(
@@ -145,9 +171,10 @@ export function describeFidelity(title: string, plan: FidelityPlan): void {
           await set({});
           return { base, r, late };
         },
-        // The smallest expected figure is ~4.6 ms, its 20 % tolerance ~0.9 ms. Release lateness varies from
-        // chunk to chunk, so it adds to the jitter the client sees; up to 0.22 ms it is < 1 % of the figure.
-        ({ late }) => referenceOk((late.up.lateNs.sum + late.down.lateNs.sum) / Math.max(1, late.up.lateNs.count + late.down.lateNs.count) / 1e6, 0.9),
+        // The smallest expected figure is 2σ/√3 of the 4 ms uniform variation (≈4.6 ms), its 20 % tolerance
+        // ≈0.9 ms. Release lateness varies from chunk to chunk, so it adds to the jitter the client sees; a
+        // quarter of the tolerance adds under 1 % of the figure in quadrature.
+        ({ late }) => referenceOk(meanMs(late.up.lateNs, late.down.lateNs), 0.9),
       );
       const s = r.summary;
       const injSend = (2 * su) / Math.sqrt(Math.PI); // E|X_i − X_{i−1}| for N(0, σ²) = 2σ/√π
@@ -161,7 +188,7 @@ export function describeFidelity(title: string, plan: FidelityPlan): void {
       const f = (x: number): string => x.toFixed(3);
       console.log(
         `      (path's own mean |IPDV|: rtt ${f(base.jitter.rtt.mean_abs_ipdv_ms)} send ${f(base.jitter.send.mean_abs_ipdv_ms)} receive ${f(base.jitter.receive.mean_abs_ipdv_ms)} ms; ` +
-          `bursts per probe up ${(late.up.bursts / 300).toFixed(2)} down ${(late.down.bursts / 300).toFixed(2)}; proxy release lateness mean ${f((late.up.lateNs.sum + late.down.lateNs.sum) / Math.max(1, late.up.lateNs.count + late.down.lateNs.count) / 1e6)} ms)\n` +
+          `bursts per probe up ${(late.up.bursts / 300).toFixed(2)} down ${(late.down.bursts / 300).toFixed(2)}; proxy release lateness mean ${f(meanMs(late.up.lateNs, late.down.lateNs))} ms)\n` +
           `      (mean |IPDV| reported vs expected (injected alone): send ${f(s.jitter.send.mean_abs_ipdv_ms)} vs ${f(expSend)} (${f(injSend)}), ` +
           `receive ${f(s.jitter.receive.mean_abs_ipdv_ms)} vs ${f(expRecv)} (${f(injRecv)}), rtt ${f(s.jitter.rtt.mean_abs_ipdv_ms)} vs ${f(expRtt)} (${f(injRtt)}); ` +
           `RFC 3550 send ${f(s.jitter.send.rfc3550_ms)} receive ${f(s.jitter.receive.rfc3550_ms)} rtt ${f(s.jitter.rtt.rfc3550_ms)}; RTT stddev ${f(s.rtt.stddev_ms)} vs ${f(sdRtt)} ms)`,
@@ -172,8 +199,8 @@ export function describeFidelity(title: string, plan: FidelityPlan): void {
       expect(s.jitter.rtt.mean_abs_ipdv_ms).to.be.within(0.8 * expRtt, 1.2 * expRtt);
       expect(s.rtt.stddev_ms).to.be.within(0.8 * sdRtt, 1.2 * sdRtt);
       // RFC 3550's J is a 16-probe running estimate of the same E|D|: its value after the last probe has a
-      // relative standard deviation of ~14 % for normal delay (docs/RELIABILITY.md) and more on this VM's
-      // heavy-tailed path (+44.8 % and +53 % runs seen), so the 20 % figure is held by mean |IPDV| above. J is
+      // relative standard deviation of ~14 % for normal delay (docs/RELIABILITY.md) and more on a heavy-tailed
+      // path (docs/decisions/0004-measurement-fidelity-pitfalls.md), so the 20 % figure is held by mean |IPDV| above. J is
       // checked for what it is: the RFC's recursion over exactly the RTTs this run reported (recomputed here
       // independently from the per-probe records), and within a factor of two of E|D| as a units sanity check.
       let j = 0;

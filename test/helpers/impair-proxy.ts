@@ -21,14 +21,13 @@
  *    uniform, > 8σ for normal), so the ordering constraint never binds and each probe's one-way delay is
  *    exactly D + X. docs/RELIABILITY.md derives the expected jitter figures from that.
  *
- * Timers: setTimeout has ~1 ms granularity and fires late under load, so a release is scheduled with a
- * timer until ~2 ms before it is due; from then on one poller for the whole process (see `Releaser`)
+ * Timers: setTimeout has millisecond granularity and fires late under load, so a release is scheduled with
+ * a timer until SPIN_NS before it is due; from then on one poller for the whole process (see `Releaser`)
  * checks every waiting lane once per event-loop turn and, between turns, sleeps in the kernel for at most
- * 0.05 ms (Atomics.wait). An earlier version busy-polled with setImmediate instead: on 2 cores, two such
- * proxies at raised priority kept both cores busy and starved the very client and server being measured
- * (fidelity errors of −0.34 to +0.62 ms at D = 1.5 ms). The bounded sleep keeps mean release lateness at
- * ~0.02–0.06 ms while using a fraction of a core, and delays other I/O by at most 0.05 ms. With D = 0 and
- * nothing else set, chunks are written straight from the 'data' handler. Sockets have noDelay (no Nagle).
+ * NAP_MAX_NS (Atomics.wait). Busy-polling with setImmediate instead starved the very client and server
+ * being measured on 2 cores; the bounded sleep keeps release lateness small while using a fraction of a
+ * core, and delays other I/O by at most NAP_MAX_NS (evidence: docs/decisions/0004-measurement-fidelity-pitfalls.md). With D = 0
+ * and nothing else set, chunks are written straight from the 'data' handler. Sockets have noDelay (no Nagle).
  *
  * Drops (to test that a client counts what a dead connection cost it): a connection is destroyed (RST,
  * both sides) after `dropAfterBytes` bytes have crossed it, `dropAfterMs` after it was accepted, or with
@@ -37,13 +36,15 @@
  * Back-pressure: a direction holding more than `highWaterBytes` unreleased bytes pauses its source socket,
  * so a bandwidth-limited direction throttles the sender through TCP instead of growing the proxy's memory.
  *
- * Usable as a module (tests) or a CLI: node dist/test/tools/impair-proxy.js --target 127.0.0.1:8000
- * --delay-ms 5 --jitter-ms 1 --jitter normal --bandwidth 1000000 (prints the listening port).
+ * Used in-process (startImpairProxy), in a child process of its own driven over IPC (forkImpairProxy, whose
+ * child side is impair-proxy-cli.ts), or by hand from the command line (impair-proxy-cli.ts). Its own
+ * statistics: impair-stats.ts.
  */
 import { fork } from 'node:child_process';
 import * as net from 'node:net';
-import { setPriority } from 'node:os';
+import * as path from 'node:path';
 import { mulberry32 } from '../../src/shared/prng';
+import { record, tally, type Tally } from './impair-stats';
 
 export type JitterDistribution = 'uniform' | 'normal';
 
@@ -93,30 +94,6 @@ export interface DirectionStats {
   heldNs: Tally;
 }
 
-export interface Tally {
-  count: number;
-  sum: number;
-  max: number;
-  /** The first 100 000 values, for percentiles. */
-  samples: number[];
-}
-
-function tally(): Tally {
-  return { count: 0, sum: 0, max: 0, samples: [] };
-}
-
-function add(t: Tally, v: number): void {
-  t.count++;
-  t.sum += v;
-  if (v > t.max) t.max = v;
-  if (t.samples.length < 100_000) t.samples.push(v);
-}
-
-/** Mean of a tally in ms (0 when empty). */
-export function meanMs(t: Tally): number {
-  return t.count === 0 ? 0 : t.sum / t.count / 1e6;
-}
-
 export interface ImpairProxy {
   port: number;
   /** Replace the impairment (applies to chunks that arrive afterwards; connections stay up). */
@@ -127,9 +104,9 @@ export interface ImpairProxy {
 }
 
 /**
- * The last stretch before a release is polled rather than left to a timer. Measured on a loaded 2-core box,
- * timers wake up to ~1 ms late at p99 with a 1 ms margin; 2 ms keeps p99 lateness well under 0.1 ms.
- * Polling here means napping between event-loop turns (Releaser), not spinning.
+ * The last stretch before a release is polled rather than left to a timer: on a loaded machine timers wake
+ * late by about a millisecond, so a margin of two keeps even the tail of release lateness small
+ * (docs/decisions/0004-measurement-fidelity-pitfalls.md). Polling here means napping between event-loop turns (Releaser), not spinning.
  */
 const SPIN_NS = 2e6;
 
@@ -290,8 +267,8 @@ class Lane {
     while (this.queue.length > 0 && this.queue[0].dueNs <= t) {
       const p = this.queue.shift()!;
       this.queuedBytes -= p.data.length;
-      add(st.lateNs, t - p.dueNs);
-      add(st.heldNs, t - p.arrivalNs);
+      record(st.lateNs, t - p.dueNs);
+      record(st.heldNs, t - p.arrivalNs);
       this.to.write(p.data);
     }
     if (this.paused && this.queuedBytes <= this.highWater / 2) {
@@ -406,69 +383,9 @@ export async function startImpairProxy(o: ImpairProxyOptions): Promise<ImpairPro
 }
 
 /**
- * The proxy is the reference: when the machine is so loaded that the proxy itself releases chunks late by
- * more than a quarter of the tolerance (mean over the run, both directions), the run says nothing about the
- * client, so it is repeated (at most 3 attempts). The tolerance applied to the client is never widened. If no
- * attempt had a trustworthy reference, the test is skipped with the reason printed — or fails under CI=true,
- * like a missing fixture (test/helpers/fixtures.ts): CI machines must be quiet enough to measure on.
- */
-export function referenceOk(lateMs: number, tolMs: number): string | undefined {
-  return lateMs <= 0.25 * tolMs ? undefined : `proxy released ${lateMs.toFixed(3)} ms late on average (> 25 % of the ${tolMs.toFixed(2)} ms tolerance): machine too loaded for a trustworthy reference`;
-}
-
-export async function withTrustworthyReference<T>(ctx: Mocha.Context, attempt: () => Promise<T>, why: (r: T) => string | undefined, attempts = 5): Promise<T> {
-  const reasons: string[] = [];
-  for (let i = 0; i < attempts; i++) {
-    const r = await attempt();
-    const bad = why(r);
-    if (!bad) return r;
-    reasons.push(bad);
-    console.log(`      (attempt ${i + 1} discarded: ${bad})`);
-  }
-  const msg = `no attempt had a trustworthy reference: ${reasons.join('; ')}`;
-  if (process.env.CI === 'true') throw new Error(msg);
-  console.log(`      skipped: ${msg}`);
-  ctx.skip();
-  throw new Error('unreachable');
-}
-
-/** Percentile of a numeric array (nearest rank), for the proxy's own timer-error report. */
-export function nearestRank(xs: number[], p: number): number {
-  if (xs.length === 0) return 0;
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
-}
-
-function parseCli(argv: string[]): ImpairProxyOptions {
-  const get = (k: string): string | undefined => {
-    const i = argv.indexOf(`--${k}`);
-    return i >= 0 ? argv[i + 1] : undefined;
-  };
-  const num = (k: string): number | undefined => (get(k) === undefined ? undefined : Number(get(k)));
-  const t = get('target') ?? '127.0.0.1:8000';
-  const m = /^(.*):(\d+)$/.exec(t);
-  if (!m) throw new Error(`--target host:port (got ${t})`);
-  const dir: DirectionImpairment = {
-    delayMs: num('delay-ms'),
-    jitterMs: num('jitter-ms'),
-    jitterDistribution: (get('jitter') as JitterDistribution | undefined) ?? 'normal',
-    bandwidthBytesPerS: num('bandwidth'),
-  };
-  return {
-    target: { host: m[1].replace(/^\[|\]$/g, ''), port: Number(m[2]) },
-    up: dir,
-    down: dir,
-    dropAfterBytes: num('drop-after-bytes'),
-    dropAfterMs: num('drop-after-ms'),
-    dropProbability: num('drop-probability'),
-    maxDrops: num('max-drops'),
-  };
-}
-
-/**
  * The proxy in a child process of its own, driven over IPC. Fidelity tests use this: in the test's process
- * the proxy's release timers would wait behind the client's and the server's JavaScript (measured: mean
- * lateness 0.2–0.5 ms in-process on a loaded 2-core machine, ~0.02 ms in a process of its own).
+ * the proxy's release timers would wait behind the client's and the server's JavaScript, an order of
+ * magnitude later than in a process of its own (docs/decisions/0004-measurement-fidelity-pitfalls.md).
  */
 export interface RemoteImpairProxy {
   port: number;
@@ -479,12 +396,17 @@ export interface RemoteImpairProxy {
   close(): Promise<void>;
 }
 
-type IpcOp = { op: 'configure'; config: Parameters<ImpairProxy['configure']>[0] } | { op: 'stats' | 'resetStats' | 'close' };
-type IpcRequest = IpcOp & { id: number };
-type IpcReply = { id: number; result?: unknown; error?: string } | { ready: number };
+/** The IPC protocol between forkImpairProxy and its child (impair-proxy-cli.ts --ipc). */
+export type IpcOp = { op: 'configure'; config: Parameters<ImpairProxy['configure']>[0] } | { op: 'stats' | 'resetStats' | 'close' };
+export type IpcRequest = IpcOp & { id: number };
+export type IpcStart = { id: 0; op: 'start'; options: ImpairProxyOptions };
+export type IpcReply = { id: number; result?: unknown; error?: string } | { ready: number };
+
+/** The child's entry point; compiled next to this file. */
+const CLI = path.join(__dirname, 'impair-proxy-cli.js');
 
 export function forkImpairProxy(o: ImpairProxyOptions): Promise<RemoteImpairProxy> {
-  const child = fork(__filename, ['--ipc'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const child = fork(CLI, ['--ipc'], { stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
   let nextId = 1;
   const waiting = new Map<number, { resolve(v: unknown): void; reject(e: Error): void }>();
   const call = (req: IpcOp): Promise<unknown> =>
@@ -522,60 +444,7 @@ export function forkImpairProxy(o: ImpairProxyOptions): Promise<RemoteImpairProx
       if (m.error) w?.reject(new Error(m.error));
       else w?.resolve(m.result);
     });
-    child.send({ id: 0, op: 'start', options: o });
+    const start: IpcStart = { id: 0, op: 'start', options: o };
+    child.send(start);
   });
-}
-
-function serveIpc(): void {
-  let proxy: ImpairProxy | undefined;
-  // A real network path does not slow down when the hosts at either end are busy; on a 2-core machine
-  // shared with benchmarks an ordinary-priority proxy does (its release timers wake late, measured up to
-  // ~1 ms per release under heavy load). Raise its priority when allowed (root / CAP_SYS_NICE); otherwise
-  // carry on, and the lateness figures in stats() show what that cost.
-  try {
-    setPriority(-10);
-  } catch {
-    // not permitted: ordinary priority
-  }
-  process.on('message', (m: IpcRequest | { id: 0; op: 'start'; options: ImpairProxyOptions }) => {
-    const reply = (r: IpcReply): void => void process.send?.(r);
-    if (m.op === 'start') {
-      startImpairProxy(m.options).then(
-        (p) => {
-          proxy = p;
-          reply({ ready: p.port });
-        },
-        (e: unknown) => {
-          process.stderr.write(`impair proxy: ${String(e)}\n`);
-          process.exit(1);
-        },
-      );
-      return;
-    }
-    if (!proxy) return reply({ id: m.id, error: 'not started' });
-    if (m.op === 'configure') proxy.configure(Object.fromEntries(Object.entries(m.config).map(([k, v]) => [k, v === null ? undefined : v])));
-    else if (m.op === 'resetStats') proxy.resetStats();
-    else if (m.op === 'close') {
-      void proxy.close().then(() => {
-        reply({ id: m.id });
-        process.exit(0);
-      });
-      return;
-    }
-    reply({ id: m.id, result: m.op === 'stats' ? proxy.stats() : undefined });
-  });
-  // The parent going away (test killed) takes the proxy with it.
-  process.on('disconnect', () => process.exit(0));
-}
-
-if (require.main === module) {
-  if (process.argv.includes('--ipc')) serveIpc();
-  else
-    startImpairProxy(parseCli(process.argv.slice(2))).then(
-      (p) => process.stdout.write(`impair-proxy listening on 127.0.0.1:${p.port}\n`),
-      (err: unknown) => {
-        process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
-        process.exit(1);
-      },
-    );
 }
