@@ -3,7 +3,7 @@ import { status } from '@grpc/grpc-js';
 import type { Engine } from '../src/backends/engine';
 import { createBatcher, type Batcher, type BatcherClock } from '../src/server/batcher';
 import { ServiceError } from '../src/server/errors';
-import { createColourEngine } from './server-test-engine';
+import { createColourEngine } from './helpers/colour-engine';
 
 const SIZE = 16;
 const RED = new Uint8Array(SIZE * SIZE * 3).map((_, i) => (i % 3 === 0 ? 255 : 0));
