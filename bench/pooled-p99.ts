@@ -10,13 +10,8 @@
  * machine. Hand-written because it is 30 lines and no maintained npm package does a seeded percentile
  * bootstrap without pulling in a statistics framework.
  */
+import { nearestRankSorted } from '../src/measure/stats';
 import { mulberry32 } from '../src/shared/prng';
-
-/** Nearest rank: the smallest value with at least p % of the samples at or below it (as our HDR report). */
-export function nearestRank(sorted: ArrayLike<number>, p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))];
-}
 
 export interface PooledRatio {
   /** p99 of the pooled numerator samples ÷ p99 of the pooled denominator samples. */
@@ -31,7 +26,7 @@ export interface PooledRatio {
 function resampledP99(xs: Float64Array, scratch: Float64Array, rand: () => number): number {
   for (let i = 0; i < xs.length; i++) scratch[i] = xs[Math.floor(rand() * xs.length)];
   scratch.sort();
-  return nearestRank(scratch, 99);
+  return nearestRankSorted(scratch, 99);
 }
 
 export function pooledP99Ratio(numerator: number[][], denominator: number[][], resamples = 1000, seed = 3): PooledRatio {
@@ -44,7 +39,7 @@ export function pooledP99Ratio(numerator: number[][], denominator: number[][], r
   const ratios = new Float64Array(resamples);
   for (let k = 0; k < resamples; k++) ratios[k] = resampledP99(a, sa, rand) / resampledP99(b, sb, rand);
   ratios.sort();
-  const na = nearestRank(a, 99);
-  const nb = nearestRank(b, 99);
-  return { ratio: na / nb, numeratorP99: na, denominatorP99: nb, ci95: [nearestRank(ratios, 2.5), nearestRank(ratios, 97.5)], samples: [a.length, b.length] };
+  const na = nearestRankSorted(a, 99);
+  const nb = nearestRankSorted(b, 99);
+  return { ratio: na / nb, numeratorP99: na, denominatorP99: nb, ci95: [nearestRankSorted(ratios, 2.5), nearestRankSorted(ratios, 97.5)], samples: [a.length, b.length] };
 }

@@ -11,6 +11,7 @@
  * out low by (typical − min) / transfer — measured through the impairment proxy on a busy 2-core machine,
  * 4–11 % low for 25–50 ms transfers. The median is central and robust to the odd stalled calibration probe.
  */
+import { median } from './stats';
 
 export interface TransferRate {
   /** Bytes per second; undefined when no transfer time could be measured (Σ(delay − c) ≤ 0). */
@@ -20,13 +21,6 @@ export interface TransferRate {
   /** Σ max(0, delay_i − c), ns. */
   transferNs: number;
   bytes: number;
-}
-
-export function median(xs: readonly number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /**
