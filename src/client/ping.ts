@@ -23,7 +23,7 @@ import { transferRate } from '../measure/throughput';
 import { statusName } from '../shared/grpc-status';
 import { createTimeSeries } from '../measure/timeseries';
 import type { UnaryTransport } from './unary-transport';
-import { sleepUntil } from './sleep';
+import { sleepUntil } from '../measure/sleep';
 
 export interface PingOptions {
   count?: number;
