@@ -1,6 +1,6 @@
 /**
  * `node dist/bench/ping-p3.js` (after `npm run build`): issue 5's P3 alone, for both of ping's transports —
- * the part of `npm run bench:perf` that needs no model measurements, in ~1.5 min instead of ~5.
+ * the part of `npm run bench:perf` that needs no model measurements, in a fraction of its time.
  *
  * One server child (`node dist/src/server/main.js --backend onnxruntime`, GoogLeNet synthetic: Ping does no
  * model work, so the model does not matter), then REPS rounds (BENCH_P3_REPS, default 3), each running, one

@@ -3,8 +3,9 @@
  * repetition (pooled), with a bootstrap 95 % confidence interval.
  *
  * Why pooled and not "median of per-repetition p99s": the p99 of 1000 probes is their 10th-worst value, and
- * on a shared 2-core VM those ten are scheduler stalls; per-repetition ratios were seen anywhere from 0.58
- * to 2.46 for the same two clients, so a 3-repetition median lands either side of 1.0 by chance. Pooling
+ * on a shared 2-core VM those ten are scheduler stalls, so per-repetition ratios for the same two clients
+ * scatter widely and a 3-repetition median lands either side of 1.0 by chance
+ * (docs/decisions/0009-p3-pooled-p99-with-equal-warm-up.md has the runs). Pooling
  * 3 × 1000 probes puts 30 samples in the tail, and the bootstrap says how far the ratio can be trusted.
  * The repetitions are still interleaved (the order of the clients rotates), so both pools saw the same
  * machine. Hand-written because it is 30 lines and no maintained npm package does a seeded percentile

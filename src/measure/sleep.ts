@@ -7,15 +7,15 @@
  * with a sub-ms timeout: no CPU, no allocation), then spins the last SPIN_MS. Otherwise it polls with
  * setImmediate, because a blocked thread would hold back a reply that arrives meanwhile and inflate its RTT.
  * Polling alone allocates on every iteration, which made V8 scavenge every few probes and burned a core
- * that the server shares (docs/decisions/0004-measurement-fidelity-pitfalls.md).
+ * that the server shares (docs/decisions/0010-probe-wait-without-garbage.md).
  */
 import { performance } from 'node:perf_hooks';
 
 const cell = new Int32Array(new SharedArrayBuffer(4));
 /**
- * The futex wakes up to ~0.1 ms late and a vCPU woken from idle is slow to get going; ending the wait with a
+ * The futex can wake late and a vCPU woken from idle is slow to get going; ending the wait with a
  * short busy loop (allocation-free) sends on time from a running CPU. The A/B that chose this is in
- * docs/decisions/0004-measurement-fidelity-pitfalls.md.
+ * docs/decisions/0010-probe-wait-without-garbage.md.
  */
 const SPIN_MS = 0.2;
 let spinSink = 0;
