@@ -9,13 +9,14 @@
  * in-flight request, one `done` function for the whole phase (no per-call closures here), timestamps
  * taken right around the call, nothing printed inside the timed region.
  */
-import { performance } from 'node:perf_hooks';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import type { CallOutcome, IssueFn } from './call';
 import { closedLoop } from './closed-loop';
 import type { Driver, EndReason, PhaseControl } from './driver';
 import { openLoop, type Overflow } from './open-loop';
 import type { Pacer } from './pacer';
 import { createRecorder, type Recorded } from './recorder';
+import { preciseWaitMs } from './sleep';
 import { monotonicTimebase, type Timebase } from './timebase';
 
 export type { EndReason } from './driver';
@@ -56,7 +57,7 @@ export interface LoadResult extends Recorded {
   unfinished: number;
   /** Measurement start → last completion (or drain end), ns. */
   elapsedNs: number;
-  /** Client event-loop utilisation over the measurement, 0..1. */
+  /** Share of the measurement the client's thread was working (event-loop utilisation less precise waits), 0..1. */
   clientBusy: number;
   endReason: EndReason;
   warmupRequests: number;
@@ -76,6 +77,17 @@ export interface PhaseLimits {
  */
 const DURATION_BACKSTOP_NS = 1e6;
 
+/**
+ * The share of the phase the client's thread was working: event-loop utilisation, minus the time the open
+ * loop's sleeper spent blocked or spinning for a send time (it runs inside a callback, so the event loop
+ * counts it as busy, but it is waiting, not work).
+ */
+function clientBusy(elu0: EventLoopUtilization, waitedMs: number): number {
+  const elu = performance.eventLoopUtilization(elu0);
+  const total = elu.idle + elu.active;
+  return total > 0 ? Math.max(0, elu.active - waitedMs) / total : 0;
+}
+
 export function runPhase(spec: LoadSpec, lim: PhaseLimits): Promise<LoadResult> {
   return new Promise((resolve) => {
     const slots = Math.max(1, Math.floor(spec.concurrency));
@@ -94,6 +106,7 @@ export function runPhase(spec: LoadSpec, lim: PhaseLimits): Promise<LoadResult> 
     let endReason: EndReason = lim.requests < Infinity && lim.durationNs === Infinity ? 'requests' : 'duration';
     let progressTimer: NodeJS.Timeout | undefined;
     const elu0 = performance.eventLoopUtilization();
+    const waited0 = preciseWaitMs();
     const t0 = time.nowNs();
     const now = (): number => Number(time.nowNs() - t0);
     const at = (ns: number): bigint => t0 + BigInt(Math.round(ns));
@@ -110,7 +123,7 @@ export function runPhase(spec: LoadSpec, lim: PhaseLimits): Promise<LoadResult> 
         mode: spec.mode,
         unfinished: inFlight + driver.waiting(),
         elapsedNs: inFlight > 0 ? now() : rec.lastEndNs(),
-        clientBusy: performance.eventLoopUtilization(elu0).utilization,
+        clientBusy: clientBusy(elu0, preciseWaitMs() - waited0),
         endReason,
         warmupRequests: 0,
       });

@@ -19,6 +19,15 @@ const cell = new Int32Array(new SharedArrayBuffer(4));
  */
 const SPIN_MS = 0.2;
 let spinSink = 0;
+let blockedMs = 0;
+
+/**
+ * Milliseconds this thread has spent blocked or spinning in precise waits, since the process started. The
+ * load phase subtracts it from the event loop's busy time: that time is waiting for a send time, not work.
+ */
+export function preciseWaitMs(): number {
+  return blockedMs;
+}
 
 /** Resolves at `monoNs` (process.hrtime.bigint() time), or as soon as `signal` aborts. */
 export function sleepUntil(monoNs: bigint, signal?: AbortSignal, idle?: () => boolean): Promise<void> {
@@ -41,11 +50,13 @@ export function sleepUntil(monoNs: bigint, signal?: AbortSignal, idle?: () => bo
       if (left <= 0) return end();
       if (left > 1.5) timer = setTimeout(step, Math.floor(left - 1));
       else if (idle?.()) {
+        const from = performance.now();
         if (left > SPIN_MS) Atomics.wait(cell, 0, 0, left - SPIN_MS);
         // The last SPIN_MS on CPU, as grpcio_ping.py does. The clock is read every few µs, not in a tight
         // loop: each performance.now() result can be a fresh heap number, and reading it back to back
         // allocated enough per probe to bring back the scavenges.
         while (performance.now() < targetMs) for (let i = 0; i < 4096; i++) spinSink = (spinSink + i) | 0;
+        blockedMs += performance.now() - from;
         end();
       } else setImmediate(step);
     };
