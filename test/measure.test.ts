@@ -5,6 +5,8 @@ import { ClockSample, estimateClock, oneWayDelays } from '../src/measure/clock';
 import { constantPacer, poissonPacer } from '../src/measure/pacer';
 import type { CallOutcome } from '../src/measure/call';
 import { runLoad } from '../src/measure/load-phase';
+import { probeLine, summaryText } from '../src/measure/ping-printer';
+import { summarizePing, type Probe } from '../src/measure/ping-summary';
 import type { Timebase } from '../src/measure/timebase';
 import { verdict } from '../src/measure/verdict';
 import { findKnee } from '../src/measure/sweep';
@@ -365,6 +367,58 @@ describe('measure: load phase on the real clock', () => {
       issue: (slot, _seq, done) => setImmediate(() => done(outcome(slot))),
     });
     expect([r.sent, r.ok, r.endReason, r.unfinished]).to.deep.equal([20, 20, 'requests', 0]);
+  });
+});
+
+describe('measure: ping summary and printer', () => {
+  // Probe 0 answered after probe 1 left (late); probe 1 was lost; probe 2 answered in time. Server clock = ours.
+  const MS = 1e6;
+  const ns = (msValue: number): bigint => BigInt(Math.round(msValue * MS));
+  const wall = 1_700_000_000_000_000_000n;
+  const answered = (seq: number, sentMs: number, rttMs: number, holdMs: number): Probe => {
+    const t1 = wall + ns(sentMs);
+    const up = (rttMs - holdMs) / 2;
+    return {
+      seq, status: 'OK', sent_ns: sentMs * MS, recv_ns: (sentMs + rttMs) * MS, rtt_ns: rttMs * MS, net_rtt_ns: (rttMs - holdMs) * MS, bytes_up: 10, bytes_down: 20, late: false,
+      t1_unix_nanos: t1, t2_unix_nanos: t1 + ns(up), t3_unix_nanos: t1 + ns(up + holdMs), t4_unix_nanos: t1 + ns(rttMs),
+    };
+  };
+  const run = (): ReturnType<typeof summarizePing> =>
+    summarizePing({
+      probes: [answered(0, 0, 2, 1), { seq: 1, status: 'DEADLINE_EXCEEDED', message: 'deadline', sent_ns: 1 * MS, bytes_up: 10, late: false, t1_unix_nanos: wall + ns(1) }, answered(2, 6, 1, 0.2)],
+      sentAtNs: [0, 1 * MS, 6 * MS],
+      calibration: [],
+      schedule: { arrivals: 'poisson', mean_interval_ms: 3, seed: 4 },
+      payloadBytes: 0,
+      responseBytes: 0,
+    });
+
+  it('counts sent, received, lost and late, and lists the failures', () => {
+    const r = run();
+    expect(r.probes.map((p) => p.late)).to.deep.equal([true, false, false]);
+    const s = r.summary;
+    expect([s.sent, s.received, s.lost, s.late]).to.deep.equal([3, 2, 1, 1]);
+    expect(s.loss_percent).to.be.closeTo(100 / 3, 1e-9);
+    expect(s.duration_s).to.equal(0.007);
+    expect(s.schedule).to.deep.equal({ arrivals: 'poisson', mean_interval_ms: 3, seed: 4 });
+    expect(s.status_counts).to.deep.equal({ OK: 2, DEADLINE_EXCEEDED: 1 });
+    expect(r.errors).to.deep.equal([{ message: 'DEADLINE_EXCEEDED: deadline', count: 1 }]);
+    expect([s.rtt.count, s.rtt.min_ms, s.rtt.max_ms, s.net_rtt.max_ms]).to.deep.equal([2, 1, 2, 1]);
+    // the loss breaks the chain: no jitter pair spans it
+    expect(s.jitter.rtt.pairs).to.equal(0);
+    expect(s.clock?.offset_ms).to.equal(0);
+    expect(s.throughput).to.equal(undefined);
+  });
+
+  it('prints what the summary holds', () => {
+    const r = run();
+    expect(probeLine(r.probes[0])).to.equal('20 bytes from server: seq=0 up=10 B rtt=2.000 ms net=1.000 ms (late)');
+    expect(probeLine(r.probes[1])).to.equal('seq=1 DEADLINE_EXCEEDED: deadline');
+    const text = summaryText('h:1', r.summary).split('\n');
+    expect(text[0]).to.equal('--- h:1 ping statistics ---');
+    expect(text[1]).to.equal('3 probes sent, 2 received, 1 lost (33.3 %), 1 late, time 7 ms');
+    expect(text[2]).to.equal('lost: DEADLINE_EXCEEDED ×1');
+    expect(text[3]).to.equal('rtt     min/mean/p50/p90/p99/max/stddev = 1.000/1.500/1.000/2.000/2.000/2.000/0.500 ms');
   });
 });
 

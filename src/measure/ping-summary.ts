@@ -101,6 +101,8 @@ export interface PingResult {
   summary: PingSummary;
   series: SeriesPoint[];
   rttHistogram: LatencyHistogram;
+  /** Failed probes by "STATUS: message", for the report's error list. */
+  errors: Array<{ message: string; count: number }>;
 }
 
 function jitterMs(xs: Array<number | null>): JitterFigures {
@@ -178,12 +180,19 @@ export function summarizePing(run: PingRun): PingResult {
   const rttSeries = probes.map((p) => (p.rtt_ns === undefined ? null : p.rtt_ns));
   const upSeries = probes.map((p) => (p.t2_unix_nanos && p.t2_unix_nanos !== 0n ? Number(p.t2_unix_nanos - p.t1_unix_nanos) : null));
   const downSeries = probes.map((p) => (p.t4_unix_nanos && p.t3_unix_nanos && p.t3_unix_nanos !== 0n ? Number(p.t4_unix_nanos - p.t3_unix_nanos) : null));
+  const errorCounts = new Map<string, number>();
+  for (const p of probes) {
+    if (p.status === 'OK') continue;
+    const key = `${p.status}: ${p.message ?? ''}`;
+    errorCounts.set(key, (errorCounts.get(key) ?? 0) + 1);
+  }
   const sent = probes.length;
   const lost = sent - ok.length;
   return {
     probes,
     rttHistogram: rttHist,
     series: series.points(),
+    errors: [...errorCounts].map(([message, count]) => ({ message, count })),
     summary: {
       sent,
       received: ok.length,
