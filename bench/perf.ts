@@ -42,7 +42,8 @@ import { ORT_WORKER_ENV } from '../src/backends/onnxruntime';
 import { loadServedModel, type ServedModel } from '../src/models/served-model';
 import { decodeImage, DEFAULT_MAX_INPUT_PIXELS, normalizeInto } from '../src/models/preprocess';
 import { grpcioPing, rtinfer, rtinferPing, type Json, type PingRun } from './ping-runs';
-import { nearestRank, pooledP99Ratio } from './pooled-p99';
+import { pooledP99Ratio } from './pooled-p99';
+import { median, nearestRankSorted, sortedCopy } from '../src/measure/stats';
 import { startServerProcess } from '../test/helpers/server-process';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -85,15 +86,11 @@ interface Ratio {
 }
 
 const loadAvg = (): number => os.loadavg()[0];
-const med = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-const spread = (values: number[]): Spread => ({ min: Math.min(...values), median: med(values), max: Math.max(...values), values });
+const spread = (values: number[]): Spread => ({ min: Math.min(...values), median: median(values), max: Math.max(...values), values });
 const log = (m: string): void => void process.stderr.write(`[bench:perf ${new Date().toISOString().slice(11, 19)} load ${loadAvg().toFixed(2)}] ${m}\n`);
 
 function ratio(id: string, what: string, num: number[], den: number[], unit: string, target: { op: '<=' | '>='; value: number } | undefined, loads: number[], why?: (r: number) => string | undefined): Ratio {
-  const r = med(num) / med(den);
+  const r = median(num) / median(den);
   const perRep = num.map((x, i) => x / den[Math.min(i, den.length - 1)]);
   const pass = target === undefined ? undefined : target.op === '<=' ? r <= target.value : r >= target.value;
   return {
@@ -113,7 +110,7 @@ async function timeMs(f: () => Promise<unknown>, n: number): Promise<number> {
     await f();
     xs.push(Number(process.hrtime.bigint() - t) / 1e6);
   }
-  return med(xs);
+  return median(xs);
 }
 
 interface RawFigures {
@@ -255,8 +252,8 @@ async function measureModel(m: ModelSpec, img224: string, img640: Buffer, grpcBo
       for (let b = 0; b < PING_BLOCKS; b++) for (let k = 0; k < runs.length; k++) runs[(k + rep + b) % runs.length].blocks.push(runs[(k + rep + b) % runs.length].run());
       for (const r of runs) {
         const rtts = r.blocks.flatMap((x) => x.rttsMs);
-        const sorted = [...rtts].sort((x, y) => x - y);
-        r.into.push({ p50: nearestRank(sorted, 50), p99: nearestRank(sorted, 99), max: sorted[sorted.length - 1], rttsMs: rtts });
+        const sorted = sortedCopy(rtts);
+        r.into.push({ p50: nearestRankSorted(sorted, 50), p99: nearestRankSorted(sorted, 99), max: sorted[sorted.length - 1], rttsMs: rtts });
       }
       ourRps.push(summary(rtinfer(['bench', '-t', `127.0.0.1:${srv.port}`, '--rpc', 'ping', '-C', '32', '-d', String(SERVED_S), '--warmup', '1', '--transport', 'h2'])).throughput_rps as number);
       ourRpsGrpcJs.push(summary(rtinfer(['bench', '-t', `127.0.0.1:${srv.port}`, '--rpc', 'ping', '-C', '32', '-d', String(SERVED_S), '--warmup', '1', '--transport', 'grpc-js'])).throughput_rps as number);
@@ -270,7 +267,7 @@ async function measureModel(m: ModelSpec, img224: string, img640: Buffer, grpcBo
     if (grpcStatus !== '0') throw new Error(`the h2load request body does not get grpc-status 0 (got ${grpcStatus})`);
     const ratios = [
       ratio('P1', 'served Classify p50 (C=1) ÷ raw engine.predict p50 (batch 1)', c1p50, raw.predictP50Ms, 'ms', { op: '<=', value: 1.05 }, loads,
-        () => `served p50 includes decoding the 224×224 JPEG (${med(raw.pipelineP50Ms.map((x, i) => x - raw.predictP50Ms[i])).toFixed(2)} ms in-process decode+normalise), the hand-off to the server's ORT worker thread, gRPC and two event loops; the raw figure is the engine alone on its own thread`),
+        () => `served p50 includes decoding the 224×224 JPEG (${median(raw.pipelineP50Ms.map((x, i) => x - raw.predictP50Ms[i])).toFixed(2)} ms in-process decode+normalise), the hand-off to the server's ORT worker thread, gRPC and two event loops; the raw figure is the engine alone on its own thread`),
       ratio('P1-pipeline', 'served Classify p50 (C=1) ÷ in-process decode+normalise+predict p50 (informative)', c1p50, raw.pipelineP50Ms, 'ms', undefined, loads),
       ratio('P2', 'saturated served images/s (C=8) ÷ best raw images/s (batch 1/2/4/8)', satIps, raw.bestImagesPerS, 'img/s', { op: '>=', value: 0.95 }, loads,
         () => 'the server also decodes every JPEG (libvips threads) and runs gRPC and its ORT worker hand-off on the same 2 cores the engine uses for its 2 intra-op threads'),
@@ -317,7 +314,7 @@ async function issue7(img224: string, ortC8: number[], ortC4: number[]): Promise
     await srv.stop();
   }
   const why = (o: number[], w: number[]) => (r: number): string =>
-    `onnxruntime served ${med(o).toFixed(1)} img/s vs wasm ${med(w).toFixed(1)} img/s (×${r.toFixed(2)}); served ORT also pays JPEG decode and gRPC on the same 2 cores, which wasm's 100 ms inferences hide`;
+    `onnxruntime served ${median(o).toFixed(1)} img/s vs wasm ${median(w).toFixed(1)} img/s (×${r.toFixed(2)}); served ORT also pays JPEG decode and gRPC on the same 2 cores, which wasm's 100 ms inferences hide`;
   return [
     ratio('issue7', 'served GoogLeNet images/s, onnxruntime ÷ wasm (rtinfer bench --rpc classify --concurrency 8)', ortC8, wasm8, 'img/s', { op: '>=', value: 5 }, loads, why(ortC8, wasm8)),
     ratio('issue7-C4', 'the same at --concurrency 4 (informative)', ortC4, wasm4, 'img/s', undefined, loads),

@@ -14,7 +14,7 @@ import { grpcJsTransport, type UnaryOutcome, type UnaryTransport } from '../src/
 import { InferenceServiceService, PingRequest } from '../src/gen/inference/v1/inference';
 import { writeBenchJson } from './out';
 import { grpcioPing } from './ping-runs';
-import { nearestRank } from './pooled-p99';
+import { nearestRankSorted } from '../src/measure/stats';
 import { startServerProcess } from '../test/helpers/server-process';
 
 const REPS = Math.max(1, Number(process.env.BENCH_CPU_REPS ?? 3));
@@ -52,7 +52,7 @@ async function nodeTransport(kind: 'h2' | 'grpc-js', port: number): Promise<Figu
     }
     const c = process.cpuUsage(c0);
     rtts.sort((a, b) => a - b);
-    return { cpu_us_per_call: (c.user + c.system) / CALLS, p50_ms: nearestRank(rtts, 50), p99_ms: nearestRank(rtts, 99) };
+    return { cpu_us_per_call: (c.user + c.system) / CALLS, p50_ms: nearestRankSorted(rtts, 50), p99_ms: nearestRankSorted(rtts, 99) };
   } finally {
     t.close();
   }

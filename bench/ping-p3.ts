@@ -1,6 +1,6 @@
 /**
  * `node dist/bench/ping-p3.js` (after `npm run build`): issue 5's P3 alone, for both of ping's transports —
- * the part of `npm run bench:perf` that needs no model measurements, in ~1.5 min instead of ~5.
+ * the part of `npm run bench:perf` that needs no model measurements, in a fraction of its time.
  *
  * One server child (`node dist/src/server/main.js --backend onnxruntime`, GoogLeNet synthetic: Ping does no
  * model work, so the model does not matter), then REPS rounds (BENCH_P3_REPS, default 3), each running, one
@@ -15,6 +15,7 @@ import * as os from 'node:os';
 import { writeBenchJson } from './out';
 import { grpcioPing, rtinferPing } from './ping-runs';
 import { pooledP99Ratio } from './pooled-p99';
+import { median } from '../src/measure/stats';
 import { startServerProcess } from '../test/helpers/server-process';
 
 const REPS = Math.max(1, Number(process.env.BENCH_P3_REPS ?? 3));
@@ -31,11 +32,6 @@ interface Row {
   max_ms: number;
   load_avg: number;
 }
-
-const med = (xs: number[]): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
 
 async function main(): Promise<void> {
   const load0 = os.loadavg()[0];
@@ -63,13 +59,13 @@ async function main(): Promise<void> {
   }
   const p99 = (c: Client): number[] => rows.filter((r) => r.client === c).map((r) => r.p99_ms);
   const p50 = (c: Client): number[] => rows.filter((r) => r.client === c).map((r) => r.p50_ms);
-  const ref = med(p99('grpcio'));
+  const ref = median(p99('grpcio'));
   const summary = (['h2', 'grpc-js'] as const).map((t) => {
     const per = p99(t).map((x, i) => x / p99('grpcio')[i]);
     const pooled = pooledP99Ratio(raw[t], raw.grpcio);
-    return { transport: t, p50_median_ms: med(p50(t)), p99_ms: p99(t), p99_median_ms: med(p99(t)), ratio_of_median_p99s: med(p99(t)) / ref, ratio_per_round: per, pooled, pass: pooled.ratio <= 1 };
+    return { transport: t, p50_median_ms: median(p50(t)), p99_ms: p99(t), p99_median_ms: median(p99(t)), ratio_of_median_p99s: median(p99(t)) / ref, ratio_per_round: per, pooled, pass: pooled.ratio <= 1 };
   });
-  process.stdout.write(`\nP3 = rtinfer ping p99 ÷ grpcio p99, each over all ${REPS} × ${PING_COUNT} probes pooled (grpcio p99 per round ${p99('grpcio').map((x) => x.toFixed(3)).join(', ')} ms, pooled ${summary[0].pooled.denominatorP99.toFixed(3)}; p50 median ${med(p50('grpcio')).toFixed(3)} ms)\n`);
+  process.stdout.write(`\nP3 = rtinfer ping p99 ÷ grpcio p99, each over all ${REPS} × ${PING_COUNT} probes pooled (grpcio p99 per round ${p99('grpcio').map((x) => x.toFixed(3)).join(', ')} ms, pooled ${summary[0].pooled.denominatorP99.toFixed(3)}; p50 median ${median(p50('grpcio')).toFixed(3)} ms)\n`);
   for (const s of summary) {
     process.stdout.write(
       `  --transport ${s.transport.padEnd(7)} p99 per round ${s.p99_ms.map((x) => x.toFixed(3)).join(', ')} ms, pooled ${s.pooled.numeratorP99.toFixed(3)} (p50 median ${s.p50_median_ms.toFixed(3)}) → ` +

@@ -3,7 +3,11 @@ import { buckets, cdf, createLatencyHistogram, summarize } from '../src/measure/
 import { jitter } from '../src/measure/jitter';
 import { ClockSample, estimateClock, oneWayDelays } from '../src/measure/clock';
 import { constantPacer, poissonPacer } from '../src/measure/pacer';
-import { runLoad, DoneFn } from '../src/measure/load';
+import type { CallOutcome } from '../src/measure/call';
+import { runLoad } from '../src/measure/load-phase';
+import { probeLine, summaryText } from '../src/measure/ping-printer';
+import { summarizePing, type Probe } from '../src/measure/ping-summary';
+import type { Timebase } from '../src/measure/timebase';
 import { verdict } from '../src/measure/verdict';
 import { findKnee } from '../src/measure/sweep';
 import { assessStability, chooseWindowSeconds, selfCheck, windowsOf } from '../src/measure/stability';
@@ -124,69 +128,297 @@ describe('measure: pacers', () => {
   });
 });
 
-describe('measure: load runner', () => {
-  it('open loop measures from the intended send time: a 50 ms stall shows on every request it delayed', async () => {
-    // 1000 req/s for 100 ms, one in flight; each call takes ~0 ms except request 10, which stalls 50 ms.
-    // Requests 11..~59 are due during the stall and wait in the client; from the intended time their
-    // latencies run ~49 ms down to ~1 ms. Measured from the actual send they would all look ~0 ms.
-    const r = await runLoad({
-      mode: 'open',
-      concurrency: 1,
-      pacer: () => constantPacer(1000),
-      durationS: 0.1,
-      issue: (slot: number, seq: number, done: DoneFn) => {
-        if (seq === 10) setTimeout(() => done(slot, 0, 10, 20, 1, undefined, undefined), 50);
-        else setImmediate(() => done(slot, 0, 10, 20, 1, undefined, undefined));
+/**
+ * Virtual time for the load drivers: the clock moves only when everything runnable has run (no clock reads
+ * or new wake-ups during an event-loop turn), and then jumps to the earliest pending wake-up or call end
+ * (ties in the order they were scheduled). Scheduling is checked exactly, with no real-time bounds.
+ */
+interface VirtualTime {
+  timebase: Timebase;
+  nowMs(): number;
+  /** Runs `fire` `delayNs` of virtual time from now (a call that takes that long). */
+  after(delayNs: number, fire: () => void): void;
+  /** Every wait the code under test asked for: when to, and whether it was the pacer's (it passes idle()). */
+  waits: Array<{ atMs: number; paced: boolean }>;
+  run<T>(p: Promise<T>): Promise<T>;
+}
+
+function virtualTime(): VirtualTime {
+  let t = 0n;
+  let activity = 0;
+  let order = 0;
+  const pending: Array<{ at: bigint; order: number; fire: () => void }> = [];
+  const waits: VirtualTime['waits'] = [];
+  const schedule = (at: bigint, fire: () => void): { at: bigint; order: number; fire: () => void } => {
+    activity++;
+    const e = { at, order: order++, fire };
+    pending.push(e);
+    return e;
+  };
+  const timebase: Timebase = {
+    nowNs: () => {
+      activity++;
+      return t;
+    },
+    sleepUntil: (monoNs, signal, idle) =>
+      new Promise<void>((resolve) => {
+        waits.push({ atMs: Number(monoNs) / 1e6, paced: idle !== undefined });
+        if (signal?.aborted) return resolve();
+        const onAbort = (): void => {
+          const i = pending.indexOf(e);
+          if (i >= 0) pending.splice(i, 1);
+          resolve();
+        };
+        const e = schedule(monoNs, () => {
+          signal?.removeEventListener('abort', onAbort);
+          resolve();
+        });
+        signal?.addEventListener('abort', onAbort);
+      }),
+  };
+  return {
+    timebase,
+    nowMs: () => Number(t) / 1e6,
+    after: (delayNs, fire) => void schedule(t + BigInt(delayNs), fire),
+    waits,
+    async run<T>(p: Promise<T>): Promise<T> {
+      let settled = false;
+      p.then(() => (settled = true), () => (settled = true));
+      for (;;) {
+        let seen: number;
+        do {
+          seen = activity;
+          await new Promise((r) => setImmediate(r));
+        } while (seen !== activity);
+        if (settled) return p;
+        if (pending.length === 0) throw new Error('stalled: nothing pending and the load has not ended');
+        pending.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : a.order - b.order));
+        const e = pending.shift()!;
+        if (e.at > t) t = e.at;
+        e.fire();
+      }
+    },
+  };
+}
+
+const outcome = (slot: number, code = 0, details?: string): CallOutcome => ({ slot, code, bytesUp: 100, bytesDown: 1000, images: code === 0 ? 1 : 0, serverTiming: undefined, details });
+const range = (from: number, to: number, step = 1): number[] => Array.from({ length: Math.floor((to - from) / step) + 1 }, (_, i) => from + i * step);
+
+describe('measure: open-loop driver (virtual time)', () => {
+  it('sends each request at its paced instant, sleeping until each one, and ends at the duration', async () => {
+    const vt = virtualTime();
+    const sentAt: number[] = [];
+    const r = await vt.run(runLoad({
+      mode: 'open', concurrency: 2, pacer: () => constantPacer(1000), durationS: 0.01, timebase: vt.timebase,
+      issue: (slot, _seq, done) => {
+        sentAt.push(vt.nowMs());
+        vt.after(300_000, () => done(outcome(slot)));
       },
-    });
-    expect(r.ok).to.be.within(95, 100);
-    const over10ms = (h: typeof r.latency): number => {
-      let n = 0;
-      for (const b of buckets(h, 1000)) if (b.from_ms >= 10) n += b.count;
-      return n;
-    };
-    expect(over10ms(r.latency)).to.be.at.least(30);
-    expect(summarize(r.latency).max_ms).to.be.within(49, 80);
+    }));
+    expect(sentAt).to.deep.equal(range(0, 9));
+    // it waits for the next due time (1 ms … 10 ms, where the duration ends it), never polls in between
+    expect(vt.waits.filter((w) => w.paced).map((w) => w.atMs)).to.deep.equal(range(1, 10));
+    expect(r.endReason).to.equal('duration');
+    expect([r.sent, r.scheduled, r.sentLate, r.ok]).to.deep.equal([10, 10, 0, 10]);
+    expect(summarize(r.latency).percentiles_ms.p50).to.equal(0.3);
+    expect(summarize(r.latency).max_ms).to.equal(0.3);
+    expect(r.elapsedNs).to.equal(9.3e6);
+  });
+
+  it('measures from the intended send time: a 50 ms stall shows on every request it delayed, and they count as late', async () => {
+    // 1000 req/s for 100 ms, one in flight; every call takes no time except request 10, which takes 50 ms.
+    // Requests 11..59 fall due during the stall, wait in the client and leave at 60 ms: measured from their
+    // intended times they took 49..1 ms. Measured from the actual send they would all look instant.
+    const vt = virtualTime();
+    const r = await vt.run(runLoad({
+      mode: 'open', concurrency: 1, pacer: () => constantPacer(1000), durationS: 0.1, timebase: vt.timebase,
+      issue: (slot, seq, done) => vt.after(seq === 10 ? 50e6 : 0, () => done(outcome(slot))),
+    }));
+    expect([r.sent, r.ok, r.scheduled, r.dropped]).to.deep.equal([100, 100, 100, 0]);
+    const lat = summarize(r.latency);
+    expect(lat.max_ms).to.be.closeTo(50, 0.05);
+    expect(lat.percentiles_ms.p90).to.be.closeTo(40, 0.05);
+    expect(lat.mean_ms).to.be.closeTo((50 + 49 * 25) / 100, 0.01);
     // the same run, measured the coordinated-omission way, hides the stall behind one slow request
-    expect(over10ms(r.service)).to.be.at.most(1);
-    expect(r.sentLate / r.scheduled).to.be.greaterThan(0.01);
+    const svc = summarize(r.service);
+    expect(svc.max_ms).to.be.closeTo(50, 0.05);
+    expect(svc.percentiles_ms.p99).to.be.below(0.01);
+    // 11..58 left more than 1 ms behind their schedule; 59 exactly 1 ms behind does not count
+    expect(r.sentLate).to.equal(48);
     expect(selfCheck({ clientBusy: 0, scheduled: r.scheduled, sentLate: r.sentLate })[0]).to.match(/sent > 1 ms late/);
   });
 
-  it('closed loop keeps exactly C requests in flight and stops at the request count', async () => {
-    let inFlight = 0;
-    let maxInFlight = 0;
-    const r = await runLoad({
-      mode: 'closed',
-      concurrency: 3,
-      requests: 50,
+  it("overflow 'drop': a request due while the window is full is skipped and counted, not queued", async () => {
+    const vt = virtualTime();
+    const sentAt: number[] = [];
+    const r = await vt.run(runLoad({
+      mode: 'open', concurrency: 1, overflow: 'drop', pacer: () => constantPacer(1000), durationS: 0.01, timebase: vt.timebase,
       issue: (slot, _seq, done) => {
-        inFlight++;
-        maxInFlight = Math.max(maxInFlight, inFlight);
-        setTimeout(() => {
-          inFlight--;
-          done(slot, slot === 0 ? 14 : 0, 100, 1000, 1, undefined, slot === 0 ? 'no server' : undefined);
-        }, 2);
+        sentAt.push(vt.nowMs());
+        vt.after(2.5e6, () => done(outcome(slot)));
       },
-    });
-    expect(r.sent).to.equal(50);
-    expect(r.completed).to.equal(50);
-    expect(maxInFlight).to.equal(3);
-    expect(r.statusCounts.UNAVAILABLE).to.equal(r.errors);
-    expect(r.errors).to.be.greaterThan(0);
-    expect(r.errorMessages['UNAVAILABLE: no server']).to.equal(r.errors);
-    expect(r.ok + r.errors).to.equal(50);
+    }));
+    expect(sentAt).to.deep.equal([0, 3, 6, 9]);
+    expect([r.sent, r.dropped, r.scheduled, r.ok, r.sentLate]).to.deep.equal([4, 6, 10, 4, 0]);
+    expect(r.elapsedNs).to.equal(11.5e6); // the last call, sent at 9 ms, is awaited
+  });
+
+  it('ends at its request count', async () => {
+    const vt = virtualTime();
+    const sentAt: number[] = [];
+    const r = await vt.run(runLoad({
+      mode: 'open', concurrency: 4, pacer: () => constantPacer(1000), requests: 5, timebase: vt.timebase,
+      issue: (slot, _seq, done) => {
+        sentAt.push(vt.nowMs());
+        vt.after(0, () => done(outcome(slot)));
+      },
+    }));
+    expect(sentAt).to.deep.equal(range(0, 4));
+    expect([r.sent, r.ok, r.endReason]).to.deep.equal([5, 5, 'requests']);
+  });
+});
+
+describe('measure: closed-loop driver (virtual time)', () => {
+  it('keeps exactly C in flight, each worker sending the instant its call ends, and stops at the request count', async () => {
+    // Worker k's calls take k + 1 ms, and worker 0's all fail.
+    const vt = virtualTime();
+    let inFlight = 0;
+    const inFlightAfterSend: number[] = [];
+    const sentAt: number[][] = [[], [], []];
+    const r = await vt.run(runLoad({
+      mode: 'closed', concurrency: 3, requests: 50, timebase: vt.timebase,
+      issue: (slot, _seq, done) => {
+        inFlightAfterSend.push(++inFlight);
+        sentAt[slot].push(vt.nowMs());
+        vt.after((slot + 1) * 1e6, () => {
+          inFlight--;
+          done(slot === 0 ? outcome(slot, 14, 'no server') : outcome(slot));
+        });
+      },
+    }));
+    expect(inFlightAfterSend).to.deep.equal([1, 2, 3, ...new Array(47).fill(3)]);
+    // 27 + 14 + 9 = 50 requests by 26 ms
+    expect(sentAt).to.deep.equal([range(0, 26), range(0, 26, 2), range(0, 24, 3)]);
+    expect([r.sent, r.completed, r.ok, r.errors, r.endReason]).to.deep.equal([50, 50, 23, 27, 'requests']);
+    expect(r.statusCounts).to.deep.equal({ OK: 23, UNAVAILABLE: 27 });
+    expect(r.errorMessages).to.deep.equal({ 'UNAVAILABLE: no server': 27 });
     expect(r.bytesUp).to.equal(5000);
+    expect(r.elapsedNs).to.equal(28e6); // worker 1's last call, sent at 26 ms, ends at 28 ms
+    const lat = summarize(r.latency);
+    expect([lat.count, lat.min_ms, lat.max_ms]).to.deep.equal([23, 2, 3]);
+  });
+
+  it('ends at its duration: no request starts after it, and the calls in flight are awaited', async () => {
+    const vt = virtualTime();
+    const r = await vt.run(runLoad({
+      mode: 'closed', concurrency: 2, durationS: 0.01, timebase: vt.timebase,
+      issue: (slot, _seq, done) => vt.after(1e6, () => done(outcome(slot))),
+    }));
+    expect([r.sent, r.completed, r.unfinished, r.endReason, r.elapsedNs]).to.deep.equal([20, 20, 0, 'duration', 10e6]);
+  });
+
+  it('calls that never end: the duration still stops issuing and the drain timeout ends the run, counting them', async () => {
+    const vt = virtualTime();
+    const r = await vt.run(runLoad({ mode: 'closed', concurrency: 2, durationS: 0.005, drainS: 0.5, timebase: vt.timebase, issue: () => undefined }));
+    expect([r.sent, r.completed, r.unfinished, r.endReason]).to.deep.equal([2, 0, 2, 'drain-timeout']);
+    expect(r.elapsedNs).to.equal(506e6); // 5 ms + the 1 ms backstop + 500 ms of drain
+  });
+
+  it('an abort stops issuing; the call in flight is still measured', async () => {
+    const vt = virtualTime();
+    const ac = new AbortController();
+    vt.after(3.5e6, () => ac.abort());
+    const r = await vt.run(runLoad({
+      mode: 'closed', concurrency: 1, durationS: 1, signal: ac.signal, timebase: vt.timebase,
+      issue: (slot, _seq, done) => vt.after(1e6, () => done(outcome(slot))),
+    }));
+    expect([r.sent, r.completed, r.endReason, r.elapsedNs]).to.deep.equal([4, 4, 'interrupted', 4e6]);
+  });
+
+  it('a call that ends inside its own issue() does not recurse', async () => {
+    const vt = virtualTime();
+    let depth = 0;
+    let maxDepth = 0;
+    const r = await vt.run(runLoad({
+      mode: 'closed', concurrency: 2, requests: 200, timebase: vt.timebase,
+      issue: (slot, _seq, done) => {
+        maxDepth = Math.max(maxDepth, ++depth);
+        done(outcome(slot));
+        depth--;
+      },
+    }));
+    expect([r.sent, r.ok, maxDepth]).to.deep.equal([200, 200, 1]);
   });
 
   it('warm-up requests are not measured', async () => {
+    const vt = virtualTime();
+    const r = await vt.run(runLoad({
+      mode: 'closed', concurrency: 1, requests: 5, warmupRequests: 7, timebase: vt.timebase,
+      issue: (slot, _s, done) => vt.after(1e6, () => done(outcome(slot))),
+    }));
+    expect([r.warmupRequests, r.sent, r.ok, summarize(r.latency).count]).to.deep.equal([7, 5, 5, 5]);
+  });
+});
+
+describe('measure: load phase on the real clock', () => {
+  it('open loop with the real sleeper sends every request and ends at the count (no timing asserted)', async () => {
     const r = await runLoad({
-      mode: 'closed', concurrency: 1, requests: 5, warmupRequests: 7,
-      issue: (slot, _s, done) => setImmediate(() => done(slot, 0, 0, 0, 1, undefined, undefined)),
+      mode: 'open', concurrency: 2, pacer: () => constantPacer(2000), requests: 20,
+      issue: (slot, _seq, done) => setImmediate(() => done(outcome(slot))),
     });
-    expect(r.warmupRequests).to.equal(7);
-    expect(r.ok).to.equal(5);
-    expect(summarize(r.latency).count).to.equal(5);
+    expect([r.sent, r.ok, r.endReason, r.unfinished]).to.deep.equal([20, 20, 'requests', 0]);
+  });
+});
+
+describe('measure: ping summary and printer', () => {
+  // Probe 0 answered after probe 1 left (late); probe 1 was lost; probe 2 answered in time. Server clock = ours.
+  const MS = 1e6;
+  const ns = (msValue: number): bigint => BigInt(Math.round(msValue * MS));
+  const wall = 1_700_000_000_000_000_000n;
+  const answered = (seq: number, sentMs: number, rttMs: number, holdMs: number): Probe => {
+    const t1 = wall + ns(sentMs);
+    const up = (rttMs - holdMs) / 2;
+    return {
+      seq, status: 'OK', sent_ns: sentMs * MS, recv_ns: (sentMs + rttMs) * MS, rtt_ns: rttMs * MS, net_rtt_ns: (rttMs - holdMs) * MS, bytes_up: 10, bytes_down: 20, late: false,
+      t1_unix_nanos: t1, t2_unix_nanos: t1 + ns(up), t3_unix_nanos: t1 + ns(up + holdMs), t4_unix_nanos: t1 + ns(rttMs),
+    };
+  };
+  const run = (): ReturnType<typeof summarizePing> =>
+    summarizePing({
+      probes: [answered(0, 0, 2, 1), { seq: 1, status: 'DEADLINE_EXCEEDED', message: 'deadline', sent_ns: 1 * MS, bytes_up: 10, late: false, t1_unix_nanos: wall + ns(1) }, answered(2, 6, 1, 0.2)],
+      sentAtNs: [0, 1 * MS, 6 * MS],
+      calibration: [],
+      schedule: { arrivals: 'poisson', mean_interval_ms: 3, seed: 4 },
+      payloadBytes: 0,
+      responseBytes: 0,
+    });
+
+  it('counts sent, received, lost and late, and lists the failures', () => {
+    const r = run();
+    expect(r.probes.map((p) => p.late)).to.deep.equal([true, false, false]);
+    const s = r.summary;
+    expect([s.sent, s.received, s.lost, s.late]).to.deep.equal([3, 2, 1, 1]);
+    expect(s.loss_percent).to.be.closeTo(100 / 3, 1e-9);
+    expect(s.duration_s).to.equal(0.007);
+    expect(s.schedule).to.deep.equal({ arrivals: 'poisson', mean_interval_ms: 3, seed: 4 });
+    expect(s.status_counts).to.deep.equal({ OK: 2, DEADLINE_EXCEEDED: 1 });
+    expect(r.errors).to.deep.equal([{ message: 'DEADLINE_EXCEEDED: deadline', count: 1 }]);
+    expect([s.rtt.count, s.rtt.min_ms, s.rtt.max_ms, s.net_rtt.max_ms]).to.deep.equal([2, 1, 2, 1]);
+    // the loss breaks the chain: no jitter pair spans it
+    expect(s.jitter.rtt.pairs).to.equal(0);
+    expect(s.clock?.offset_ms).to.equal(0);
+    expect(s.throughput).to.equal(undefined);
+  });
+
+  it('prints what the summary holds', () => {
+    const r = run();
+    expect(probeLine(r.probes[0])).to.equal('20 bytes from server: seq=0 up=10 B rtt=2.000 ms net=1.000 ms (late)');
+    expect(probeLine(r.probes[1])).to.equal('seq=1 DEADLINE_EXCEEDED: deadline');
+    const text = summaryText('h:1', r.summary).split('\n');
+    expect(text[0]).to.equal('--- h:1 ping statistics ---');
+    expect(text[1]).to.equal('3 probes sent, 2 received, 1 lost (33.3 %), 1 late, time 7 ms');
+    expect(text[2]).to.equal('lost: DEADLINE_EXCEEDED ×1');
+    expect(text[3]).to.equal('rtt     min/mean/p50/p90/p99/max/stddev = 1.000/1.500/1.000/2.000/2.000/2.000/0.500 ms');
   });
 });
 

@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
-import { runLoad } from '../src/measure/load';
+import { runLoad } from '../src/measure/load-phase';
 import { constantPacer } from '../src/measure/pacer';
 import { fillLoadReport } from '../src/measure/load-report';
 import { environment, FORMAT_VERSION, newReport, readReport, writeReport } from '../src/measure/report-json';
@@ -16,7 +16,7 @@ async function run(mode: 'closed' | 'open', file: string): Promise<string> {
     concurrency: 2,
     pacer: () => constantPacer(400),
     durationS: 1.2,
-    issue: (slot, seq, done) => setTimeout(() => done(slot, seq % 50 === 49 ? 8 : 0, 1000, 200, 1, undefined, 'queue full'), 1 + (seq % 3)),
+    issue: (slot, seq, done) => setTimeout(() => done({ slot, code: seq % 50 === 49 ? 8 : 0, bytesUp: 1000, bytesDown: 200, images: 1, serverTiming: undefined, details: 'queue full' }), 1 + (seq % 3)),
   });
   const rep = newReport('bench', { mode, concurrency: 2 }, environment('in-test'), new Date());
   fillLoadReport(rep, r, { budgetMs: 2, fps: 100 });

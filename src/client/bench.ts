@@ -1,9 +1,9 @@
 /**
  * `bench` (closed or open loop, optional concurrency sweep) and `stream` (frames at --fps with an
  * in-flight --window; a frame due while the window is full is dropped and counted). Both drive
- * src/measure/load.ts with an issuer from issuers.ts and report through src/measure.
+ * src/measure/load-phase.ts with an issuer from issuers.ts and report through src/measure.
  */
-import { runLoad, LoadResult } from '../measure/load';
+import { runLoad, LoadResult } from '../measure/load-phase';
 import { fillLoadReport, loadSummaryText, VerdictTargets } from '../measure/load-report';
 import { constantPacer, poissonPacer } from '../measure/pacer';
 import { RunReport } from '../measure/report-json';

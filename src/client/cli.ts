@@ -170,7 +170,7 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
           rep.histogram = { buckets: buckets(r.rttHistogram), cdf: cdf(r.rttHistogram) };
           rep.series = r.series;
           rep.status_counts = r.summary.status_counts;
-          rep.errors = Object.entries(r.probes.filter((p) => p.status !== 'OK').reduce<Record<string, number>>((m, p) => ((m[`${p.status}: ${p.message ?? ''}`] = (m[`${p.status}: ${p.message ?? ''}`] ?? 0) + 1), m), {})).map(([message, count]) => ({ message, count }));
+          rep.errors = r.errors;
           rep.probes = r.probes;
           finishReport(rep, a.json, io);
           return r.summary.received === 0 ? EXIT.RUNTIME : EXIT.OK;

@@ -1,11 +1,12 @@
 /**
- * The gRPC calls the load runner drives, one issuer per RPC. Each prebuilds its requests and one
- * callback per slot, so the hot loop allocates nothing of ours per call (grpc-js allocates its own).
+ * The gRPC calls the load drivers run, one issuer per RPC. Each prebuilds its requests, one callback and
+ * one outcome object per slot (src/measure/call.ts), so the hot loop allocates nothing of ours per call
+ * (grpc-js allocates its own).
  * Calls are spread over the connection's channels by slot.
  */
 import type * as grpc from '@grpc/grpc-js';
 import { ClassifyRequest, ClassifyResponse, InferenceServiceService, PingRequest } from '../gen/inference/v1/inference';
-import type { DoneFn, IssueFn } from '../measure/load';
+import { outcomesPerSlot, type DoneFn, type IssueFn } from '../measure/call';
 import { Connection, WIRE_BYTES, WithWireBytes } from './connect';
 import type { LoadedImage } from '../shared/images';
 import type { UnaryOutcome, UnaryTransport } from './unary-transport';
@@ -26,11 +27,25 @@ function classifyRequests(images: LoadedImage[], topK: number): { reqs: Classify
 export function classifyIssuer(conn: Connection, images: LoadedImage[], topK: number, slots: number): Issuer {
   const { reqs, sizes } = classifyRequests(images, topK);
   const slotImage = new Int32Array(slots);
+  const outcomes = outcomesPerSlot(slots);
   let done: DoneFn = () => undefined;
   const callbacks = Array.from({ length: slots }, (_, slot) => (err: grpc.ServiceError | null, res: ClassifyResponse) => {
-    const up = sizes[slotImage[slot]];
-    if (err) done(slot, err.code, up, 0, 0, undefined, err.details);
-    else done(slot, 0, up, (res as WithWireBytes)[WIRE_BYTES] ?? 0, 1, res.timing, undefined);
+    const o = outcomes[slot];
+    o.bytesUp = sizes[slotImage[slot]];
+    if (err) {
+      o.code = err.code;
+      o.bytesDown = 0;
+      o.images = 0;
+      o.serverTiming = undefined;
+      o.details = err.details;
+    } else {
+      o.code = 0;
+      o.bytesDown = (res as WithWireBytes)[WIRE_BYTES] ?? 0;
+      o.images = 1;
+      o.serverTiming = res.timing;
+      o.details = undefined;
+    }
+    done(o);
   });
   return {
     issue(slot, seq, d): void {
@@ -56,10 +71,15 @@ export function pingIssuer(t: UnaryTransport, payloadBytes: number, responseByte
   const req: PingRequest = { seq: 0n, payload: Buffer.alloc(payloadBytes, 0x5a), responseBytes, echoPayload: false, clientSendUnixNanos: 0n };
   const bytes = Buffer.from(PingRequest.encode(req).finish());
   const up = bytes.length;
+  const outcomes = outcomesPerSlot(slots);
+  for (const o of outcomes) o.bytesUp = up;
   let done: DoneFn = () => undefined;
-  const callbacks = Array.from({ length: slots }, (_, slot) => (o: UnaryOutcome) => {
-    if (o.code !== 0) done(slot, o.code, up, 0, 0, undefined, o.details);
-    else done(slot, 0, up, o.response?.length ?? 0, 0, undefined, undefined);
+  const callbacks = Array.from({ length: slots }, (_, slot) => (u: UnaryOutcome) => {
+    const o = outcomes[slot];
+    o.code = u.code;
+    o.bytesDown = u.code === 0 ? (u.response?.length ?? 0) : 0;
+    o.details = u.code === 0 ? undefined : u.details;
+    done(o);
   });
   return {
     issue(slot, _seq, d): void {
@@ -83,7 +103,30 @@ export function streamIssuer(conn: Connection, images: LoadedImage[], topK: numb
   const streams: Array<grpc.ClientDuplexStream<ClassifyRequest, ClassifyResponse> | undefined> = new Array(conn.clients.length);
   const inFlight: Array<Set<number>> = conn.clients.map(() => new Set<number>());
   const ended: Array<Promise<void>> = [];
+  const outcomes = outcomesPerSlot(slots);
   let done: DoneFn = () => undefined;
+  /** The response for `slot`'s frame came: a result, or that frame's own error. */
+  const answered = (slot: number, res: ClassifyResponse): void => {
+    const o = outcomes[slot];
+    o.code = res.error ? res.error.code : 0;
+    o.bytesUp = sizes[slotImage[slot]];
+    o.bytesDown = (res as WithWireBytes)[WIRE_BYTES] ?? 0;
+    o.images = res.error ? 0 : 1;
+    o.serverTiming = res.error ? undefined : res.timing;
+    o.details = res.error?.message;
+    done(o);
+  };
+  /** The stream failed with `slot`'s frame in flight: nothing came back for it. */
+  const failed = (slot: number, code: number, details: string): void => {
+    const o = outcomes[slot];
+    o.code = code;
+    o.bytesUp = sizes[slotImage[slot]];
+    o.bytesDown = 0;
+    o.images = 0;
+    o.serverTiming = undefined;
+    o.details = details;
+    done(o);
+  };
 
   const open = (ch: number): grpc.ClientDuplexStream<ClassifyRequest, ClassifyResponse> => {
     const call = conn.clients[ch].classifyStream(conn.metadata);
@@ -92,15 +135,13 @@ export function streamIssuer(conn: Connection, images: LoadedImage[], topK: numb
     call.on('data', (res: ClassifyResponse) => {
       const slot = Number(res.requestId);
       if (!mine.delete(slot)) return; // not ours (or already failed): ignore rather than double-count
-      const up = sizes[slotImage[slot]];
-      if (res.error) done(slot, res.error.code, up, (res as WithWireBytes)[WIRE_BYTES] ?? 0, 0, undefined, res.error.message);
-      else done(slot, 0, up, (res as WithWireBytes)[WIRE_BYTES] ?? 0, 1, res.timing, undefined);
+      answered(slot, res);
     });
     const fail = (code: number, msg: string): void => {
       if (streams[ch] === call) streams[ch] = undefined;
       for (const slot of [...mine]) {
         mine.delete(slot);
-        done(slot, code, sizes[slotImage[slot]], 0, 0, undefined, msg);
+        failed(slot, code, msg);
       }
     };
     ended.push(

@@ -1,6 +1,6 @@
 /**
  * A progress bar on stderr, only when stderr is a terminal and the run is expected to last more than
- * ~2 s; redrawn at most every 200 ms from the load runner's progress callback (outside the hot loop).
+ * ~2 s; redrawn at most every 200 ms from the load phase's progress callback (outside the hot loop).
  */
 export interface Progress {
   update(done: number, elapsedNs: number): void;

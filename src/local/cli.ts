@@ -5,7 +5,7 @@
 import yargs from 'yargs';
 import { BACKEND_NAMES } from '../backends/engine';
 import { NORMALIZATIONS, Normalize } from '../models/model';
-import { runLoad } from '../measure/load';
+import { runLoad } from '../measure/load-phase';
 import { fillLoadReport, loadSummaryText } from '../measure/load-report';
 import { constantPacer } from '../measure/pacer';
 import { environment, newReport, writeReport } from '../measure/report-json';

@@ -12,8 +12,9 @@ import { loadServedModel, ServedModel } from '../models/served-model';
 import type { BackendRequest } from '../backends/engine';
 import type { Normalize } from '../models/model';
 import { decodeImage, DEFAULT_MAX_INPUT_PIXELS, normalizeInto } from '../models/preprocess';
-import type { DoneFn, IssueFn } from '../measure/load';
+import { outcomesPerSlot, type DoneFn, type IssueFn } from '../measure/call';
 import type { ServerTiming } from '../measure/timing';
+import { Status } from '../shared/grpc-status';
 
 export interface LocalModelOptions {
   backend: BackendRequest;
@@ -54,15 +55,33 @@ export async function classifyLocal(m: ServedModel, bytes: Uint8Array, topK: num
   };
 }
 
-/** An issuer for the load runner: one in-process classification per request, one input buffer per slot. */
+/**
+ * An issuer for the load drivers: one in-process classification per request, one input buffer and one
+ * outcome object per slot.
+ */
 export function localIssuer(m: ServedModel, images: Uint8Array[], topK: number, slots: number): IssueFn {
   const d = m.descriptor;
   const inputs = Array.from({ length: slots }, () => new Float32Array(d.inputWidth * d.inputHeight * d.inputChannels));
+  const outcomes = outcomesPerSlot(slots);
   return (slot: number, seq: number, done: DoneFn): void => {
     const bytes = images[seq % images.length];
+    const o = outcomes[slot];
+    o.bytesUp = bytes.length;
     classifyLocal(m, bytes, topK, inputs[slot]).then(
-      (r) => done(slot, 0, bytes.length, 0, 1, r.timing, undefined),
-      (e: unknown) => done(slot, 3, bytes.length, 0, 0, undefined, e instanceof Error ? e.message : String(e)),
+      (r) => {
+        o.code = Status.OK;
+        o.images = 1;
+        o.serverTiming = r.timing;
+        o.details = undefined;
+        done(o);
+      },
+      (e: unknown) => {
+        o.code = Status.INVALID_ARGUMENT;
+        o.images = 0;
+        o.serverTiming = undefined;
+        o.details = e instanceof Error ? e.message : String(e);
+        done(o);
+      },
     );
   };
 }

@@ -13,6 +13,7 @@
  * Inputs are bigint nanoseconds because wall-clock nanoseconds (~1.7e18) exceed 2^53; only differences
  * are turned into numbers.
  */
+import { median } from './stats';
 
 export interface ClockSample {
   t1: bigint;
@@ -45,12 +46,6 @@ export function offsetOf(s: ClockSample): number {
 
 export function delayOf(s: ClockSample): number {
   return Number(s.t4 - s.t1 - (s.t3 - s.t2));
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** Undefined when there are no samples. */

@@ -3,7 +3,7 @@
  * bench, so every mode computes and words its figures the same way.
  */
 import { percentileMs } from './histogram';
-import type { LoadResult } from './load';
+import type { LoadResult } from './load-phase';
 import { attachLoad, loadSummary, LoadSummary, RunReport } from './report-json';
 import { assessStability, chooseWindowSeconds, selfCheck, windowsOf } from './stability';
 import { verdict } from './verdict';

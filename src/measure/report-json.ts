@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buckets, cdf, CdfPoint, HistogramBucket, LatencySummary, summarize } from './histogram';
-import type { LoadResult } from './load';
+import type { LoadResult } from './load-phase';
 import type { Stability } from './stability';
 import type { SeriesPoint } from './timeseries';
 import { summarizeTiming, TimingSummary } from './timing';

@@ -6,11 +6,12 @@
  * where delay_i is the loaded probe's one-way delay and c is the part of it that is not transfer time,
  * estimated from unloaded calibration probes. Each loaded delay is c_i + transfer_i with c_i drawn from the
  * same distribution as the calibration delays, so Σ(delay_i − c) estimates Σ transfer_i without bias only
- * when c is a central value of that distribution. The minimum (what ping.ts used) is not: every loaded
- * probe then also counts the path's typical excess over its best case as transfer time, and the rate comes
- * out low by (typical − min) / transfer — measured through the impairment proxy on a busy 2-core machine,
- * 4–11 % low for 25–50 ms transfers. The median is central and robust to the odd stalled calibration probe.
+ * when c is a central value of that distribution. The minimum is not: every loaded probe then also counts
+ * the path's typical excess over its best case as transfer time, and the rate comes out low by
+ * (typical − min) / transfer (docs/decisions/0011-jitter-mean-ipdv-and-median-throughput-baseline.md has the measurement).
+ * The median is central and robust to the odd stalled calibration probe.
  */
+import { median } from './stats';
 
 export interface TransferRate {
   /** Bytes per second; undefined when no transfer time could be measured (Σ(delay − c) ≤ 0). */
@@ -20,13 +21,6 @@ export interface TransferRate {
   /** Σ max(0, delay_i − c), ns. */
   transferNs: number;
   bytes: number;
-}
-
-export function median(xs: readonly number[]): number {
-  if (xs.length === 0) return NaN;
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 === 1 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /**

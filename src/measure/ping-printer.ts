@@ -1,0 +1,43 @@
+/**
+ * `rtinfer ping`'s text: one line per probe as replies arrive, then the summary, in ping's own layout.
+ * Prints only what ping-summary.ts computed.
+ */
+import type { LatencySummary } from './histogram';
+import type { PingSummary, Probe } from './ping-summary';
+
+const f3 = (x: number): string => x.toFixed(3);
+
+export function probeLine(p: Probe): string {
+  if (p.rtt_ns === undefined) return `seq=${p.seq} ${p.status}${p.message ? `: ${p.message}` : ''}`;
+  return `${p.bytes_down ?? 0} bytes from server: seq=${p.seq} up=${p.bytes_up} B rtt=${f3(p.rtt_ns / 1e6)} ms net=${f3((p.net_rtt_ns ?? 0) / 1e6)} ms${p.late ? ' (late)' : ''}`;
+}
+
+export function summaryText(target: string, s: PingSummary): string {
+  const l: string[] = [];
+  const r = s.rtt;
+  const pr = (x: LatencySummary): string =>
+    `${f3(x.min_ms)}/${f3(x.mean_ms)}/${f3(x.percentiles_ms.p50)}/${f3(x.percentiles_ms.p90)}/${f3(x.percentiles_ms.p99)}/${f3(x.max_ms)}/${f3(x.stddev_ms)} ms`;
+  l.push(`--- ${target} ping statistics ---`);
+  l.push(`${s.sent} probes sent, ${s.received} received, ${s.lost} lost (${s.loss_percent.toFixed(1)} %), ${s.late} late, time ${(s.duration_s * 1000).toFixed(0)} ms`);
+  if (s.lost > 0) l.push(`lost: ${Object.entries(s.status_counts).filter(([k]) => k !== 'OK').map(([k, v]) => `${k} ×${v}`).join(', ')}`);
+  if (r.count > 0) {
+    l.push(`rtt     min/mean/p50/p90/p99/max/stddev = ${pr(r)}`);
+    l.push(`net rtt min/mean/p50/p90/p99/max/stddev = ${pr(s.net_rtt)}  (rtt − server hold time)`);
+    const j = s.jitter;
+    l.push(`jitter rtt:     RFC 3550 ${f3(j.rtt.rfc3550_ms)} ms, mean |ΔRTT| ${f3(j.rtt.mean_abs_ipdv_ms)} ms, max ${f3(j.rtt.max_abs_ipdv_ms)} ms (${j.rtt.pairs} pairs)`);
+    l.push(`jitter send:    RFC 3550 ${f3(j.send.rfc3550_ms)} ms, mean |IPDV| ${f3(j.send.mean_abs_ipdv_ms)} ms`);
+    l.push(`jitter receive: RFC 3550 ${f3(j.receive.rfc3550_ms)} ms, mean |IPDV| ${f3(j.receive.mean_abs_ipdv_ms)} ms`);
+  }
+  if (s.clock) {
+    const c = s.clock;
+    l.push(`clock offset (server − client) ${c.offset_ms >= 0 ? '+' : ''}${f3(c.offset_ms)} ms ± ${f3(c.error_bound_ms)} ms (from the ${c.samples_used} lowest-delay ${c.from === 'calibration' ? 'calibration ' : ''}probe(s))`);
+    l.push(`one-way delay (estimated): send mean ${f3(c.send_delay.mean_ms)} p50 ${f3(c.send_delay.percentiles_ms.p50)} p99 ${f3(c.send_delay.percentiles_ms.p99)} ms; receive mean ${f3(c.receive_delay.mean_ms)} p50 ${f3(c.receive_delay.percentiles_ms.p50)} p99 ${f3(c.receive_delay.percentiles_ms.p99)} ms`);
+  }
+  if (s.throughput) {
+    const t = s.throughput;
+    const up = t.up_mb_per_s !== undefined ? `up ${t.up_mb_per_s.toFixed(2)} MB/s (${t.up_bytes} B)` : '';
+    const down = t.down_mb_per_s !== undefined ? `down ${t.down_mb_per_s.toFixed(2)} MB/s (${t.down_bytes} B)` : '';
+    l.push(`throughput: ${[up, down].filter(Boolean).join(', ') || 'n/a (no measurable transfer time)'}`);
+  }
+  return l.join('\n');
+}
