@@ -16,7 +16,8 @@ import { classifyOne, classifyText, serverInfo, serverInfoVia } from './classify
 import { connect, Connection, ConnectOptions, describeError, waitForReady } from './connect';
 import { generateImages, loadImages, LoadedImage, parseSize } from '../shared/images';
 import { h2Transport } from './h2-unary';
-import { probeLine, runPing, summaryText } from './ping';
+import { probeLine, summaryText } from '../measure/ping-printer';
+import { runPing } from './ping';
 import { grpcJsTransport, TRANSPORTS, type TransportName, type UnaryTransport } from './unary-transport';
 
 export const EXIT = { OK: 0, RUNTIME: 1, USAGE: 2, INTERRUPTED: 3, VERDICT_FAIL: 4 } as const;

@@ -14,9 +14,6 @@ import { sleepUntil } from '../measure/sleep';
 import { statusName } from '../shared/grpc-status';
 import type { UnaryTransport } from './unary-transport';
 
-export type { PingResult, PingSummary, Probe } from '../measure/ping-summary';
-export { probeLine, summaryText } from '../measure/ping-printer';
-
 export interface PingOptions {
   count?: number;
   durationS?: number;

@@ -13,7 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'chai';
 import { main, type Io } from '../../src/client/cli';
-import type { PingSummary, Probe } from '../../src/client/ping';
+import type { PingSummary, Probe } from '../../src/measure/ping-summary';
 import { MOBILENET_JSON, sharedFixture } from '../helpers/fixtures';
 import { startServerProcess, type ServerProcess } from './server-process';
 import { forkImpairProxy, type DirectionImpairment, type RemoteImpairProxy } from './impair-proxy';
