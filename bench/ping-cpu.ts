@@ -9,7 +9,7 @@
  */
 import * as os from 'node:os';
 import { connect, waitForReady } from '../src/client/connect';
-import { h2Transport } from '../src/client/h2-unary';
+import { h2Transport } from '../src/client/h2';
 import { grpcJsTransport, type UnaryOutcome, type UnaryTransport } from '../src/client/unary-transport';
 import { InferenceServiceService, PingRequest } from '../src/gen/inference/v1/inference';
 import { writeBenchJson } from './out';

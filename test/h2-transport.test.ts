@@ -1,5 +1,5 @@
 /**
- * `rtinfer ping` over its default transport, our own HTTP/2 client (src/client/h2-unary.ts), as a user runs
+ * `rtinfer ping` over its default transport, our own HTTP/2 client (src/client/h2/), as a user runs
  * it: the CLI's main() against the real server (plaintext, IPv6, TLS, bearer tokens, 4 MB messages, a
  * restart mid-run), and against peers that are not that server (a slow one, a plain HTTP/2 web server, an
  * HTTP/1.1 server, a closed port), checking what the user would read: probe lines, statuses, messages,
@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import hpack from 'hpack.js';
 import { main } from '../src/client/cli';
-import { RequestHeaderEncoder } from '../src/client/h2-hpack';
+import { RequestHeaderEncoder } from '../src/client/h2/hpack';
 import { startServer, type RunningServer } from '../src/server/app';
 import { makeDevCerts, type DevCerts } from './helpers/dev-certs';
 import { MOBILENET_JSON, sharedFixture } from './helpers/fixtures';

@@ -15,7 +15,7 @@ import { runBench, runStream, Rpc } from './bench';
 import { classifyOne, classifyText, serverInfo, serverInfoVia } from './classify';
 import { connect, Connection, ConnectOptions, describeError, waitForReady } from './connect';
 import { generateImages, loadImages, LoadedImage, parseSize } from './images';
-import { h2Transport } from './h2-unary';
+import { h2Transport } from './h2';
 import { probeLine, runPing, summaryText } from './ping';
 import { grpcJsTransport, TRANSPORTS, type TransportName, type UnaryTransport } from './unary-transport';
 

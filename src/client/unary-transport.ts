@@ -9,7 +9,7 @@
  */
 import type * as grpc from '@grpc/grpc-js';
 import type { Connection } from './connect';
-import { Status } from './grpc-wire';
+import { Status } from '../shared/grpc-status';
 
 export type TransportName = 'h2' | 'grpc-js';
 export const TRANSPORTS: readonly TransportName[] = ['h2', 'grpc-js'];
