@@ -18,7 +18,7 @@ export interface Endpoint {
 }
 
 /** Endpoint from a normalized target: host:port, [v6]:port, dns:[///]host:port, ipv4:/ipv6:addr:port, unix:path. */
-export function endpointOf(o: ConnectOptions): Endpoint {
+export function endpointOf(o: ConnectOptions, transport = 'h2'): Endpoint {
   const target = normalizeTarget(o.target);
   let ca: Buffer | undefined;
   if (o.ca) {
@@ -33,6 +33,6 @@ export function endpointOf(o: ConnectOptions): Endpoint {
   if (unix) return { label: target, socketPath: unix[1], tls: tlsOpts, authority: o.servername ?? 'localhost' };
   const hostPort = target.replace(/^dns:(?:\/\/[^/]*\/)?/i, '').replace(/^ipv[46]:/i, '');
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(hostPort) ?? /^([^:[\]]+):(\d+)$/.exec(hostPort);
-  if (!m) throw new Error(`--transport h2 cannot use target "${o.target}": give host:port or [ipv6]:port (or use --transport grpc-js)`);
+  if (!m) throw new Error(`--transport ${transport} cannot use target "${o.target}": give host:port or [ipv6]:port (or use --transport grpc-js)`);
   return { label: hostPort, host: m[1], port: Number(m[2]), tls: tlsOpts, authority: o.servername ?? hostPort };
 }
