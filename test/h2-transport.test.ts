@@ -111,6 +111,30 @@ describe('h2 transport: ping against the real server', function () {
     expect(okLines(r)).to.have.length(5);
   });
 
+  it('--transport node-http2 (Node\'s HTTP/2 client) answers like the others: every probe OK, the header line and JSON name it, bench --rpc ping over it has no errors', async () => {
+    const r = await ping(['--target', `127.0.0.1:${port}`, '--count', '5', '--interval-ms', '10', '--transport', 'node-http2']);
+    expect(r.code, r.err.join('\n')).to.equal(0);
+    expect(r.out[0]).to.match(/^PING 127\.0\.0\.1:\d+ \(gRPC Ping over node-http2\)/);
+    expect(okLines(r)).to.have.length(5);
+    expect(r.json!.settings.transport).to.equal('node-http2');
+    expect(JSON.stringify(r.json)).to.match(/"server":\{/);
+    const out: string[] = [];
+    const json = path.join(dir, 'bench-ping-node-http2.json');
+    const code = await main(['bench', '--target', `127.0.0.1:${port}`, '--rpc', 'ping', '--transport', 'node-http2', '-C', '4', '--requests', '200', '--warmup', '0', '--json', json], { out: (l) => out.push(l), err: () => undefined });
+    expect(code, out.join('\n')).to.equal(0);
+    const rep = JSON.parse(fs.readFileSync(json, 'utf8'));
+    expect(rep.settings.transport).to.equal('node-http2');
+    expect(rep.status_counts).to.deep.equal({ OK: rep.summary.ok });
+    expect(rep.summary.ok).to.be.at.least(200);
+  });
+
+  it('--transport node-http2 carries 4 MB responses and requests too', async () => {
+    const r = await ping(['--target', `127.0.0.1:${port}`, '--count', '2', '--interval-ms', '300', '--response-bytes', '4000000', '--payload-bytes', '4000000', '--calibration-probes', '2', '--deadline-ms', '20000', '-q', '--transport', 'node-http2']);
+    expect(r.code, r.err.join('\n')).to.equal(0);
+    expect(r.json!.summary.status_counts).to.deep.equal({ OK: 2 });
+    expect(r.json!.probes.every((p) => p.bytes_down! > 4_000_000 && p.bytes_up > 4_000_000)).to.equal(true);
+  });
+
   it('bench --rpc ping runs over it by default: calls complete with OK and no errors', async () => {
     const out: string[] = [];
     const json = path.join(dir, 'bench-ping.json');
@@ -225,6 +249,17 @@ describe('h2 transport: TLS and bearer tokens against the real server', function
     expect(b.out.join('\n')).to.match(/3 probes sent, 3 received, 0 lost/);
   });
 
+  it('--transport node-http2 pings over TLS with the token, and a wrong token reads as with h2', async () => {
+    const ok = await ping(['--target', `localhost:${server.port}`, '--ca', certs.ca, '--token', token, '--count', '3', '--interval-ms', '10', '-q', '--transport', 'node-http2']);
+    expect(ok.code, ok.err.join('\n')).to.equal(0);
+    expect(ok.out.join('\n')).to.match(/3 probes sent, 3 received, 0 lost/);
+    const bad = await ping(['--target', `localhost:${server.port}`, '--ca', certs.ca, '--token', 'nope', '--count', '2', '--interval-ms', '10', '--transport', 'node-http2']);
+    const ours = await ping(['--target', `localhost:${server.port}`, '--ca', certs.ca, '--token', 'nope', '--count', '2', '--interval-ms', '10']);
+    expect(bad.code).to.equal(1);
+    expect(bad.json!.summary.status_counts).to.deep.equal({ UNAUTHENTICATED: 2 });
+    expect(bad.out.filter((l) => /^seq=/.test(l))).to.deep.equal(ours.out.filter((l) => /^seq=/.test(l)));
+  });
+
   it('a wrong token: every probe UNAUTHENTICATED with the server\'s message, exit 1', async () => {
     const r = await ping(['--target', `localhost:${server.port}`, '--ca', certs.ca, '--token', 'nope', '--count', '3', '--interval-ms', '10']);
     expect(r.code).to.equal(1);
@@ -318,6 +353,48 @@ describe('h2 transport: peers that are not our server', function () {
     const r = await ping(['--target', `127.0.0.1:${port}`, '--count', '1']);
     expect(r.code).to.equal(1);
     expect(r.out.join('\n')).to.match(/seq=0 UNIMPLEMENTED: Received HTTP status code 404 \(content-type "text\/html": not a gRPC server\)/);
+  });
+
+  it('node-http2 prints the same status lines as h2: a 404 web server, a gRPC error with a percent-encoded message, a deadline', async () => {
+    const srv = http2.createServer((req, res) => {
+      req.resume();
+      if (req.url === '/inference.v1.InferenceService/GetServerInfo') {
+        res.writeHead(404, { 'content-type': 'text/html' });
+        return void res.end('<html>not found</html>');
+      }
+      // Ping: odd probes fail with a percent-encoded message, even ones are never answered (the deadline ends them).
+      const seq = pings++;
+      if (seq % 2 === 1) {
+        res.writeHead(200, { 'content-type': 'application/grpc', 'grpc-status': '8', 'grpc-message': 'queue%20full: 100%25' });
+        res.end();
+      }
+    });
+    let pings = 0;
+    const port = await listen(srv);
+    const lines = async (transport: string): Promise<string[]> => {
+      pings = 0;
+      const r = await ping(['--target', `127.0.0.1:${port}`, '--count', '4', '--interval-ms', '20', '--deadline-ms', '300', '--transport', transport]);
+      expect(r.code).to.equal(1);
+      // In seq order: lines are printed as calls end, and the deadlines end after the errors.
+      const seq = (l: string): number => Number(/^seq=(\d+)/.exec(l)![1]);
+      return r.out.filter((l) => /^seq=/.test(l)).sort((x, y) => seq(x) - seq(y)).map((l) => l.replace(/after \d+\.\d{3}s/, 'after Ns'));
+    };
+    const ours = await lines('h2');
+    expect(ours).to.deep.equal([
+      `seq=0 DEADLINE_EXCEEDED: Deadline exceeded after Ns,remote_addr=127.0.0.1:${port}`,
+      'seq=1 RESOURCE_EXHAUSTED: queue full: 100%',
+      `seq=2 DEADLINE_EXCEEDED: Deadline exceeded after Ns,remote_addr=127.0.0.1:${port}`,
+      'seq=3 RESOURCE_EXHAUSTED: queue full: 100%',
+    ]);
+    expect(await lines('node-http2')).to.deep.equal(ours);
+    const web = http2.createServer((req, res) => {
+      req.resume();
+      res.writeHead(404, { 'content-type': 'text/html' });
+      res.end('<html>not found</html>');
+    });
+    const webPort = await listen(web);
+    const notGrpc = await ping(['--target', `127.0.0.1:${webPort}`, '--count', '1', '--transport', 'node-http2']);
+    expect(notGrpc.out.join('\n')).to.match(/seq=0 UNIMPLEMENTED: Received HTTP status code 404 \(content-type "text\/html": not a gRPC server\)/);
   });
 
   it('an HTTP/1.1 server → UNAVAILABLE saying it does not speak HTTP/2', async () => {
