@@ -435,61 +435,63 @@ describe('h2 transport: peers that are not our server', function () {
     });
   }
 
-  it('a server that rotates connections with a graceful GOAWAY (as max-connection-age does): no probe lost, the next one reconnects', async () => {
-    const sessions = new Set<http2.ServerHttp2Session>();
-    let calls = 0;
-    // Every 5th call on a connection: GOAWAY NO_ERROR naming that call as the last, then answer it.
-    const srv = grpcOk(2, (session) => {
-      sessions.add(session);
-      if (++calls % 5 === 0) session.goaway(http2.constants.NGHTTP2_NO_ERROR, (session as unknown as { state: { lastProcStreamID?: number } }).state.lastProcStreamID ?? 0);
+  for (const transport of ['h2', 'node-http2']) {
+    it(`${transport}: a server that rotates connections with a graceful GOAWAY (as max-connection-age does): no probe lost, the next one reconnects`, async () => {
+      const sessions = new Set<http2.ServerHttp2Session>();
+      let calls = 0;
+      // Every 5th call on a connection: GOAWAY NO_ERROR naming that call as the last, then answer it.
+      const srv = grpcOk(2, (session) => {
+        sessions.add(session);
+        if (++calls % 5 === 0) session.goaway(http2.constants.NGHTTP2_NO_ERROR, (session as unknown as { state: { lastProcStreamID?: number } }).state.lastProcStreamID ?? 0);
+      });
+      const port = await listen(srv);
+      const r = await ping(['--target', `127.0.0.1:${port}`, '--count', '20', '--interval-ms', '10', '-q', '--transport', transport]);
+      expect(r.code, r.err.join('\n')).to.equal(0);
+      expect(r.json!.summary.status_counts).to.deep.equal({ OK: 20 });
+      // 21 calls (GetServerInfo first) at one GOAWAY per 5 calls: at least 4 connections were used.
+      expect(sessions.size).to.be.at.least(4);
     });
-    const port = await listen(srv);
-    const r = await ping(['--target', `127.0.0.1:${port}`, '--count', '20', '--interval-ms', '10', '-q']);
-    expect(r.code, r.err.join('\n')).to.equal(0);
-    expect(r.json!.summary.status_counts).to.deep.equal({ OK: 20 });
-    // 21 calls (GetServerInfo first) at one GOAWAY per 5 calls: at least 4 connections were used.
-    expect(sessions.size).to.be.at.least(4);
-  });
 
-  it('GOAWAY naming an earlier last stream: calls above it were not processed and are sent again on a new connection, all OK', async () => {
-    const sessions = new Set<http2.ServerHttp2Session>();
-    const lastOf = new Map<http2.ServerHttp2Session, number>();
-    let streams = 0;
-    let unprocessed = 0;
-    const srv = http2.createServer((req, res) => {
-      const session = req.stream.session as http2.ServerHttp2Session;
-      const id = req.stream.id ?? 0;
-      sessions.add(session);
-      req.resume();
-      const last = lastOf.get(session);
-      if (last !== undefined && id > last) return; // after our GOAWAY: never processed
-      // The 10th stream overall: GOAWAY saying only streams up to two before it will be processed; it and
-      // whatever else is in flight above that are left unanswered, as a server that really went away would.
-      if (++streams === 10) {
-        lastOf.set(session, id - 4);
-        session.goaway(http2.constants.NGHTTP2_NO_ERROR, id - 4);
-        unprocessed++;
-        return;
-      }
-      setTimeout(() => {
-        if (res.closed || res.destroyed) return;
-        res.writeHead(200, { 'content-type': 'application/grpc' });
-        res.write(EMPTY_GRPC_MESSAGE);
-        res.addTrailers({ 'grpc-status': '0' });
-        res.end();
-      }, 5);
+    it(`${transport}: GOAWAY naming an earlier last stream: calls above it were not processed and are sent again on a new connection, all OK`, async () => {
+      const sessions = new Set<http2.ServerHttp2Session>();
+      const lastOf = new Map<http2.ServerHttp2Session, number>();
+      let streams = 0;
+      let unprocessed = 0;
+      const srv = http2.createServer((req, res) => {
+        const session = req.stream.session as http2.ServerHttp2Session;
+        const id = req.stream.id ?? 0;
+        sessions.add(session);
+        req.resume();
+        const last = lastOf.get(session);
+        if (last !== undefined && id > last) return; // after our GOAWAY: never processed
+        // The 10th stream overall: GOAWAY saying only streams up to two before it will be processed; it and
+        // whatever else is in flight above that are left unanswered, as a server that really went away would.
+        if (++streams === 10) {
+          lastOf.set(session, id - 4);
+          session.goaway(http2.constants.NGHTTP2_NO_ERROR, id - 4);
+          unprocessed++;
+          return;
+        }
+        setTimeout(() => {
+          if (res.closed || res.destroyed) return;
+          res.writeHead(200, { 'content-type': 'application/grpc' });
+          res.write(EMPTY_GRPC_MESSAGE);
+          res.addTrailers({ 'grpc-status': '0' });
+          res.end();
+        }, 5);
+      });
+      const port = await listen(srv);
+      const json = path.join(dir, `bench-goaway-${transport}.json`);
+      const out: string[] = [];
+      const code = await main(['bench', '--target', `127.0.0.1:${port}`, '--rpc', 'ping', '-C', '4', '--requests', '40', '--warmup', '0', '--deadline-ms', '5000', '--transport', transport, '--json', json], { out: (l) => out.push(l), err: (l) => out.push(l) });
+      expect(code, out.join('\n')).to.equal(0);
+      const rep = JSON.parse(fs.readFileSync(json, 'utf8'));
+      expect(unprocessed, 'the server did leave a call unprocessed').to.equal(1);
+      expect(rep.summary.errors, JSON.stringify(rep.errors)).to.equal(0);
+      expect(rep.status_counts).to.deep.equal({ OK: rep.summary.ok });
+      expect(sessions.size).to.be.at.least(2);
     });
-    const port = await listen(srv);
-    const json = path.join(dir, 'bench-goaway.json');
-    const out: string[] = [];
-    const code = await main(['bench', '--target', `127.0.0.1:${port}`, '--rpc', 'ping', '-C', '4', '--requests', '40', '--warmup', '0', '--deadline-ms', '5000', '--json', json], { out: (l) => out.push(l), err: (l) => out.push(l) });
-    expect(code, out.join('\n')).to.equal(0);
-    const rep = JSON.parse(fs.readFileSync(json, 'utf8'));
-    expect(unprocessed, 'the server did leave a call unprocessed').to.equal(1);
-    expect(rep.summary.errors, JSON.stringify(rep.errors)).to.equal(0);
-    expect(rep.status_counts).to.deep.equal({ OK: rep.summary.ok });
-    expect(sessions.size).to.be.at.least(2);
-  });
+  }
 
   it('a server that allows 1 stream at a time (SETTINGS_MAX_CONCURRENT_STREAMS 1): bench -C 4 queues on the client, never exceeds it, all OK', async () => {
     let peak = 0;

@@ -35,6 +35,8 @@ export interface NodeHttp2Transport extends UnaryTransport {
 /** One slot's session and why the last one failed, for the messages of calls that could not be sent. */
 interface Slot {
   session: http2.ClientHttp2Session | undefined;
+  /** The current session has had the server's SETTINGS. */
+  settled: boolean;
   lastError: string | undefined;
 }
 
@@ -49,6 +51,9 @@ function openSession(ep: Endpoint, slot: Slot): http2.ClientHttp2Session {
         : net.connect({ host: ep.host, port: ep.port ?? 0 });
   const s = http2.connect(`${secure ? 'https' : 'http'}://${ep.authority}`, { createConnection, settings: { enablePush: false, initialWindowSize: STREAM_WINDOW } });
   s.on('connect', () => s.setLocalWindowSize(CONNECTION_WINDOW));
+  s.once('remoteSettings', () => {
+    if (slot.session === s) slot.settled = true;
+  });
   s.on('error', (e: Error) => {
     slot.lastError = e.message;
   });
@@ -60,6 +65,7 @@ function openSession(ep: Endpoint, slot: Slot): http2.ClientHttp2Session {
     if (slot.session === s) slot.session = undefined;
   });
   slot.session = s;
+  slot.settled = false;
   return s;
 }
 
@@ -71,7 +77,7 @@ function sessionOf(ep: Endpoint, slot: Slot): http2.ClientHttp2Session {
 /** Waits for the server's first SETTINGS (the proof it speaks HTTP/2) on the slot's session. */
 function sessionReady(ep: Endpoint, slot: Slot, timeoutMs: number): Promise<void> {
   const s = sessionOf(ep, slot);
-  if (s.remoteSettings && Object.keys(s.remoteSettings).length > 0 && s.connecting === false) return Promise.resolve();
+  if (slot.settled) return Promise.resolve();
   return new Promise((resolve, reject) => {
     const fail = (why: string): void => {
       cleanup();
@@ -96,7 +102,7 @@ function sessionReady(ep: Endpoint, slot: Slot, timeoutMs: number): Promise<void
 export function nodeHttp2Transport(o: ConnectOptions): NodeHttp2Transport {
   const ep = endpointOf(o, 'node-http2');
   const deadlineMs = o.deadlineMs !== undefined && o.deadlineMs > 0 ? o.deadlineMs : undefined;
-  const slots: Slot[] = Array.from({ length: Math.max(1, Math.floor(o.connections)) }, () => ({ session: undefined, lastError: undefined }));
+  const slots: Slot[] = Array.from({ length: Math.max(1, Math.floor(o.connections)) }, () => ({ session: undefined, settled: false, lastError: undefined }));
   const base: http2.OutgoingHttpHeaders = {
     ':method': 'POST',
     ':scheme': ep.tls ? 'https' : 'http',
