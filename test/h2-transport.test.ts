@@ -195,30 +195,32 @@ describe('h2 transport: ping against the real server', function () {
     }
   });
 
-  it('a server that goes away mid-run: its probes fail with UNAVAILABLE, later ones reconnect to its successor', async function () {
-    let seen = 0;
-    let restarted: Promise<void> | undefined;
-    const r = await ping(['--target', `127.0.0.1:${port}`, '--count', '200', '--interval-ms', '25', '--deadline-ms', '1000'], (line) => {
-      if (/seq=\d+ .*rtt=/.test(line) && ++seen === 20) {
-        restarted = (async () => {
-          await server.shutdown(0);
-          await new Promise((res) => setTimeout(res, 300)); // down for a while: probes meet a closed port
-          server = await startServer({ port, host: '::', model, normalize: 'signed', logLevel: 'silent' });
-        })();
-      }
+  for (const transport of ['h2', 'node-http2']) {
+    it(`${transport}: a server that goes away mid-run: its probes fail with UNAVAILABLE, later ones reconnect to its successor`, async function () {
+      let seen = 0;
+      let restarted: Promise<void> | undefined;
+      const r = await ping(['--target', `127.0.0.1:${port}`, '--count', '200', '--interval-ms', '25', '--deadline-ms', '1000', '--transport', transport], (line) => {
+        if (/seq=\d+ .*rtt=/.test(line) && ++seen === 20) {
+          restarted = (async () => {
+            await server.shutdown(0);
+            await new Promise((res) => setTimeout(res, 300)); // down for a while: probes meet a closed port
+            server = await startServer({ port, host: '::', model, normalize: 'signed', logLevel: 'silent' });
+          })();
+        }
+      });
+      await restarted;
+      const s = r.json!.summary;
+      const failed = r.json!.probes.filter((p) => p.status !== 'OK');
+      console.log(`      (200 probes, server restarted: ${s.received} received, ${s.lost} lost; ${JSON.stringify(s.status_counts)}; e.g. ${JSON.stringify(r.json!.errors.slice(0, 2))})`);
+      expect(r.code).to.equal(0);
+      expect(s.lost).to.be.greaterThan(0);
+      expect(failed.every((p) => p.status === 'UNAVAILABLE' && p.rtt_ns === undefined && (p.message ?? '').length > 0)).to.equal(true);
+      expect(r.out.some((l) => /^seq=\d+ UNAVAILABLE: /.test(l))).to.equal(true);
+      expect(r.out.join('\n')).to.match(/lost: UNAVAILABLE ×\d+/);
+      // It recovered: the last probes were answered by the new server.
+      expect(r.json!.probes.slice(-10).every((p) => p.status === 'OK')).to.equal(true);
     });
-    await restarted;
-    const s = r.json!.summary;
-    const failed = r.json!.probes.filter((p) => p.status !== 'OK');
-    console.log(`      (200 probes, server restarted: ${s.received} received, ${s.lost} lost; ${JSON.stringify(s.status_counts)}; e.g. ${JSON.stringify(r.json!.errors.slice(0, 2))})`);
-    expect(r.code).to.equal(0);
-    expect(s.lost).to.be.greaterThan(0);
-    expect(failed.every((p) => p.status === 'UNAVAILABLE' && p.rtt_ns === undefined && (p.message ?? '').length > 0)).to.equal(true);
-    expect(r.out.some((l) => /^seq=\d+ UNAVAILABLE: /.test(l))).to.equal(true);
-    expect(r.out.join('\n')).to.match(/lost: UNAVAILABLE ×\d+/);
-    // It recovered: the last probes were answered by the new server.
-    expect(r.json!.probes.slice(-10).every((p) => p.status === 'OK')).to.equal(true);
-  });
+  }
 });
 
 describe('h2 transport: TLS and bearer tokens against the real server', function () {

@@ -66,6 +66,7 @@ function openSession(ep: Endpoint, slot: Slot): http2.ClientHttp2Session {
   });
   slot.session = s;
   slot.settled = false;
+  slot.lastError = undefined;
   return s;
 }
 
@@ -182,7 +183,7 @@ export function nodeHttp2Transport(o: ConnectOptions): NodeHttp2Transport {
         return Buffer.isBuffer(m) ? finish(st, sentNs, m) : finish(m, sentNs);
       }
       // The session was lost under the stream (node:http2 then closes it with CANCEL), or the peer reset it.
-      if (session.destroyed) return finish({ code: Status.UNAVAILABLE, details: slot.lastError ?? streamError ?? 'Connection dropped' }, sentNs);
+      if (session.destroyed) return finish({ code: Status.UNAVAILABLE, details: streamError ?? slot.lastError ?? 'Connection dropped' }, sentNs);
       finish(statusFromReset(rst, httpStatus), sentNs);
     });
     const framed = Buffer.allocUnsafe(5 + body.length);
