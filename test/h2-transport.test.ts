@@ -1,5 +1,5 @@
 /**
- * `rtinfer ping` over its default transport, our own HTTP/2 client (src/client/h2-unary.ts), as a user runs
+ * `rtinfer ping` over its default transport, our own HTTP/2 client (src/client/h2/), as a user runs
  * it: the CLI's main() against the real server (plaintext, IPv6, TLS, bearer tokens, 4 MB messages, a
  * restart mid-run), and against peers that are not that server (a slow one, a plain HTTP/2 web server, an
  * HTTP/1.1 server, a closed port), checking what the user would read: probe lines, statuses, messages,
@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import hpack from 'hpack.js';
 import { main } from '../src/client/cli';
-import { RequestHeaderEncoder } from '../src/client/h2-hpack';
+import { RequestHeaderEncoder } from '../src/client/h2/hpack';
 import { startServer, type RunningServer } from '../src/server/app';
 import { makeDevCerts, type DevCerts } from './helpers/dev-certs';
 import { MOBILENET_JSON, sharedFixture } from './helpers/fixtures';
@@ -111,6 +111,30 @@ describe('h2 transport: ping against the real server', function () {
     expect(okLines(r)).to.have.length(5);
   });
 
+  it('--transport node-http2 (Node\'s HTTP/2 client) answers like the others: every probe OK, the header line and JSON name it, bench --rpc ping over it has no errors', async () => {
+    const r = await ping(['--target', `127.0.0.1:${port}`, '--count', '5', '--interval-ms', '10', '--transport', 'node-http2']);
+    expect(r.code, r.err.join('\n')).to.equal(0);
+    expect(r.out[0]).to.match(/^PING 127\.0\.0\.1:\d+ \(gRPC Ping over node-http2\)/);
+    expect(okLines(r)).to.have.length(5);
+    expect(r.json!.settings.transport).to.equal('node-http2');
+    expect(JSON.stringify(r.json)).to.match(/"server":\{/);
+    const out: string[] = [];
+    const json = path.join(dir, 'bench-ping-node-http2.json');
+    const code = await main(['bench', '--target', `127.0.0.1:${port}`, '--rpc', 'ping', '--transport', 'node-http2', '-C', '4', '--requests', '200', '--warmup', '0', '--json', json], { out: (l) => out.push(l), err: () => undefined });
+    expect(code, out.join('\n')).to.equal(0);
+    const rep = JSON.parse(fs.readFileSync(json, 'utf8'));
+    expect(rep.settings.transport).to.equal('node-http2');
+    expect(rep.status_counts).to.deep.equal({ OK: rep.summary.ok });
+    expect(rep.summary.ok).to.be.at.least(200);
+  });
+
+  it('--transport node-http2 carries 4 MB responses and requests too', async () => {
+    const r = await ping(['--target', `127.0.0.1:${port}`, '--count', '2', '--interval-ms', '300', '--response-bytes', '4000000', '--payload-bytes', '4000000', '--calibration-probes', '2', '--deadline-ms', '20000', '-q', '--transport', 'node-http2']);
+    expect(r.code, r.err.join('\n')).to.equal(0);
+    expect(r.json!.summary.status_counts).to.deep.equal({ OK: 2 });
+    expect(r.json!.probes.every((p) => p.bytes_down! > 4_000_000 && p.bytes_up > 4_000_000)).to.equal(true);
+  });
+
   it('bench --rpc ping runs over it by default: calls complete with OK and no errors', async () => {
     const out: string[] = [];
     const json = path.join(dir, 'bench-ping.json');
@@ -171,30 +195,32 @@ describe('h2 transport: ping against the real server', function () {
     }
   });
 
-  it('a server that goes away mid-run: its probes fail with UNAVAILABLE, later ones reconnect to its successor', async function () {
-    let seen = 0;
-    let restarted: Promise<void> | undefined;
-    const r = await ping(['--target', `127.0.0.1:${port}`, '--count', '200', '--interval-ms', '25', '--deadline-ms', '1000'], (line) => {
-      if (/seq=\d+ .*rtt=/.test(line) && ++seen === 20) {
-        restarted = (async () => {
-          await server.shutdown(0);
-          await new Promise((res) => setTimeout(res, 300)); // down for a while: probes meet a closed port
-          server = await startServer({ port, host: '::', model, normalize: 'signed', logLevel: 'silent' });
-        })();
-      }
+  for (const transport of ['h2', 'node-http2']) {
+    it(`${transport}: a server that goes away mid-run: its probes fail with UNAVAILABLE, later ones reconnect to its successor`, async function () {
+      let seen = 0;
+      let restarted: Promise<void> | undefined;
+      const r = await ping(['--target', `127.0.0.1:${port}`, '--count', '200', '--interval-ms', '25', '--deadline-ms', '1000', '--transport', transport], (line) => {
+        if (/seq=\d+ .*rtt=/.test(line) && ++seen === 20) {
+          restarted = (async () => {
+            await server.shutdown(0);
+            await new Promise((res) => setTimeout(res, 300)); // down for a while: probes meet a closed port
+            server = await startServer({ port, host: '::', model, normalize: 'signed', logLevel: 'silent' });
+          })();
+        }
+      });
+      await restarted;
+      const s = r.json!.summary;
+      const failed = r.json!.probes.filter((p) => p.status !== 'OK');
+      console.log(`      (200 probes, server restarted: ${s.received} received, ${s.lost} lost; ${JSON.stringify(s.status_counts)}; e.g. ${JSON.stringify(r.json!.errors.slice(0, 2))})`);
+      expect(r.code).to.equal(0);
+      expect(s.lost).to.be.greaterThan(0);
+      expect(failed.every((p) => p.status === 'UNAVAILABLE' && p.rtt_ns === undefined && (p.message ?? '').length > 0)).to.equal(true);
+      expect(r.out.some((l) => /^seq=\d+ UNAVAILABLE: /.test(l))).to.equal(true);
+      expect(r.out.join('\n')).to.match(/lost: UNAVAILABLE ×\d+/);
+      // It recovered: the last probes were answered by the new server.
+      expect(r.json!.probes.slice(-10).every((p) => p.status === 'OK')).to.equal(true);
     });
-    await restarted;
-    const s = r.json!.summary;
-    const failed = r.json!.probes.filter((p) => p.status !== 'OK');
-    console.log(`      (200 probes, server restarted: ${s.received} received, ${s.lost} lost; ${JSON.stringify(s.status_counts)}; e.g. ${JSON.stringify(r.json!.errors.slice(0, 2))})`);
-    expect(r.code).to.equal(0);
-    expect(s.lost).to.be.greaterThan(0);
-    expect(failed.every((p) => p.status === 'UNAVAILABLE' && p.rtt_ns === undefined && (p.message ?? '').length > 0)).to.equal(true);
-    expect(r.out.some((l) => /^seq=\d+ UNAVAILABLE: /.test(l))).to.equal(true);
-    expect(r.out.join('\n')).to.match(/lost: UNAVAILABLE ×\d+/);
-    // It recovered: the last probes were answered by the new server.
-    expect(r.json!.probes.slice(-10).every((p) => p.status === 'OK')).to.equal(true);
-  });
+  }
 });
 
 describe('h2 transport: TLS and bearer tokens against the real server', function () {
@@ -223,6 +249,17 @@ describe('h2 transport: TLS and bearer tokens against the real server', function
     const b = await ping(['--target', `127.0.0.1:${server.port}`, '--tls', '--ca', certs.ca, '--servername', 'localhost', '--token', token, '--count', '3', '--interval-ms', '10', '-q']);
     expect(b.code, b.err.join('\n')).to.equal(0);
     expect(b.out.join('\n')).to.match(/3 probes sent, 3 received, 0 lost/);
+  });
+
+  it('--transport node-http2 pings over TLS with the token, and a wrong token reads as with h2', async () => {
+    const ok = await ping(['--target', `localhost:${server.port}`, '--ca', certs.ca, '--token', token, '--count', '3', '--interval-ms', '10', '-q', '--transport', 'node-http2']);
+    expect(ok.code, ok.err.join('\n')).to.equal(0);
+    expect(ok.out.join('\n')).to.match(/3 probes sent, 3 received, 0 lost/);
+    const bad = await ping(['--target', `localhost:${server.port}`, '--ca', certs.ca, '--token', 'nope', '--count', '2', '--interval-ms', '10', '--transport', 'node-http2']);
+    const ours = await ping(['--target', `localhost:${server.port}`, '--ca', certs.ca, '--token', 'nope', '--count', '2', '--interval-ms', '10']);
+    expect(bad.code).to.equal(1);
+    expect(bad.json!.summary.status_counts).to.deep.equal({ UNAUTHENTICATED: 2 });
+    expect(bad.out.filter((l) => /^seq=/.test(l))).to.deep.equal(ours.out.filter((l) => /^seq=/.test(l)));
   });
 
   it('a wrong token: every probe UNAUTHENTICATED with the server\'s message, exit 1', async () => {
@@ -320,6 +357,48 @@ describe('h2 transport: peers that are not our server', function () {
     expect(r.out.join('\n')).to.match(/seq=0 UNIMPLEMENTED: Received HTTP status code 404 \(content-type "text\/html": not a gRPC server\)/);
   });
 
+  it('node-http2 prints the same status lines as h2: a 404 web server, a gRPC error with a percent-encoded message, a deadline', async () => {
+    const srv = http2.createServer((req, res) => {
+      req.resume();
+      if (req.url === '/inference.v1.InferenceService/GetServerInfo') {
+        res.writeHead(404, { 'content-type': 'text/html' });
+        return void res.end('<html>not found</html>');
+      }
+      // Ping: odd probes fail with a percent-encoded message, even ones are never answered (the deadline ends them).
+      const seq = pings++;
+      if (seq % 2 === 1) {
+        res.writeHead(200, { 'content-type': 'application/grpc', 'grpc-status': '8', 'grpc-message': 'queue%20full: 100%25' });
+        res.end();
+      }
+    });
+    let pings = 0;
+    const port = await listen(srv);
+    const lines = async (transport: string): Promise<string[]> => {
+      pings = 0;
+      const r = await ping(['--target', `127.0.0.1:${port}`, '--count', '4', '--interval-ms', '20', '--deadline-ms', '300', '--transport', transport]);
+      expect(r.code).to.equal(1);
+      // In seq order: lines are printed as calls end, and the deadlines end after the errors.
+      const seq = (l: string): number => Number(/^seq=(\d+)/.exec(l)![1]);
+      return r.out.filter((l) => /^seq=/.test(l)).sort((x, y) => seq(x) - seq(y)).map((l) => l.replace(/after \d+\.\d{3}s/, 'after Ns'));
+    };
+    const ours = await lines('h2');
+    expect(ours).to.deep.equal([
+      `seq=0 DEADLINE_EXCEEDED: Deadline exceeded after Ns,remote_addr=127.0.0.1:${port}`,
+      'seq=1 RESOURCE_EXHAUSTED: queue full: 100%',
+      `seq=2 DEADLINE_EXCEEDED: Deadline exceeded after Ns,remote_addr=127.0.0.1:${port}`,
+      'seq=3 RESOURCE_EXHAUSTED: queue full: 100%',
+    ]);
+    expect(await lines('node-http2')).to.deep.equal(ours);
+    const web = http2.createServer((req, res) => {
+      req.resume();
+      res.writeHead(404, { 'content-type': 'text/html' });
+      res.end('<html>not found</html>');
+    });
+    const webPort = await listen(web);
+    const notGrpc = await ping(['--target', `127.0.0.1:${webPort}`, '--count', '1', '--transport', 'node-http2']);
+    expect(notGrpc.out.join('\n')).to.match(/seq=0 UNIMPLEMENTED: Received HTTP status code 404 \(content-type "text\/html": not a gRPC server\)/);
+  });
+
   it('an HTTP/1.1 server → UNAVAILABLE saying it does not speak HTTP/2', async () => {
     const h1 = http.createServer((_req, res) => res.end('hello'));
     const port = await listen(h1 as unknown as net.Server);
@@ -358,61 +437,63 @@ describe('h2 transport: peers that are not our server', function () {
     });
   }
 
-  it('a server that rotates connections with a graceful GOAWAY (as max-connection-age does): no probe lost, the next one reconnects', async () => {
-    const sessions = new Set<http2.ServerHttp2Session>();
-    let calls = 0;
-    // Every 5th call on a connection: GOAWAY NO_ERROR naming that call as the last, then answer it.
-    const srv = grpcOk(2, (session) => {
-      sessions.add(session);
-      if (++calls % 5 === 0) session.goaway(http2.constants.NGHTTP2_NO_ERROR, (session as unknown as { state: { lastProcStreamID?: number } }).state.lastProcStreamID ?? 0);
+  for (const transport of ['h2', 'node-http2']) {
+    it(`${transport}: a server that rotates connections with a graceful GOAWAY (as max-connection-age does): no probe lost, the next one reconnects`, async () => {
+      const sessions = new Set<http2.ServerHttp2Session>();
+      let calls = 0;
+      // Every 5th call on a connection: GOAWAY NO_ERROR naming that call as the last, then answer it.
+      const srv = grpcOk(2, (session) => {
+        sessions.add(session);
+        if (++calls % 5 === 0) session.goaway(http2.constants.NGHTTP2_NO_ERROR, (session as unknown as { state: { lastProcStreamID?: number } }).state.lastProcStreamID ?? 0);
+      });
+      const port = await listen(srv);
+      const r = await ping(['--target', `127.0.0.1:${port}`, '--count', '20', '--interval-ms', '10', '-q', '--transport', transport]);
+      expect(r.code, r.err.join('\n')).to.equal(0);
+      expect(r.json!.summary.status_counts).to.deep.equal({ OK: 20 });
+      // 21 calls (GetServerInfo first) at one GOAWAY per 5 calls: at least 4 connections were used.
+      expect(sessions.size).to.be.at.least(4);
     });
-    const port = await listen(srv);
-    const r = await ping(['--target', `127.0.0.1:${port}`, '--count', '20', '--interval-ms', '10', '-q']);
-    expect(r.code, r.err.join('\n')).to.equal(0);
-    expect(r.json!.summary.status_counts).to.deep.equal({ OK: 20 });
-    // 21 calls (GetServerInfo first) at one GOAWAY per 5 calls: at least 4 connections were used.
-    expect(sessions.size).to.be.at.least(4);
-  });
 
-  it('GOAWAY naming an earlier last stream: calls above it were not processed and are sent again on a new connection, all OK', async () => {
-    const sessions = new Set<http2.ServerHttp2Session>();
-    const lastOf = new Map<http2.ServerHttp2Session, number>();
-    let streams = 0;
-    let unprocessed = 0;
-    const srv = http2.createServer((req, res) => {
-      const session = req.stream.session as http2.ServerHttp2Session;
-      const id = req.stream.id ?? 0;
-      sessions.add(session);
-      req.resume();
-      const last = lastOf.get(session);
-      if (last !== undefined && id > last) return; // after our GOAWAY: never processed
-      // The 10th stream overall: GOAWAY saying only streams up to two before it will be processed; it and
-      // whatever else is in flight above that are left unanswered, as a server that really went away would.
-      if (++streams === 10) {
-        lastOf.set(session, id - 4);
-        session.goaway(http2.constants.NGHTTP2_NO_ERROR, id - 4);
-        unprocessed++;
-        return;
-      }
-      setTimeout(() => {
-        if (res.closed || res.destroyed) return;
-        res.writeHead(200, { 'content-type': 'application/grpc' });
-        res.write(EMPTY_GRPC_MESSAGE);
-        res.addTrailers({ 'grpc-status': '0' });
-        res.end();
-      }, 5);
+    it(`${transport}: GOAWAY naming an earlier last stream: calls above it were not processed and are sent again on a new connection, all OK`, async () => {
+      const sessions = new Set<http2.ServerHttp2Session>();
+      const lastOf = new Map<http2.ServerHttp2Session, number>();
+      let streams = 0;
+      let unprocessed = 0;
+      const srv = http2.createServer((req, res) => {
+        const session = req.stream.session as http2.ServerHttp2Session;
+        const id = req.stream.id ?? 0;
+        sessions.add(session);
+        req.resume();
+        const last = lastOf.get(session);
+        if (last !== undefined && id > last) return; // after our GOAWAY: never processed
+        // The 10th stream overall: GOAWAY saying only streams up to two before it will be processed; it and
+        // whatever else is in flight above that are left unanswered, as a server that really went away would.
+        if (++streams === 10) {
+          lastOf.set(session, id - 4);
+          session.goaway(http2.constants.NGHTTP2_NO_ERROR, id - 4);
+          unprocessed++;
+          return;
+        }
+        setTimeout(() => {
+          if (res.closed || res.destroyed) return;
+          res.writeHead(200, { 'content-type': 'application/grpc' });
+          res.write(EMPTY_GRPC_MESSAGE);
+          res.addTrailers({ 'grpc-status': '0' });
+          res.end();
+        }, 5);
+      });
+      const port = await listen(srv);
+      const json = path.join(dir, `bench-goaway-${transport}.json`);
+      const out: string[] = [];
+      const code = await main(['bench', '--target', `127.0.0.1:${port}`, '--rpc', 'ping', '-C', '4', '--requests', '40', '--warmup', '0', '--deadline-ms', '5000', '--transport', transport, '--json', json], { out: (l) => out.push(l), err: (l) => out.push(l) });
+      expect(code, out.join('\n')).to.equal(0);
+      const rep = JSON.parse(fs.readFileSync(json, 'utf8'));
+      expect(unprocessed, 'the server did leave a call unprocessed').to.equal(1);
+      expect(rep.summary.errors, JSON.stringify(rep.errors)).to.equal(0);
+      expect(rep.status_counts).to.deep.equal({ OK: rep.summary.ok });
+      expect(sessions.size).to.be.at.least(2);
     });
-    const port = await listen(srv);
-    const json = path.join(dir, 'bench-goaway.json');
-    const out: string[] = [];
-    const code = await main(['bench', '--target', `127.0.0.1:${port}`, '--rpc', 'ping', '-C', '4', '--requests', '40', '--warmup', '0', '--deadline-ms', '5000', '--json', json], { out: (l) => out.push(l), err: (l) => out.push(l) });
-    expect(code, out.join('\n')).to.equal(0);
-    const rep = JSON.parse(fs.readFileSync(json, 'utf8'));
-    expect(unprocessed, 'the server did leave a call unprocessed').to.equal(1);
-    expect(rep.summary.errors, JSON.stringify(rep.errors)).to.equal(0);
-    expect(rep.status_counts).to.deep.equal({ OK: rep.summary.ok });
-    expect(sessions.size).to.be.at.least(2);
-  });
+  }
 
   it('a server that allows 1 stream at a time (SETTINGS_MAX_CONCURRENT_STREAMS 1): bench -C 4 queues on the client, never exceeds it, all OK', async () => {
     let peak = 0;

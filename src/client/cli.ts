@@ -15,7 +15,7 @@ import { runBench, runStream, Rpc } from './bench';
 import { classifyOne, classifyText, serverInfo, serverInfoVia } from './classify';
 import { connect, Connection, ConnectOptions, describeError, waitForReady } from './connect';
 import { generateImages, loadImages, LoadedImage, parseSize } from '../shared/images';
-import { h2Transport } from './h2-unary';
+import { h2Transport, nodeHttp2Transport } from './h2';
 import { probeLine, summaryText } from '../measure/ping-printer';
 import { runPing } from './ping';
 import { grpcJsTransport, TRANSPORTS, type TransportName, type UnaryTransport } from './unary-transport';
@@ -106,10 +106,10 @@ async function withConnection<T>(o: ConnectOptions, f: (c: Connection) => Promis
   }
 }
 
-/** ping's transport: our HTTP/2 client (h2-unary.ts) or grpc-js, connected and ready before `f` runs. */
+/** ping's transport: our HTTP/2 client (./h2), node:http2 or grpc-js, connected and ready before `f` runs. */
 async function withPingTransport<T>(name: TransportName, o: ConnectOptions, f: (t: UnaryTransport) => Promise<T>): Promise<T> {
   if (name === 'grpc-js') return withConnection(o, (c) => f(grpcJsTransport(c)));
-  const t = h2Transport(o);
+  const t = name === 'node-http2' ? nodeHttp2Transport(o) : h2Transport(o);
   try {
     await t.ready(Math.max(3000, o.deadlineMs ?? 0));
     return await f(t);
@@ -153,7 +153,7 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
           .option('arrivals', { choices: ['constant', 'poisson'] as const, default: 'constant' as const, describe: 'constant: a probe every interval; poisson: exponential gaps with that mean (cannot phase-lock with anything periodic)' })
           .option('seed', { type: 'number', describe: 'seed of the --arrivals poisson schedule (default random; reported in --json)' })
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no per-probe lines' })
-          .option('transport', { choices: TRANSPORTS, default: 'h2' as TransportName, describe: 'h2: our lean HTTP/2 client (lowest client noise); grpc-js: the grpc-js channel the other verbs use' }),
+          .option('transport', { choices: TRANSPORTS, default: 'h2' as TransportName, describe: 'h2: our lean HTTP/2 client (lowest client noise); node-http2: Node\'s HTTP/2 client, for comparison; grpc-js: the grpc-js channel the other verbs use' }),
       async (a) => {
         if (a.seed !== undefined && !(Number.isInteger(a.seed) && a.seed >= 0 && a.seed < 2 ** 32)) throw new UsageError(`--seed must be an integer in [0, 2^32) (got ${a.seed})`);
         if (!(a['interval-ms'] > 0)) throw new UsageError('--interval-ms must be > 0');
@@ -220,7 +220,7 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
           .option('fps', { type: 'number', describe: 'images/s the verdict requires' })
           .option('payload-bytes', { type: 'number', default: 0, describe: '--rpc ping: request payload' })
           .option('response-bytes', { type: 'number', default: 0, describe: '--rpc ping: response padding' })
-          .option('transport', { choices: TRANSPORTS, describe: '--rpc ping: h2 (default) = ping\'s own HTTP/2 client, grpc-js = the grpc-js channel; classify and stream always use grpc-js' }),
+          .option('transport', { choices: TRANSPORTS, describe: '--rpc ping: h2 (default) = ping\'s own HTTP/2 client, node-http2 = Node\'s HTTP/2 client, grpc-js = the grpc-js channel; classify and stream always use grpc-js' }),
       async (a) => {
         const sweep = a.sweep ? a.sweep.split(',').map((x) => Number(x.trim())) : undefined;
         if (sweep && sweep.some((x) => !(x >= 1) || !Number.isInteger(x))) throw new UsageError(`--sweep must be positive integers like 1,2,4,8, got "${a.sweep}"`);
@@ -231,11 +231,11 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
         // Open loop without an explicit --concurrency: allow up to 256 in flight so the client is not the limit.
         const concurrency = a.rate !== undefined && !argv.some((x) => /^(--concurrency|-C)(=|$)/.test(x)) ? 256 : a.concurrency;
         const transport: TransportName = a.transport ?? (a.rpc === 'ping' ? 'h2' : 'grpc-js');
-        if (transport === 'h2' && a.rpc !== 'ping') throw new UsageError('--transport h2 is for --rpc ping only (classify and stream use grpc-js)');
+        if (transport !== 'grpc-js' && a.rpc !== 'ping') throw new UsageError(`--transport ${transport} is for --rpc ping only (classify and stream use grpc-js)`);
         code = await withConnection({ ...o, connections: a.connections }, async (c) => {
           const server = await serverInfo(c);
           const rep = newReport('bench', { ...settingsOf(a), concurrency, transport }, environment(c.target, server), started);
-          const pingTransport = transport === 'h2' ? h2Transport(o) : undefined;
+          const pingTransport = transport === 'h2' ? h2Transport(o) : transport === 'node-http2' ? nodeHttp2Transport(o) : undefined;
           try {
             await pingTransport?.ready(Math.max(3000, o.deadlineMs ?? 0));
             const text = await runBench(c, { rpc: a.rpc, concurrency, rate: a.rate, arrivals: a.arrivals, durationS: a.duration ?? (a.requests === undefined ? 10 : undefined), requests: a.requests, warmupS: a.warmup, topK: a['top-k'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], sweep, budgetMs: a['budget-ms'], fps: a.fps, percentile: a.percentile, signal, pingTransport }, images, rep);

@@ -7,13 +7,13 @@
  *   between all channels to the same target; --connections N must mean N real connections.
  * - unlimited message sizes on the client: the server's limit is the one under test, so an oversize
  *   request must reach it and come back as its RESOURCE_EXHAUSTED.
- * Measured and left at defaults (issue 5, docs/PERFORMANCE.md "Client noise floor"): the grpc-js client's
- * latency tail comes from its CPU per call (680–780 µs here vs 90 µs for the gRPC C core; raw node:http2 alone
- * 315–335 µs), which makes each call likelier to be preempted on a busy machine. Turning off channelz or
+ * Measured and left at defaults (docs/decisions/0001-client-http2-transport.md): the grpc-js client's
+ * latency tail comes from its CPU per call (several times the gRPC C core's; raw node:http2 in between),
+ * which makes each call likelier to be preempted on a busy machine. Turning off channelz or
  * retries, V8 semi-space / single-threaded GC flags and dropping grpc-js's per-call caller stack changed
  * nothing measurable, so no such option is set here; the verbs instead keep their own work out of the timed
  * region (ping.ts, issuers.ts), and `ping` / `bench --rpc ping` default to their own HTTP/2 client
- * (h2-unary.ts), which does not use this module's channels.
+ * (src/client/h2/), which does not use this module's channels.
  */
 import * as fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';

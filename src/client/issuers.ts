@@ -10,14 +10,13 @@ import { outcomesPerSlot, type DoneFn, type IssueFn } from '../measure/call';
 import { Connection, WIRE_BYTES, WithWireBytes } from './connect';
 import type { LoadedImage } from '../shared/images';
 import type { UnaryOutcome, UnaryTransport } from './unary-transport';
+import { Status } from '../shared/grpc-status';
 
 export interface Issuer {
   issue: IssueFn;
   /** Ends streams; resolves when they are closed. */
   close(): Promise<void>;
 }
-
-const UNKNOWN = 2;
 
 function classifyRequests(images: LoadedImage[], topK: number): { reqs: ClassifyRequest[]; sizes: number[] } {
   const reqs = images.map((im) => ({ image: im.bytes, topK, requestId: '', clientSendUnixNanos: 0n }));
@@ -62,7 +61,7 @@ export function classifyIssuer(conn: Connection, images: LoadedImage[], topK: nu
  * Ping under load goes below the generated stub: the request is serialised once for the whole run and sent
  * as bytes, and the response is not decoded at all (only its size is used), so each call costs the
  * transport's own work and nothing of ours — this verb measures how many calls/s the server and transport
- * carry. The transport is ping's own HTTP/2 client (h2-unary.ts, the default) or grpc-js
+ * carry. The transport is ping's own HTTP/2 client (src/client/h2/, the default) or grpc-js
  * (unary-transport.ts).
  */
 const PING_PATH = InferenceServiceService.ping.path;
@@ -147,12 +146,12 @@ export function streamIssuer(conn: Connection, images: LoadedImage[], topK: numb
     ended.push(
       new Promise<void>((resolve) => {
         call.on('error', (e: grpc.ServiceError) => {
-          fail(e.code ?? UNKNOWN, e.details ?? e.message);
+          fail(e.code ?? Status.UNKNOWN, e.details ?? e.message);
           resolve();
         });
         call.on('status', () => resolve());
         call.on('end', () => {
-          fail(UNKNOWN, 'stream ended with frames in flight');
+          fail(Status.UNKNOWN, 'stream ended with frames in flight');
           resolve();
         });
       }),

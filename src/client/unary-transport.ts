@@ -1,18 +1,20 @@
 /**
  * What `ping` needs from a transport: send one pre-serialized unary request, get the raw response or a
- * gRPC status, and the two monotonic stamps that bound the call. Two implementations, so they can be
- * compared on the same server (`rtinfer ping --transport h2|grpc-js`):
- * - `h2` (h2-unary.ts, the default): our own HTTP/2 client on a socket; stamps right before the socket
+ * gRPC status, and the two monotonic stamps that bound the call. Three implementations, so they can be
+ * compared on the same server (`rtinfer ping --transport h2|node-http2|grpc-js`):
+ * - `h2` (h2/transport.ts, the default): our own HTTP/2 client on a socket; stamps right before the socket
  *   write and when the last response frame is parsed.
+ * - `node-http2` (h2/node-http2.ts): Node's HTTP/2 client; stamps right before session.request() and when
+ *   the stream has closed.
  * - `grpc-js`: the channel in connect.ts via makeUnaryRequest with pass-through (de)serializers; stamps
  *   right before makeUnaryRequest and at the top of its callback, so grpc-js's own work is inside them.
  */
 import type * as grpc from '@grpc/grpc-js';
 import type { Connection } from './connect';
-import { Status } from './grpc-wire';
+import { Status } from '../shared/grpc-status';
 
-export type TransportName = 'h2' | 'grpc-js';
-export const TRANSPORTS: readonly TransportName[] = ['h2', 'grpc-js'];
+export type TransportName = 'h2' | 'node-http2' | 'grpc-js';
+export const TRANSPORTS: readonly TransportName[] = ['h2', 'node-http2', 'grpc-js'];
 
 export interface UnaryOutcome {
   /** gRPC status code; 0 = OK, and then `response` is set. */

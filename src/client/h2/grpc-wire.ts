@@ -1,23 +1,11 @@
 /**
- * The gRPC-over-HTTP/2 rules our own transport (h2-unary.ts) must follow, kept apart from the HTTP/2
+ * The gRPC-over-HTTP/2 rules both HTTP/2 transports here (transport.ts, node-http2.ts) follow, kept apart from the HTTP/2
  * framing: the length-prefixed message, the grpc-timeout header, and how a call's end (trailers, an HTTP
  * status, an RST_STREAM code) becomes a gRPC status. Status codes and messages are the ones grpc-js gives
  * for the same event (its subchannel-call.ts), so `ping` prints the same lines whichever transport ran it.
  * Spec: https://github.com/grpc/grpc/blob/master/doc/PROTOCOL-HTTP2.md and doc/http-grpc-status-mapping.md.
  */
-
-export const Status = {
-  OK: 0,
-  CANCELLED: 1,
-  UNKNOWN: 2,
-  DEADLINE_EXCEEDED: 4,
-  PERMISSION_DENIED: 7,
-  RESOURCE_EXHAUSTED: 8,
-  UNIMPLEMENTED: 12,
-  INTERNAL: 13,
-  UNAVAILABLE: 14,
-  UNAUTHENTICATED: 16,
-} as const;
+import { Status } from '../../shared/grpc-status';
 
 export interface GrpcStatus {
   code: number;

@@ -1,28 +1,27 @@
 /**
  * `rtinfer ping`'s default transport: a minimal unary gRPC client written directly on `node:net` /
- * `node:tls` sockets (HTTP/2 framing in h2-connection.ts, HPACK in h2-hpack.ts), instead of grpc-js.
+ * `node:tls` sockets (HTTP/2 framing in connection.ts, HPACK in hpack.ts), instead of grpc-js.
  *
- * Why we wrote our own (issue 5, docs/PERFORMANCE.md "Client noise floor"): ping's p99 on loopback must not
- * be worse than the gRPC C core's (Python grpcio). Measured CPU per unary call on this 2-core VM
- * (process.cpuUsage over 3000 closed-loop calls): grpc-js makeUnaryRequest 680–780 µs, raw node:http2
- * 315–335 µs, C core 89–92 µs; a Node `net` TCP echo has a p99 of ~0.48 ms. The tail is the client's CPU per
- * call — a thread on CPU 7–8× longer per call is that much likelier to be preempted mid-call, and each
- * preemption costs a 3–6 ms time slice — and no option of grpc-js or node:http2 removed it. A client that
- * does only what a unary call needs (one buffer written per request, frames cut straight from the socket's
- * chunks) has no such layers to pay for: measured after, 65–135 µs per call against 114–139 µs for the C
- * core on the same server (bench/ping-cpu.ts). grpc-js stays selectable (`--transport grpc-js`) for
- * comparison and is still what classify and stream use.
+ * Why we wrote our own: ping's p99 on loopback must not be worse than the gRPC C core's (Python grpcio),
+ * and a client's tail follows its CPU per call — a thread on CPU longer per call is likelier to be
+ * preempted mid-call, and each preemption costs a scheduler time slice. No option of grpc-js or node:http2
+ * brought theirs down; a client that does only what a unary call needs (one buffer written per request,
+ * frames cut straight from the socket's chunks) has no layers to pay for. The figures, and the command
+ * that re-measures all four clients (ours, node:http2, grpc-js, C core): bench/ping-cpu.ts and
+ * docs/decisions/0001-client-http2-transport.md. grpc-js and node:http2 stay selectable (`--transport`)
+ * for comparison; grpc-js is still what classify and stream use.
  *
  * This file adds what a long ping run needs around single connections: deadlines (grpc-timeout header
  * and a local timer), connecting with retries until ready, and reconnecting after a connection drops —
  * calls in flight on a lost connection fail with UNAVAILABLE, later calls open a new one.
  */
-import * as fs from 'node:fs';
-import { Status, grpcTimeout } from './grpc-wire';
-import { H2Connection, type CallOutcome, type Endpoint, type StreamOwner } from './h2-connection';
-import { normalizeTarget, type ConnectOptions } from './connect';
-import { toolVersion } from '../measure/report-json';
-import type { UnaryDone, UnaryTransport } from './unary-transport';
+import { Status } from '../../shared/grpc-status';
+import { grpcTimeout } from './grpc-wire';
+import { H2Connection, type CallOutcome, type StreamOwner } from './connection';
+import { endpointOf, type Endpoint } from './endpoint';
+import { normalizeTarget, type ConnectOptions } from '../connect';
+import { toolVersion } from '../../measure/report-json';
+import type { UnaryDone, UnaryTransport } from '../unary-transport';
 
 const USER_AGENT = `rtinfer/${toolVersion()} (h2)`;
 
@@ -30,26 +29,6 @@ const USER_AGENT = `rtinfer/${toolVersion()} (h2)`;
 const BACKOFF_INITIAL_MS = 1000;
 const BACKOFF_MAX_MS = 10_000;
 const CONNECT_TIMEOUT_MS = 20_000;
-
-/** Endpoint from a normalized target: host:port, [v6]:port, dns:[///]host:port, ipv4:/ipv6:addr:port, unix:path. */
-export function endpointOf(o: ConnectOptions): Endpoint {
-  const target = normalizeTarget(o.target);
-  let ca: Buffer | undefined;
-  if (o.ca) {
-    try {
-      ca = fs.readFileSync(o.ca);
-    } catch (e) {
-      throw new Error(`cannot read --ca ${o.ca}: ${(e as Error).message}`);
-    }
-  }
-  const tlsOpts = o.tls || o.ca ? { ca, servername: o.servername } : undefined;
-  const unix = /^unix:(?:\/\/)?(.+)$/i.exec(target);
-  if (unix) return { label: target, socketPath: unix[1], tls: tlsOpts, authority: o.servername ?? 'localhost' };
-  const hostPort = target.replace(/^dns:(?:\/\/[^/]*\/)?/i, '').replace(/^ipv[46]:/i, '');
-  const m = /^\[([^\]]+)\]:(\d+)$/.exec(hostPort) ?? /^([^:[\]]+):(\d+)$/.exec(hostPort);
-  if (!m) throw new Error(`--transport h2 cannot use target "${o.target}": give host:port or [ipv6]:port (or use --transport grpc-js)`);
-  return { label: hostPort, host: m[1], port: Number(m[2]), tls: tlsOpts, authority: o.servername ?? hostPort };
-}
 
 /** A call from unary() until its outcome is delivered; the connection sees it as its stream's owner. */
 class Call implements StreamOwner {

@@ -1,9 +1,9 @@
 /**
  * One HTTP/2 connection carrying unary gRPC calls, written directly on a `node:net` / `node:tls` socket.
- * Why not node:http2 or grpc-js: see h2-unary.ts (measured CPU per call). This file is the protocol engine:
+ * Why not node:http2 or grpc-js: docs/decisions/0001-client-http2-transport.md. This file is the protocol engine:
  * connection preface and SETTINGS, HEADERS (+ CONTINUATION) out and in, DATA with flow control in both
  * directions (connection and stream windows, WINDOW_UPDATE), PING ACK, RST_STREAM, GOAWAY. It knows
- * nothing of reconnecting or deadlines; h2-unary.ts owns those.
+ * nothing of reconnecting or deadlines; transport.ts owns those.
  *
  * Timing contract (what `ping` measures): a call's send stamp is taken immediately before the socket write
  * of its first bytes, and its end stamp as soon as the frame that ends its stream has been cut from the
@@ -13,9 +13,11 @@
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { H2Error, Status, statusFromReset, statusFromTrailers, unaryMessage, writeMessagePrefix, type GrpcStatus } from './grpc-wire';
-import { DEFAULT_MAX_FRAME, DEFAULT_WINDOW, Flag, Frame, FRAME_HEADER, goawayFrame, h2ErrorName, MAX_WINDOW, PREFACE, rstStreamFrame, Setting, settingsFrame, windowUpdateFrame, writeFrameHeader, frame } from './h2-frames';
-import { RequestHeaderEncoder, ResponseHeaderDecoder } from './h2-hpack';
+import { Status } from '../../shared/grpc-status';
+import { H2Error, statusFromReset, statusFromTrailers, unaryMessage, writeMessagePrefix, type GrpcStatus } from './grpc-wire';
+import { DEFAULT_MAX_FRAME, DEFAULT_WINDOW, Flag, Frame, FRAME_HEADER, goawayFrame, h2ErrorName, MAX_WINDOW, PREFACE, rstStreamFrame, Setting, settingsFrame, windowUpdateFrame, writeFrameHeader, frame } from './frames';
+import type { Endpoint } from './endpoint';
+import { RequestHeaderEncoder, ResponseHeaderDecoder } from './hpack';
 
 /**
  * Receive windows we grant. Responses can be several MB (--response-bytes): 1 MiB per stream, replenished
@@ -28,18 +30,6 @@ export const CONNECTION_WINDOW = 16 << 20;
 /** One read buffer for every plaintext connection: reads are handled synchronously, one at a time. */
 const readBuffer = Buffer.allocUnsafe(256 * 1024);
 
-export interface Endpoint {
-  /** host:port or unix:path, for messages. */
-  label: string;
-  host?: string;
-  port?: number;
-  /** Unix socket path instead of host/port. */
-  socketPath?: string;
-  tls?: { ca?: Buffer; servername?: string };
-  /** :authority */
-  authority: string;
-}
-
 export interface CallOutcome extends GrpcStatus {
   /** The response message (without the gRPC prefix) when code is OK. */
   response?: Buffer;
@@ -50,12 +40,12 @@ export interface CallOutcome extends GrpcStatus {
   /**
    * The server certainly did not process the call: a stream above a GOAWAY's last-stream-id, one refused
    * with REFUSED_STREAM, or a call still waiting for a stream slot when the connection went away
-   * (RFC 9113 §8.7). Such a call is safe to send again on a new connection; h2-unary.ts does so once.
+   * (RFC 9113 §8.7). Such a call is safe to send again on a new connection; transport.ts does so once.
    */
   unprocessed?: boolean;
 }
 
-/** What a stream reports to: the call object of h2-unary.ts. */
+/** What a stream reports to: the call object of transport.ts. */
 export interface StreamOwner {
   readonly path: string;
   readonly request: Buffer;

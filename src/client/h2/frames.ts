@@ -1,6 +1,6 @@
 /**
  * HTTP/2 framing (RFC 9113 §4, §6) for our unary gRPC client: frame types, flags, settings, and builders
- * for the few control frames the client sends. Parsing lives in h2-connection.ts, where each frame is
+ * for the few control frames the client sends. Parsing lives in connection.ts, where each frame is
  * handled as it is cut from the socket's bytes.
  */
 

@@ -1,5 +1,5 @@
 /**
- * Types for the part of hpack.js (no published typings) that h2-hpack.ts uses: the decompressor, an
+ * Types for the part of hpack.js (no published typings) that hpack.ts uses: the decompressor, an
  * object-mode stream that yields one decoded header per read() after write() + execute().
  */
 declare module 'hpack.js' {
