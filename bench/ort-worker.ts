@@ -1,6 +1,6 @@
 /**
- * `node dist/bench/ort-worker.js`: the measurement behind the ONNX Runtime worker-mode default
- * (src/backends/onnxruntime.ts, docs/PERFORMANCE.md). For GoogLeNet (synthetic) on onnxruntime, in-thread
+ * `npm run bench:ort-worker`: the measurement behind the ONNX Runtime worker-mode default
+ * (src/backends/onnxruntime.ts, docs/decisions/0002-onnx-runtime-worker-thread.md). For GoogLeNet (synthetic) on onnxruntime, in-thread
  * (INFER_ORT_WORKER=0) and in a worker (INFER_ORT_WORKER=1), alternating, REPS times:
  *   - served images/s under `rtinfer bench --rpc classify -C 4` (closed loop, 224×224 noise JPEGs);
  *   - `rtinfer ping -i 20` RTT p50/p99/max while that classify load runs, and on the idle server.

@@ -1,5 +1,5 @@
 /**
- * `npm run bench:perf` (node dist/bench/perf.js): issue 5's ratios P1..P6 and issue 7's backend ratio, in one
+ * `npm run bench:perf` (node dist/bench/perf.js): the ratios P1..P6 and the backend ratio ORT÷wasm, in one
  * run on one machine, for GoogLeNet (synthetic weights) and the real MobileNet in ../shared (skipped, with the
  * reason printed, when ../shared is absent). Prints a table and writes out/bench-perf-<date>.json.
  *
@@ -30,7 +30,7 @@
  *      --transport grpc-js (informative).
  *   P5 ClassifyStream frames/s ÷ unary Classify images/s, both closed loop with 4 in flight.
  *   P6 decode+resize (decodeImage, sharp) of a 640×480 JPEG p50 ÷ engine.predict p50 at batch 1.
- *   Issue 7: served GoogLeNet images/s on onnxruntime ÷ on wasm, `rtinfer bench --rpc classify --concurrency 8`
+ *   ORT÷wasm: served GoogLeNet images/s on onnxruntime ÷ on wasm, `rtinfer bench --rpc classify --concurrency 8`
  *      (saturated, as P2: both engines always have work queued); the same at concurrency 4 is reported too.
  */
 import { spawnSync } from 'node:child_process';
@@ -272,10 +272,10 @@ async function measureModel(m: ModelSpec, img224: string, img640: Buffer, grpcBo
       ratio('P2', 'saturated served images/s (C=8) ÷ best raw images/s (batch 1/2/4/8)', satIps, raw.bestImagesPerS, 'img/s', { op: '>=', value: 0.95 }, loads,
         () => 'the server also decodes every JPEG (libvips threads) and runs gRPC and its ORT worker hand-off on the same 2 cores the engine uses for its 2 intra-op threads'),
       pooledP3('P3', `rtinfer ping RTT p99 ÷ Python grpcio (C core) p99, ${PING_COUNT} probes every ${PING_INTERVAL_MS} ms per repetition in ${PING_BLOCKS} interleaved blocks, ${PING_BLOCK_WARMUP} warm-up probes per block for both`, ourPings, pyPings, { op: '<=', value: 1.0 }, loads,
-        () => 'ping\'s own HTTP/2 client (src/client/h2/) now costs about the C core\'s CPU per call and has the lower p50; the p99 of 1000 probes (their 10th-worst) is this shared 2-core VM\'s scheduling noise, and the two clients\' p99 swap places from one repetition to the next (docs/PERFORMANCE.md, "Client noise floor")'),
+        () => 'ping\'s own HTTP/2 client (src/client/h2/) now costs about the C core\'s CPU per call and has the lower p50; the p99 of 1000 probes (their 10th-worst) is this shared 2-core VM\'s scheduling noise, and the two clients\' p99 swap places from one repetition to the next (docs/decisions/0009-p3-pooled-p99-with-equal-warm-up.md)'),
       pooledP3('P3-grpc-js', `the same with rtinfer ping --transport grpc-js (informative: the transport ping used before)`, ourPingsGrpcJs, pyPings, undefined, loads),
       ratio('P4', 'rtinfer bench --rpc ping calls/s (C=32) ÷ h2load calls/s (2×32 streams)', ourRps, h2Rps, 'calls/s', { op: '>=', value: 0.8 }, loads,
-        () => 'client and server share 2 cores: every µs of client CPU per call is taken from the server (docs/PERFORMANCE.md)'),
+        () => 'client and server share 2 cores: every µs of client CPU per call is taken from the server (docs/decisions/0001-client-http2-transport.md)'),
       ratio('P4-grpc-js', 'the same with rtinfer bench --rpc ping --transport grpc-js (informative: the transport bench used before)', ourRpsGrpcJs, h2Rps, 'calls/s', undefined, loads),
       ratio('P5', 'ClassifyStream frames/s ÷ unary Classify images/s, 4 in flight', stream4, unary4, 'img/s', { op: '>=', value: 1.0 }, loads,
         (r) => `stream is ${((1 - r) * 100).toFixed(1)} % slower: the per-stream reorder buffer and the single HTTP/2 stream serialise frames the unary calls spread over 4 streams`),
@@ -298,8 +298,8 @@ async function measureModel(m: ModelSpec, img224: string, img640: Buffer, grpcBo
   }
 }
 
-async function issue7(img224: string, ortC8: number[], ortC4: number[]): Promise<Ratio[]> {
-  log('issue 7: GoogLeNet served on wasm');
+async function backendRatio(img224: string, ortC8: number[], ortC4: number[]): Promise<Ratio[]> {
+  log('ORT÷wasm: GoogLeNet served on wasm');
   const srv = await startServerProcess(['--backend', 'wasm']);
   const wasm8: number[] = [];
   const wasm4: number[] = [];
@@ -316,8 +316,8 @@ async function issue7(img224: string, ortC8: number[], ortC4: number[]): Promise
   const why = (o: number[], w: number[]) => (r: number): string =>
     `onnxruntime served ${median(o).toFixed(1)} img/s vs wasm ${median(w).toFixed(1)} img/s (×${r.toFixed(2)}); served ORT also pays JPEG decode and gRPC on the same 2 cores, which wasm's 100 ms inferences hide`;
   return [
-    ratio('issue7', 'served GoogLeNet images/s, onnxruntime ÷ wasm (rtinfer bench --rpc classify --concurrency 8)', ortC8, wasm8, 'img/s', { op: '>=', value: 5 }, loads, why(ortC8, wasm8)),
-    ratio('issue7-C4', 'the same at --concurrency 4 (informative)', ortC4, wasm4, 'img/s', undefined, loads),
+    ratio('ort-wasm', 'served GoogLeNet images/s, onnxruntime ÷ wasm (rtinfer bench --rpc classify --concurrency 8)', ortC8, wasm8, 'img/s', { op: '>=', value: 5 }, loads, why(ortC8, wasm8)),
+    ratio('ort-wasm-C4', 'the same at --concurrency 4 (informative)', ortC4, wasm4, 'img/s', undefined, loads),
   ];
 }
 
@@ -374,7 +374,7 @@ async function main(): Promise<void> {
   const results: Record<string, { ratios: Ratio[]; extra: Json }> = {};
   for (const m of models) results[m.name] = await measureModel(m, img224, img640, body);
   const g = results[models[0].name].extra;
-  const i7s = await issue7(img224, (g.served_saturated_c8_images_per_s as Spread).values, (g.served_unary_c4_images_per_s as Spread).values);
+  const i7s = await backendRatio(img224, (g.served_saturated_c8_images_per_s as Spread).values, (g.served_unary_c4_images_per_s as Spread).values);
 
   const lines: string[] = [];
   lines.push(`bench:perf ${new Date().toISOString()}  ${machine.nproc} cpus  ${cpu}  node ${process.version}  (${REPS} repetitions; min / median / max)`);
@@ -387,7 +387,7 @@ async function main(): Promise<void> {
     }
   }
   const sp7 = (s: Spread): string => `${fmt(s.min)}/${fmt(s.median)}/${fmt(s.max)} img/s`;
-  lines.push('', '== issue 7 (GoogLeNet served, onnxruntime vs wasm)');
+  lines.push('', '== ORT÷wasm (GoogLeNet served, onnxruntime vs wasm)');
   for (const i7 of i7s) lines.push(`${i7.id.padEnd(10)} ${i7.what}: onnxruntime ${sp7(i7.numerator)}  wasm ${sp7(i7.denominator)}  ratio ${i7.ratio.toFixed(2)} (target ${i7.target})  ${i7.status}${i7.reason ? ` — ${i7.reason}` : ''}`);
   for (const s of skipped) lines.push(`SKIPPED ${s}`);
   const elapsed = (Date.now() - t0) / 1000;
@@ -395,7 +395,7 @@ async function main(): Promise<void> {
   process.stdout.write(`${lines.join('\n')}\n`);
 
   const file = path.join(outDir, `bench-perf-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  fs.writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), command: 'npm run bench:perf', machine: { ...machine, load_avg_end: os.loadavg() }, repetitions: REPS, elapsed_s: elapsed, models: results, issue7: i7s, skipped }, null, 2));
+  fs.writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), command: 'npm run bench:perf', machine: { ...machine, load_avg_end: os.loadavg() }, repetitions: REPS, elapsed_s: elapsed, models: results, ort_wasm: i7s, skipped }, null, 2));
   process.stdout.write(`wrote ${file}\n`);
   fs.rmSync(tmp, { recursive: true, force: true });
 }

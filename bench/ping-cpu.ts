@@ -1,5 +1,5 @@
 /**
- * `node dist/bench/ping-cpu.js` (after `npm run build`): client CPU per unary Ping call for the four
+ * `npm run bench:ping-cpu`: client CPU per unary Ping call for the four
  * clients the HTTP/2 decision weighs (docs/decisions/0001-client-http2-transport.md), on one server child
  * (`--backend onnxruntime`; Ping does no model work). BENCH_CPU_REPS rounds (default 3) of, in turn:
  * - `h2` (ours), `node-http2` and `grpc-js`: this process drives the transport (src/client/unary-transport.ts)

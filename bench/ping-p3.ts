@@ -1,5 +1,5 @@
 /**
- * `node dist/bench/ping-p3.js` (after `npm run build`): issue 5's P3 alone, for both of ping's transports —
+ * `npm run bench:ping-p3`: P3 alone, for both of ping's transports —
  * the part of `npm run bench:perf` that needs no model measurements, in a fraction of its time.
  *
  * One server child (`node dist/src/server/main.js --backend onnxruntime`, GoogLeNet synthetic: Ping does no

@@ -193,12 +193,11 @@ describe('soak: 10 000 mixed requests against a server in its own process', func
     const poll = setInterval(() => (peak = Math.max(peak, rssBytes(server.child.pid!))), 25);
     const outcomes: Record<string, number> = {};
     const messages: Record<string, string> = {};
-    // The burst comes from 4 clients (connections) of 750 calls each. From ONE connection, the ~1 100 deadline
-    // expiries it causes on wasm would make that client reset >1 000 streams within seconds, and Node's
-    // nghttp2 rapid-reset protection (CVE-2023-44487) then closes the session with INTERNAL_ERROR, failing
-    // the calls still on it as INTERNAL (measured: 1 500 calls on one connection, deadlines spread over
-    // 3–7 s → 130 INTERNAL). That is the server defending itself against a reset flood, not overload
-    // handling; docs/RELIABILITY.md records it.
+    // The burst comes from 4 clients (connections) of 750 calls each. From ONE connection, the deadline expiries
+    // it causes on wasm would make that client reset streams fast enough to trip Node's nghttp2 rapid-reset
+    // protection (CVE-2023-44487), which closes the session and fails the calls still on it as INTERNAL:
+    // the server defending itself against a reset flood, not overload handling
+    // (docs/decisions/0003-soak-overload-from-several-connections.md has the measurement).
     const burstClients = Array.from({ length: 4 }, (_, k) => connect(`127.0.0.1:${server.port}`, { 'grpc.use_local_subchannel_pool': 1, 'grpc.burst_client': k }));
     const tb = process.hrtime.bigint();
     await Promise.all(
