@@ -9,36 +9,11 @@ import { spawn } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { expect } from 'chai';
+import { echoServer } from './helpers/echo-server';
 import { forkImpairProxy, startImpairProxy, type ImpairProxy } from './helpers/impair-proxy';
 import { parseProxyArgs } from './helpers/impair-proxy-cli';
 import { samplesMs } from './helpers/impair-stats';
-
-interface Echo {
-  port: number;
-  close(): Promise<void>;
-}
-
-function echoServer(): Promise<Echo> {
-  const socks = new Set<net.Socket>();
-  const srv = net.createServer((s) => {
-    socks.add(s);
-    s.on('data', (d) => s.write(d));
-    s.on('error', () => undefined);
-    s.on('close', () => socks.delete(s));
-  });
-  return new Promise((resolve) =>
-    srv.listen(0, '127.0.0.1', () =>
-      resolve({
-        port: (srv.address() as net.AddressInfo).port,
-        close: () =>
-          new Promise<void>((r) => {
-            for (const s of socks) s.destroy();
-            srv.close(() => r());
-          }),
-      }),
-    ),
-  );
-}
+import type { LoopbackServer } from './helpers/loopback-server';
 
 function connectTo(port: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
@@ -79,7 +54,7 @@ function pattern(n: number): Buffer {
 
 describe('impair proxy: behaviour the fidelity suite relies on (no upper time bounds)', function () {
   this.timeout(30_000);
-  let echo: Echo;
+  let echo: LoopbackServer;
   let proxy: ImpairProxy;
   before(async () => {
     echo = await echoServer();

@@ -8,31 +8,11 @@
 import * as net from 'node:net';
 import { expect } from 'chai';
 import { median, nearestRank } from '../../src/measure/stats';
+import { echoServer } from '../helpers/echo-server';
 import { BASE_DELAY_MS } from '../helpers/fidelity-suite';
 import { forkImpairProxy, type RemoteImpairProxy } from '../helpers/impair-proxy';
 import { meanMs, samplesMs } from '../helpers/impair-stats';
-
-function echoServer(): Promise<{ port: number; close(): Promise<void> }> {
-  const socks = new Set<net.Socket>();
-  const srv = net.createServer((s) => {
-    s.setNoDelay(true);
-    socks.add(s);
-    s.on('data', (d) => s.write(d));
-    s.on('error', () => undefined);
-    s.on('close', () => socks.delete(s));
-  });
-  return new Promise((resolve) =>
-    srv.listen(0, '127.0.0.1', () =>
-      resolve({
-        port: (srv.address() as net.AddressInfo).port,
-        close: () => new Promise<void>((r) => {
-          for (const s of socks) s.destroy();
-          srv.close(() => r());
-        }),
-      }),
-    ),
-  );
-}
+import type { LoopbackServer } from '../helpers/loopback-server';
 
 function connectTo(port: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
@@ -66,10 +46,10 @@ const mean = (xs: number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length
 
 describe('fidelity: the impairment proxy itself (TCP echo, no gRPC)', function () {
   this.timeout(30_000);
-  let echo: { port: number; close(): Promise<void> };
+  let echo: LoopbackServer;
   let proxy: RemoteImpairProxy;
   before(async () => {
-    echo = await echoServer();
+    echo = await echoServer({ noDelay: true });
     // In a process of its own, as in the fidelity suite: in this process its release timers would queue
     // behind the echo client's and server's callbacks.
     proxy = await forkImpairProxy({ target: { host: '127.0.0.1', port: echo.port } });

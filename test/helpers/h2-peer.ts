@@ -4,8 +4,8 @@
  * padding, PRIORITY fields, window updates and SETTINGS changes that no real server sends on demand.
  * It reads the client's preface, ACKs the client's SETTINGS, and hands every other frame to the script.
  */
-import * as net from 'node:net';
 import { Flag, Frame, FRAME_HEADER, frame, PREFACE } from '../../src/client/h2/frames';
+import { listenLoopback, type LoopbackServer } from './loopback-server';
 
 export interface PeerFrame {
   type: number;
@@ -18,10 +18,7 @@ export interface PeerSession {
   send(...frames: Buffer[]): void;
 }
 
-export interface ScriptedPeer {
-  port: number;
-  close(): Promise<void>;
-}
+export type ScriptedPeer = LoopbackServer;
 
 /**
  * Listens on 127.0.0.1. Each connection is sent `preface` (its first frame must be the server's SETTINGS)
@@ -29,11 +26,7 @@ export interface ScriptedPeer {
  * of our SETTINGS.
  */
 export function startScriptedPeer(preface: Buffer[], onFrame: (f: PeerFrame, peer: PeerSession) => void): Promise<ScriptedPeer> {
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    sockets.add(socket);
-    socket.on('error', () => undefined);
-    socket.on('close', () => sockets.delete(socket));
+  return listenLoopback((socket) => {
     const peer: PeerSession = { send: (...frames) => void (socket.destroyed || socket.write(Buffer.concat(frames))) };
     let buf = Buffer.alloc(0);
     let gotPreface = false;
@@ -59,18 +52,6 @@ export function startScriptedPeer(preface: Buffer[], onFrame: (f: PeerFrame, pee
       }
     });
   });
-  return new Promise((resolve) =>
-    server.listen(0, '127.0.0.1', () =>
-      resolve({
-        port: (server.address() as net.AddressInfo).port,
-        close: () =>
-          new Promise<void>((done) => {
-            sockets.forEach((s) => s.destroy());
-            server.close(() => done());
-          }),
-      }),
-    ),
-  );
 }
 
 /** RFC 7541 §5.1 integer with an N-bit prefix. */
