@@ -5,6 +5,7 @@
  * It reads the client's preface, ACKs the client's SETTINGS, and hands every other frame to the script.
  */
 import { Flag, Frame, FRAME_HEADER, frame, PREFACE } from '../../src/client/h2/frames';
+import { literalNewName } from '../../src/client/h2/hpack';
 import { listenLoopback, type LoopbackServer } from './loopback-server';
 
 export interface PeerFrame {
@@ -54,29 +55,9 @@ export function startScriptedPeer(preface: Buffer[], onFrame: (f: PeerFrame, pee
   });
 }
 
-/** RFC 7541 §5.1 integer with an N-bit prefix. */
-function hpackInt(value: number, prefixBits: number): number[] {
-  const max = (1 << prefixBits) - 1;
-  if (value < max) return [value];
-  const out = [max];
-  let v = value - max;
-  while (v >= 128) {
-    out.push((v & 0x7f) | 0x80);
-    v = Math.floor(v / 128);
-  }
-  out.push(v);
-  return out;
-}
-
 /** A header block of literals without indexing (new names, no Huffman): decodable by any HPACK decoder, table untouched. */
 export function headerBlock(fields: Array<[string, string]>): Buffer {
-  const parts: Buffer[] = [];
-  for (const [name, value] of fields) {
-    const n = Buffer.from(name, 'latin1');
-    const v = Buffer.from(value, 'latin1');
-    parts.push(Buffer.from([0x00, ...hpackInt(n.length, 7)]), n, Buffer.from(hpackInt(v.length, 7)), v);
-  }
-  return Buffer.concat(parts);
+  return Buffer.concat(fields.map(([name, value]) => literalNewName(name, value)));
 }
 
 /**

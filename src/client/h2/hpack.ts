@@ -42,8 +42,8 @@ function str(s: string): Buffer {
 const literalIndexedName = (index: number, value: string): Buffer => Buffer.concat([Buffer.from(int(index, 4, 0x00)), str(value)]);
 /** §6.2.3 literal never indexed with an indexed name (0001xxxx): secrets stay out of every table. */
 const neverIndexedName = (index: number, value: string): Buffer => Buffer.concat([Buffer.from(int(index, 4, 0x10)), str(value)]);
-/** §6.2.2 literal without indexing with a literal name. */
-const literalNewName = (name: string, value: string): Buffer => Buffer.concat([Buffer.from([0x00]), str(name), str(value)]);
+/** §6.2.2 literal without indexing with a literal name (exported for the scripted test peer's responses). */
+export const literalNewName = (name: string, value: string): Buffer => Buffer.concat([Buffer.from([0x00]), str(name), str(value)]);
 /** §6.1 indexed field (1xxxxxxx). */
 const indexed = (index: number): Buffer => Buffer.from(int(index, 7, 0x80));
 
