@@ -5,7 +5,7 @@ Sends inference.v1.InferenceService/Ping probes on the same schedule as `rtinfer
 times each call with time.perf_counter_ns() right around the blocking call, and prints one JSON object with
 the RTT percentiles (nearest rank, as our HDR histogram reports them) and the raw RTTs on request.
 
-Nothing is generated: the request is encoded by hand from the field numbers in
+Nothing is generated: the request is encoded by hand (test/helpers/proto_wire.py) from the field numbers in
 proto/inference/v1/inference.proto, so the request bytes equal what our client sends for the same payload
 (seq, payload, response_bytes, client_send_unix_nanos), and grpcio's generic unary_unary carries them.
 
@@ -16,35 +16,28 @@ Needs Debian's python3-grpcio (run with /usr/bin/python3).
 import argparse
 import json
 import math
+import os
 import resource
 import sys
 import time
 
 import grpc
 
-
-def varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
+sys.dont_write_bytecode = True  # no __pycache__ left in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "helpers"))
+from proto_wire import field_bytes, field_varint  # noqa: E402
 
 
 def ping_request(seq, payload, response_bytes, client_send_unix_nanos):
     msg = b""
     if seq:
-        msg += varint(1 << 3 | 0) + varint(seq)
+        msg += field_varint(1, seq)
     if payload:
-        msg += varint(2 << 3 | 2) + varint(len(payload)) + payload
+        msg += field_bytes(2, payload)
     if response_bytes:
-        msg += varint(3 << 3 | 0) + varint(response_bytes)
+        msg += field_varint(3, response_bytes)
     if client_send_unix_nanos:
-        msg += varint(5 << 3 | 0) + varint(client_send_unix_nanos)
+        msg += field_varint(5, client_send_unix_nanos)
     return msg
 
 

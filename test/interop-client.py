@@ -5,57 +5,15 @@ format, using only the field numbers in proto/inference/v1/inference.proto, and 
 grpcio's generic channel.unary_unary. Usage: interop-client.py TARGET IMAGE [TOP_K]; prints JSON.
 """
 import json
+import os
 import struct
 import sys
 
 import grpc
 
-
-def varint(n):
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def field_bytes(num, data):
-    return varint(num << 3 | 2) + varint(len(data)) + data
-
-
-def parse(buf):
-    """Yields (field number, wire type, value) for one message."""
-    i = 0
-    while i < len(buf):
-        key, i = read_varint(buf, i)
-        num, wt = key >> 3, key & 7
-        if wt == 0:
-            val, i = read_varint(buf, i)
-        elif wt == 1:
-            val, i = buf[i:i + 8], i + 8
-        elif wt == 2:
-            n, i = read_varint(buf, i)
-            val, i = buf[i:i + n], i + n
-        elif wt == 5:
-            val, i = buf[i:i + 4], i + 4
-        else:
-            raise ValueError("unsupported wire type %d" % wt)
-        yield num, wt, val
-
-
-def read_varint(buf, i):
-    shift = result = 0
-    while True:
-        b = buf[i]
-        i += 1
-        result |= (b & 0x7F) << shift
-        shift += 7
-        if not b & 0x80:
-            return result, i
+sys.dont_write_bytecode = True  # no __pycache__ left in the source tree
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "helpers"))
+from proto_wire import field_bytes, field_varint, parse  # noqa: E402
 
 
 def main():
@@ -64,7 +22,7 @@ def main():
     with open(image_path, "rb") as f:
         image = f.read()
     # ClassifyRequest: image = 1 (bytes), top_k = 2 (uint32), request_id = 3 (string)
-    request = field_bytes(1, image) + varint(2 << 3 | 0) + varint(top_k) + field_bytes(3, b"python-1")
+    request = field_bytes(1, image) + field_varint(2, top_k) + field_bytes(3, b"python-1")
     with grpc.insecure_channel(target, options=[("grpc.max_send_message_length", 64 << 20)]) as channel:
         call = channel.unary_unary("/inference.v1.InferenceService/Classify",
                                    request_serializer=lambda b: b, response_deserializer=lambda b: b)
