@@ -3,7 +3,7 @@
  * in-flight --window; a frame due while the window is full is dropped and counted). Both drive
  * src/measure/load-phase.ts with an issuer from issuers.ts and report through src/measure.
  */
-import { runLoad, LoadResult } from '../measure/load-phase';
+import { runLoad, LoadResult, type LoadSpec } from '../measure/load-phase';
 import { fillLoadReport, loadSummaryText, VerdictTargets } from '../measure/load-report';
 import { constantPacer, poissonPacer } from '../measure/pacer';
 import { RunReport } from '../measure/report-json';
@@ -44,20 +44,22 @@ async function oneLevel(conn: Connection, o: BenchOptions, images: LoadedImage[]
   const open = o.rate !== undefined;
   // Open loop: enough slots that the server, not the client, is the bottleneck; the backlog queues the rest.
   const slots = concurrency;
-  const issuer = issuerFor(conn, o, images, slots);
-  const progress = createProgress(label, o.durationS !== undefined ? o.durationS + o.warmupS : undefined, o.requests);
+  return runIssued(label, issuerFor(conn, o, images, slots), {
+    mode: open ? 'open' : 'closed',
+    concurrency: slots,
+    pacer: open ? () => (o.arrivals === 'poisson' ? poissonPacer(o.rate!) : constantPacer(o.rate!)) : undefined,
+    durationS: o.durationS,
+    requests: o.requests,
+    warmupS: o.warmupS,
+    signal: o.signal,
+  });
+}
+
+/** Runs a load phase on `issuer` with a progress line, and closes the issuer however the phase ends. */
+async function runIssued(label: string, issuer: Issuer, spec: Omit<LoadSpec, 'issue' | 'onProgress'> & { warmupS: number }): Promise<LoadResult> {
+  const progress = createProgress(label, spec.durationS !== undefined ? spec.durationS + spec.warmupS : undefined, spec.requests);
   try {
-    return await runLoad({
-      mode: open ? 'open' : 'closed',
-      concurrency: slots,
-      pacer: open ? () => (o.arrivals === 'poisson' ? poissonPacer(o.rate!) : constantPacer(o.rate!)) : undefined,
-      durationS: o.durationS,
-      requests: o.requests,
-      warmupS: o.warmupS,
-      issue: issuer.issue,
-      signal: o.signal,
-      onProgress: (d, e) => progress.update(d, e),
-    });
+    return await runLoad({ ...spec, issue: issuer.issue, onProgress: (d, e) => progress.update(d, e) });
   } finally {
     progress.end();
     await issuer.close();
@@ -102,26 +104,16 @@ export interface StreamOptions extends VerdictTargets {
 
 export async function runStream(conn: Connection, o: StreamOptions, images: LoadedImage[], rep: RunReport): Promise<string> {
   if (images.length === 0) throw new Error('stream needs images (--images or --image-size)');
-  const issuer = streamIssuer(conn, images, o.topK, o.window);
-  const progress = createProgress('stream', o.durationS !== undefined ? o.durationS + o.warmupS : undefined, o.frames);
-  let r: LoadResult;
-  try {
-    r = await runLoad({
-      mode: 'open',
-      concurrency: o.window,
-      overflow: 'drop',
-      pacer: () => constantPacer(o.fps),
-      durationS: o.durationS,
-      requests: o.frames,
-      warmupS: o.warmupS,
-      issue: issuer.issue,
-      signal: o.signal,
-      onProgress: (d, e) => progress.update(d, e),
-    });
-  } finally {
-    progress.end();
-    await issuer.close();
-  }
+  const r = await runIssued('stream', streamIssuer(conn, images, o.topK, o.window), {
+    mode: 'open',
+    concurrency: o.window,
+    overflow: 'drop',
+    pacer: () => constantPacer(o.fps),
+    durationS: o.durationS,
+    requests: o.frames,
+    warmupS: o.warmupS,
+    signal: o.signal,
+  });
   fillLoadReport(rep, r, { budgetMs: o.budgetMs, fps: o.fps, percentile: o.percentile }, { fps_target: o.fps, achieved_fps: r.elapsedNs > 0 ? r.images / (r.elapsedNs / 1e9) : 0, window: o.window });
   const s = rep.summary as { achieved_fps: number };
   return `frames: ${r.scheduled} due at ${o.fps} fps, ${r.sent} sent, ${r.dropped} dropped (window ${o.window} full), achieved ${s.achieved_fps.toFixed(2)} fps\n${loadSummaryText(rep)}`;
