@@ -17,7 +17,8 @@ import {
 } from '../src/server/auth';
 import { createMetrics, metricsInterceptor } from '../src/server/metrics';
 import { parsePrometheusText, sumSamples } from './helpers/prometheus-text';
-import { grpcError, healthCheck, InferenceServiceClient, ping, startTinyServer, TinyServer } from './helpers/tiny-grpc-server';
+import { statusOf } from './helpers/grpc-client';
+import { healthCheck, InferenceServiceClient, ping, startTinyServer, TinyServer } from './helpers/tiny-grpc-server';
 import * as crypto from 'node:crypto';
 
 const TOKEN = 'tok_' + 'a'.repeat(40);
@@ -53,22 +54,22 @@ describe('bearer-token auth interceptor', function () {
 
     it('no authorization metadata → UNAUTHENTICATED saying what to send, and the handler never runs', async function () {
       const before = server.pings();
-      const e = await grpcError(ping(client, 1));
+      const e = await statusOf(ping(client, 1));
       expect(e.code).to.equal(grpc.status.UNAUTHENTICATED);
       expect(e.details).to.equal(MISSING_TOKEN_MESSAGE);
       expect(server.pings()).to.equal(before);
     });
 
     it('a wrong token → UNAUTHENTICATED "invalid token"', async function () {
-      const e = await grpcError(ping(client, 2, bearer(`Bearer ${TOKEN}x`)));
+      const e = await statusOf(ping(client, 2, bearer(`Bearer ${TOKEN}x`)));
       expect(e.code).to.equal(grpc.status.UNAUTHENTICATED);
       expect(e.details).to.equal(INVALID_TOKEN_MESSAGE);
-      const e2 = await grpcError(ping(client, 2, bearer('Bearer t')));
+      const e2 = await statusOf(ping(client, 2, bearer('Bearer t')));
       expect(e2.details).to.equal(INVALID_TOKEN_MESSAGE);
     });
 
     it('a non-Bearer scheme → UNAUTHENTICATED naming the expected form', async function () {
-      const e = await grpcError(ping(client, 3, bearer(`Basic ${Buffer.from('u:p').toString('base64')}`)));
+      const e = await statusOf(ping(client, 3, bearer(`Basic ${Buffer.from('u:p').toString('base64')}`)));
       expect(e.code).to.equal(grpc.status.UNAUTHENTICATED);
       expect(e.details).to.equal(MALFORMED_TOKEN_MESSAGE);
     });
@@ -100,7 +101,7 @@ describe('bearer-token auth interceptor', function () {
     const client = new InferenceServiceClient(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
     try {
       expect((await ping(client, 7)).seq).to.equal(7n);
-      const e = await grpcError(
+      const e = await statusOf(
         new Promise((resolve, reject) => client.getServerInfo({}, (err, r) => (err ? reject(err) : resolve(r)))),
       );
       expect(e.code).to.equal(grpc.status.UNAUTHENTICATED);

@@ -5,7 +5,8 @@ import * as grpc from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { serverCredentials, transportSecurity } from '../src/server/tls';
 import { DevCerts, makeDevCerts } from './helpers/dev-certs';
-import { grpcError, healthCheck, InferenceServiceClient, ping, startTinyServer, TinyServer } from './helpers/tiny-grpc-server';
+import { statusOf } from './helpers/grpc-client';
+import { healthCheck, InferenceServiceClient, ping, startTinyServer, TinyServer } from './helpers/tiny-grpc-server';
 
 function ipv6LoopbackAvailable(): boolean {
   return Object.values(os.networkInterfaces()).some((list) => list?.some((a) => a.address === '::1'));
@@ -42,13 +43,13 @@ describe('TLS (server credentials from PEM files, against a real grpc-js server)
 
     it('a client trusting a different CA refuses the server certificate (UNAVAILABLE)', async function () {
       const creds = grpc.credentials.createSsl(fs.readFileSync(certs.otherCa));
-      const e = await grpcError(healthCheck(`localhost:${server.port}`, creds));
+      const e = await statusOf(healthCheck(`localhost:${server.port}`, creds));
       expect(e.code).to.equal(grpc.status.UNAVAILABLE);
       expect(e.details).to.match(/certificate|self.signed|verify/i);
     });
 
     it('a plaintext client cannot talk to the TLS port', async function () {
-      const e = await grpcError(healthCheck(`localhost:${server.port}`, grpc.credentials.createInsecure()));
+      const e = await statusOf(healthCheck(`localhost:${server.port}`, grpc.credentials.createInsecure()));
       expect(e.code).to.equal(grpc.status.UNAVAILABLE);
     });
   });
@@ -64,7 +65,7 @@ describe('TLS (server credentials from PEM files, against a real grpc-js server)
 
     it('rejects a client that presents no certificate', async function () {
       const creds = grpc.credentials.createSsl(fs.readFileSync(certs.ca));
-      const e = await grpcError(healthCheck(`localhost:${server.port}`, creds));
+      const e = await statusOf(healthCheck(`localhost:${server.port}`, creds));
       expect(e.code).to.equal(grpc.status.UNAVAILABLE);
     });
 
@@ -84,7 +85,7 @@ describe('TLS (server credentials from PEM files, against a real grpc-js server)
         fs.readFileSync(certs.serverKey),
         fs.readFileSync(certs.serverCert),
       );
-      const e = await grpcError(healthCheck(`localhost:${server.port}`, creds));
+      const e = await statusOf(healthCheck(`localhost:${server.port}`, creds));
       expect(e.code).to.equal(grpc.status.UNAVAILABLE);
     });
   });

@@ -37,14 +37,14 @@ export function serverInfo(c: Client): Promise<GetServerInfoResponse> {
   return new Promise((resolve, reject) => c.getServerInfo({}, (err, res) => (err ? reject(err) : resolve(res))));
 }
 
-/** Resolves to the error's status code; fails when the call succeeds. */
+/** Awaits a call expected to fail and resolves to its gRPC error; fails when the call succeeds. */
 export async function statusOf(p: Promise<unknown>): Promise<grpc.ServiceError> {
   try {
     await p;
   } catch (err) {
     return err as grpc.ServiceError;
   }
-  throw new Error('expected the call to fail');
+  throw new Error('expected the call to fail, but it succeeded');
 }
 
 /** Calls a unary method with raw request bytes (to send what no generated client would). */

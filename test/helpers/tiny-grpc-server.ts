@@ -107,13 +107,3 @@ export function healthCheck(
 }
 
 export { InferenceServiceClient };
-
-/** Awaits a promise expected to fail and returns its gRPC error. */
-export async function grpcError(p: Promise<unknown>): Promise<grpc.ServiceError> {
-  try {
-    await p;
-  } catch (e) {
-    return e as grpc.ServiceError;
-  }
-  throw new Error('expected the call to fail, but it succeeded');
-}
