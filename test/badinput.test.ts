@@ -11,10 +11,10 @@ import { expect } from 'chai';
 import * as grpc from '@grpc/grpc-js';
 import sharp from 'sharp';
 import { ClassifyRequest, ClassifyResponse } from '../src/gen/inference/v1/inference';
-import { startServer, type RunningServer } from '../src/server/app';
-import { MOBILENET_JSON, sharedFixture } from './helpers/fixtures';
+import { sharedFixture } from './helpers/fixtures';
+import { mobilenetServer } from './helpers/mobilenet-server';
 import { jpegBomb, pngBomb } from './helpers/image-bombs';
-import { classify, connect, ping, rawUnary, statusOf, type Client } from './helpers/grpc-client';
+import { classify, ping, rawUnary, statusOf } from './helpers/grpc-client';
 
 const DOMESTIC_CATS = [281, 282, 283, 284, 285];
 const ESPRESSO = 967;
@@ -22,34 +22,17 @@ const MAX_MESSAGE = 2 * 1024 * 1024;
 
 describe('bad input: every item of the list, server alive after each', function () {
   this.timeout(60_000);
-  let server: RunningServer;
-  let client: Client;
-  let target: string;
-  let chelsea: Buffer;
-  let coffee: Buffer;
-
-  before(async function () {
-    const model = sharedFixture(this, MOBILENET_JSON);
-    chelsea = fs.readFileSync(sharedFixture(this, 'images/chelsea.jpg'));
-    coffee = fs.readFileSync(sharedFixture(this, 'images/coffee.png'));
-    server = await startServer({ host: '127.0.0.1', port: 0, model, normalize: 'signed', logLevel: 'silent', maxMessageBytes: MAX_MESSAGE });
-    target = `127.0.0.1:${server.port}`;
-    client = connect(target);
-  });
-  after(async () => {
-    client?.close();
-    await server?.shutdown(2000);
-  });
+  const live = mobilenetServer({ host: '127.0.0.1', logLevel: 'silent', maxMessageBytes: MAX_MESSAGE });
 
   /** The server is alive and still right: a Ping echoes, a real photo is classified correctly, nothing is left queued. */
   async function alive(): Promise<void> {
-    expect((await ping(client, { seq: 77n })).seq).to.equal(77n);
-    expect((await classify(client, { image: coffee, topK: 1 })).predictions[0].classIndex).to.equal(ESPRESSO);
-    expect(server.batcher.stats()).to.include({ queued: 0, failedBatches: 0 });
+    expect((await ping(live.client, { seq: 77n })).seq).to.equal(77n);
+    expect((await classify(live.client, { image: live.coffee, topK: 1 })).predictions[0].classIndex).to.equal(ESPRESSO);
+    expect(live.server.batcher.stats()).to.include({ queued: 0, failedBatches: 0 });
   }
 
   async function rejected(image: Buffer, code: grpc.status, message: RegExp, extra: Partial<ClassifyRequest> = {}): Promise<grpc.ServiceError> {
-    const err = await statusOf(classify(client, { image, ...extra }));
+    const err = await statusOf(classify(live.client, { image, ...extra }));
     expect(grpc.status[err.code], err.details).to.equal(grpc.status[code]);
     expect(err.details).to.match(message);
     await alive();
@@ -74,7 +57,7 @@ describe('bad input: every item of the list, server alive after each', function 
   it('a JPEG and a PNG header declaring 30000×30000 → INVALID_ARGUMENT from the header alone (no memory spike)', async () => {
     for (const [name, bomb] of [['jpeg', await jpegBomb(30000, 30000)], ['png', pngBomb(30000, 30000)]] as const) {
       const rss0 = process.memoryUsage().rss;
-      const err = await statusOf(classify(client, { image: bomb }));
+      const err = await statusOf(classify(live.client, { image: bomb }));
       expect(err.code, name).to.equal(grpc.status.INVALID_ARGUMENT);
       // The header check's message: libvips, had decoding started, would have said "exceeds pixel limit".
       expect(err.details, name).to.match(/30000×30000 = 900000000 pixels, over the limit of 67108864 pixels \(--max-input-pixels\)/);
@@ -86,41 +69,41 @@ describe('bad input: every item of the list, server alive after each', function 
 
   it('animated GIF and multi-page TIFF → the first frame is classified', async () => {
     const frame = (img: Buffer): Promise<Buffer> => sharp(img).resize(224, 224, { fit: 'fill' }).removeAlpha().png().toBuffer();
-    const [cup, cat] = [await frame(coffee), await frame(chelsea)];
+    const [cup, cat] = [await frame(live.coffee), await frame(live.chelsea)];
     const gif = await sharp([cup, cat], { join: { animated: true } }).gif().toBuffer();
     const tiff = await sharp([cat, cup], { join: { animated: true } }).tiff().toBuffer();
     expect((await sharp(gif).metadata()).pages).to.equal(2);
     expect((await sharp(tiff).metadata()).pages).to.equal(2);
-    const g = await classify(client, { image: gif, topK: 3 });
+    const g = await classify(live.client, { image: gif, topK: 3 });
     expect(g.predictions[0].classIndex, `GIF top 1: ${g.predictions[0].label}`).to.equal(ESPRESSO);
-    const t = await classify(client, { image: tiff, topK: 3 });
+    const t = await classify(live.client, { image: tiff, topK: 3 });
     expect(t.predictions.some((p) => DOMESTIC_CATS.includes(p.classIndex)), `TIFF top 3: ${t.predictions.map((p) => p.label).join(', ')}`).to.equal(true);
     await alive();
   });
 
   it('a 1×1 image → classified (upscaled to the input), 5 predictions', async () => {
     const px = await sharp({ create: { width: 1, height: 1, channels: 3, background: { r: 200, g: 30, b: 30 } } }).png().toBuffer();
-    const r = await classify(client, { image: px });
+    const r = await classify(live.client, { image: px });
     expect(r.predictions).to.have.length(5);
     expect(r.timing!.batchSize).to.be.at.least(1);
     await alive();
   });
 
   it('grayscale and CMYK JPEGs → converted to sRGB and classified (CMYK coffee is still espresso)', async () => {
-    const gray = await sharp(coffee).toColourspace('b-w').jpeg().toBuffer();
-    const cmyk = await sharp(coffee).toColourspace('cmyk').jpeg().toBuffer();
+    const gray = await sharp(live.coffee).toColourspace('b-w').jpeg().toBuffer();
+    const cmyk = await sharp(live.coffee).toColourspace('cmyk').jpeg().toBuffer();
     expect((await sharp(gray).metadata()).channels).to.equal(1);
     expect((await sharp(cmyk).metadata()).space).to.equal('cmyk');
-    const g = await classify(client, { image: gray, topK: 5 });
+    const g = await classify(live.client, { image: gray, topK: 5 });
     expect(g.predictions).to.have.length(5);
-    const c = await classify(client, { image: cmyk, topK: 1 });
+    const c = await classify(live.client, { image: cmyk, topK: 1 });
     expect(c.predictions[0].classIndex, `CMYK top 1: ${c.predictions[0].label}`).to.equal(ESPRESSO);
     await alive();
   });
 
   it('a message over --max-message-bytes → RESOURCE_EXHAUSTED (unary and on a stream)', async () => {
     await rejected(Buffer.alloc(MAX_MESSAGE + 1024, 1), grpc.status.RESOURCE_EXHAUSTED, /message larger than max|Received message larger/i);
-    const call = client.classifyStream();
+    const call = live.client.classifyStream();
     const status = new Promise<grpc.StatusObject>((resolve) => call.on('status', resolve));
     call.on('error', () => undefined);
     call.on('data', () => undefined);
@@ -131,8 +114,8 @@ describe('bad input: every item of the list, server alive after each', function 
   });
 
   it('top_k 0 → 5 predictions; top_k 100000 → all 1000 classes, best first', async () => {
-    expect((await classify(client, { image: coffee, topK: 0 })).predictions).to.have.length(5);
-    const all = (await classify(client, { image: coffee, topK: 100_000 })).predictions;
+    expect((await classify(live.client, { image: live.coffee, topK: 0 })).predictions).to.have.length(5);
+    const all = (await classify(live.client, { image: live.coffee, topK: 100_000 })).predictions;
     expect(all).to.have.length(1000);
     expect(all[0].classIndex).to.equal(ESPRESSO);
     expect(all.every((p, i) => i === 0 || all[i - 1].probability >= p.probability)).to.equal(true);
@@ -140,7 +123,7 @@ describe('bad input: every item of the list, server alive after each', function 
   });
 
   it('unknown fields of every wire type are ignored; a known field with the wrong wire type is skipped, not fatal', async () => {
-    const good = Buffer.from(ClassifyRequest.encode(ClassifyRequest.fromPartial({ image: coffee, topK: 1, requestId: 'u' })).finish());
+    const good = Buffer.from(ClassifyRequest.encode(ClassifyRequest.fromPartial({ image: live.coffee, topK: 1, requestId: 'u' })).finish());
     const unknown = Buffer.concat([
       good,
       Buffer.from([0x98, 0x06, 0x01]), // field 99, varint
@@ -148,17 +131,17 @@ describe('bad input: every item of the list, server alive after each', function 
       Buffer.from([0xa9, 0x06, 1, 2, 3, 4, 5, 6, 7, 8]), // field 101, fixed64
       Buffer.from([0xb5, 0x06, 1, 2, 3, 4]), // field 102, fixed32
     ]);
-    const r = ClassifyResponse.decode(await rawUnary(target, '/inference.v1.InferenceService/Classify', unknown));
+    const r = ClassifyResponse.decode(await rawUnary(live.target, '/inference.v1.InferenceService/Classify', unknown));
     expect([r.requestId, r.predictions[0].classIndex]).to.deep.equal(['u', ESPRESSO]);
     // image (field 1) sent as a varint: skipped like an unknown field, so the request has no image.
-    const err = await statusOf(rawUnary(target, '/inference.v1.InferenceService/Classify', Buffer.from([0x08, 0x05])));
+    const err = await statusOf(rawUnary(live.target, '/inference.v1.InferenceService/Classify', Buffer.from([0x08, 0x05])));
     expect(err.code).to.equal(grpc.status.INVALID_ARGUMENT);
     expect(err.details).to.match(/image is empty/);
     await alive();
   });
 
   it('a stream with garbage of several kinds between good frames: an error response per bad frame, good ones classified, in order', async () => {
-    const raw = new grpc.Client(target, grpc.credentials.createInsecure());
+    const raw = new grpc.Client(live.target, grpc.credentials.createInsecure());
     const call = raw.makeBidiStreamRequest('/inference.v1.InferenceService/ClassifyStream', (b: Buffer) => b, (b: Buffer) => b);
     const got: ClassifyResponse[] = [];
     const done = new Promise<void>((resolve, reject) => {
@@ -168,16 +151,16 @@ describe('bad input: every item of the list, server alive after each', function 
     });
     const req = (id: string, image: Buffer): Buffer => Buffer.from(ClassifyRequest.encode(ClassifyRequest.fromPartial({ image, topK: 3, requestId: id })).finish());
     const frames: Array<[string, Buffer, RegExp | null]> = [
-      ['g1', req('g1', coffee), null],
+      ['g1', req('g1', live.coffee), null],
       ['', Buffer.from([0x0a, 0x05, 0x01]), /not a valid inference\.v1\.ClassifyRequest/], // truncated protobuf
-      ['g2', req('g2', chelsea), null],
+      ['g2', req('g2', live.chelsea), null],
       ['', Buffer.from([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]), /not a valid inference\.v1\.ClassifyRequest/], // bad tag varint
-      ['g3', req('g3', coffee), null],
+      ['g3', req('g3', live.coffee), null],
       ['', Buffer.alloc(0), /image is empty/], // an empty message is a valid, empty request
       ['b4', req('b4', Buffer.from('definitely not an image')), /unsupported image format|could not be read/],
-      ['g5', req('g5', chelsea), null],
-      ['b6', req('b6', chelsea.subarray(0, 2000)), /could not be decoded/],
-      ['g7', req('g7', coffee), null],
+      ['g5', req('g5', live.chelsea), null],
+      ['b6', req('b6', live.chelsea.subarray(0, 2000)), /could not be decoded/],
+      ['g7', req('g7', live.coffee), null],
     ];
     for (const [, bytes] of frames) call.write(bytes);
     call.end();

@@ -5,10 +5,11 @@ import { expect } from 'chai';
 import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import { ClassifyRequest, ClassifyResponse, WeightsProvenance } from '../src/gen/inference/v1/inference';
-import { startServer, type RunningServer } from '../src/server/app';
+import { startServer } from '../src/server/app';
 import { MOBILENET_JSON, sharedFixture } from './helpers/fixtures';
+import { mobilenetServer } from './helpers/mobilenet-server';
 import { pngBomb } from './helpers/image-bombs';
-import { classify, connect, healthCheck, ping, rawUnary, scrapeMetrics, serverInfo, statusOf, type Client } from './helpers/grpc-client';
+import { classify, connect, healthCheck, ping, rawUnary, scrapeMetrics, serverInfo, statusOf } from './helpers/grpc-client';
 
 /** ImageNet-1k indices 281..285: tabby, tiger cat, Persian cat, Siamese cat, Egyptian cat. */
 const DOMESTIC_CATS = [281, 282, 283, 284, 285];
@@ -25,33 +26,18 @@ function randomBytes(n: number, seed = 1): Buffer {
 }
 
 describe('server: integration with the real MobileNet (startServer on port 0)', function () {
-  let server: RunningServer;
-  let client: Client;
-  let target: string;
-  let chelsea: Buffer;
-  let coffee: Buffer;
-
-  before(async function () {
-    const model = sharedFixture(this, MOBILENET_JSON);
-    chelsea = fs.readFileSync(sharedFixture(this, 'images/chelsea.jpg'));
-    coffee = fs.readFileSync(sharedFixture(this, 'images/coffee.png'));
-    server = await startServer({ port: 0, model, normalize: 'signed', logLevel: 'error', streamWindow: 4 }); // small window: streams exercise flow control
-    console.log(`      (server SERVING ${server.startupMs.toFixed(0)} ms after startServer, backend ${server.served.engine.info.backend})`);
-    target = `127.0.0.1:${server.port}`;
-    client = connect(target);
-  });
-  after(async () => {
-    client?.close();
-    await server?.shutdown(2000);
+  const live = mobilenetServer({ logLevel: 'error', streamWindow: 4 }); // small window: streams exercise flow control
+  before(() => {
+    console.log(`      (server SERVING ${live.server.startupMs.toFixed(0)} ms after startServer, backend ${live.server.served.engine.info.backend})`);
   });
 
   it('is SERVING on grpc.health.v1 for "" and the inference service once startServer resolves', async () => {
-    expect(await healthCheck(target)).to.equal('SERVING');
-    expect(await healthCheck(target, 'inference.v1.InferenceService')).to.equal('SERVING');
+    expect(await healthCheck(live.target)).to.equal('SERVING');
+    expect(await healthCheck(live.target, 'inference.v1.InferenceService')).to.equal('SERVING');
   });
 
   it('binds dual-stack: reachable on 127.0.0.1 and on ::1', async () => {
-    for (const t of [`127.0.0.1:${server.port}`, `[::1]:${server.port}`]) {
+    for (const t of [`127.0.0.1:${live.server.port}`, `[::1]:${live.server.port}`]) {
       const c = connect(t);
       try {
         expect((await ping(c, { seq: 42n })).seq).to.equal(42n);
@@ -62,7 +48,7 @@ describe('server: integration with the real MobileNet (startServer on port 0)', 
   });
 
   it('classifies chelsea.jpg with a domestic cat class in the top 3', async () => {
-    const r = await classify(client, { image: chelsea, topK: 3, requestId: 'cat-1' });
+    const r = await classify(live.client, { image: live.chelsea, topK: 3, requestId: 'cat-1' });
     expect(r.requestId).to.equal('cat-1');
     expect(r.predictions).to.have.length(3);
     const idx = r.predictions.map((p) => p.classIndex);
@@ -72,7 +58,7 @@ describe('server: integration with the real MobileNet (startServer on port 0)', 
 
   it('classifies coffee.png as espresso (top 1), with model provenance and a full timing breakdown', async () => {
     const clientSend = 1_700_000_000_123_456_789n;
-    const r = await classify(client, { image: coffee, topK: 1, requestId: 'coffee', clientSendUnixNanos: clientSend });
+    const r = await classify(live.client, { image: live.coffee, topK: 1, requestId: 'coffee', clientSendUnixNanos: clientSend });
     expect(r.predictions[0].classIndex).to.equal(ESPRESSO);
     expect(r.predictions[0].label).to.match(/espresso/);
     expect(r.predictions[0].probability).to.be.greaterThan(0.5);
@@ -94,8 +80,8 @@ describe('server: integration with the real MobileNet (startServer on port 0)', 
   });
 
   it('top_k 0 means 5; top_k beyond the class count returns every class, best first', async () => {
-    expect((await classify(client, { image: chelsea })).predictions).to.have.length(5);
-    const all = await classify(client, { image: chelsea, topK: 100_000 });
+    expect((await classify(live.client, { image: live.chelsea })).predictions).to.have.length(5);
+    const all = await classify(live.client, { image: live.chelsea, topK: 100_000 });
     expect(all.predictions).to.have.length(1000);
     const probs = all.predictions.map((p) => p.probability);
     expect(probs.every((p, i) => i === 0 || probs[i - 1] >= p)).to.equal(true);
@@ -109,51 +95,51 @@ describe('server: integration with the real MobileNet (startServer on port 0)', 
       ['random bytes', randomBytes(5000), /unsupported image format/],
       ['0 bytes', Buffer.alloc(0), /empty \(0 bytes\)/],
       ['pixel bomb', pngBomb(30000, 30000), /30000×30000 .* over the limit/],
-      ['half a JPEG', chelsea.subarray(0, chelsea.length >> 1), /could not be decoded/],
+      ['half a JPEG', live.chelsea.subarray(0, live.chelsea.length >> 1), /could not be decoded/],
     ];
     for (const [name, image, msg] of cases) {
-      const err = await statusOf(classify(client, { image }));
+      const err = await statusOf(classify(live.client, { image }));
       expect(err.code, name).to.equal(grpc.status.INVALID_ARGUMENT);
       expect(err.details, name).to.match(msg);
     }
-    expect((await classify(client, { image: coffee, topK: 1 })).predictions[0].classIndex).to.equal(ESPRESSO);
+    expect((await classify(live.client, { image: live.coffee, topK: 1 })).predictions[0].classIndex).to.equal(ESPRESSO);
   });
 
   it('a request that is not a valid protobuf → INVALID_ARGUMENT (not INTERNAL); unknown fields are ignored', async () => {
-    const err = await statusOf(rawUnary(target, '/inference.v1.InferenceService/Classify', Buffer.from([0x0a, 0x05, 0x01])));
+    const err = await statusOf(rawUnary(live.target, '/inference.v1.InferenceService/Classify', Buffer.from([0x0a, 0x05, 0x01])));
     expect(err.code).to.equal(grpc.status.INVALID_ARGUMENT);
     expect(err.details).to.match(/not a valid inference\.v1\.ClassifyRequest/);
     // Field 99 (varint) appended: a newer client's field this server does not know.
-    const withUnknown = Buffer.concat([Buffer.from(ClassifyRequest.encode(ClassifyRequest.fromPartial({ image: coffee, topK: 1 })).finish()), Buffer.from([0x98, 0x06, 0x01])]);
-    const res = ClassifyResponse.decode(await rawUnary(target, '/inference.v1.InferenceService/Classify', withUnknown));
+    const withUnknown = Buffer.concat([Buffer.from(ClassifyRequest.encode(ClassifyRequest.fromPartial({ image: live.coffee, topK: 1 })).finish()), Buffer.from([0x98, 0x06, 0x01])]);
+    const res = ClassifyResponse.decode(await rawUnary(live.target, '/inference.v1.InferenceService/Classify', withUnknown));
     expect(res.predictions[0].classIndex).to.equal(ESPRESSO);
   });
 
   it('a message over the max size → RESOURCE_EXHAUSTED; the server lives on', async () => {
-    const err = await statusOf(classify(client, { image: Buffer.alloc(17 * 1024 * 1024, 1) }));
+    const err = await statusOf(classify(live.client, { image: Buffer.alloc(17 * 1024 * 1024, 1) }));
     expect(err.code).to.equal(grpc.status.RESOURCE_EXHAUSTED);
-    expect((await ping(client, { seq: 1n })).seq).to.equal(1n);
+    expect((await ping(live.client, { seq: 1n })).seq).to.equal(1n);
   });
 
   it('Ping echoes seq, payload and client stamp, pads the response, stamps receive/send', async () => {
     const payload = randomBytes(1000, 7);
-    const r = await ping(client, { seq: 9n, payload, echoPayload: true, responseBytes: 4096, clientSendUnixNanos: 123n });
+    const r = await ping(live.client, { seq: 9n, payload, echoPayload: true, responseBytes: 4096, clientSendUnixNanos: 123n });
     expect(r.seq).to.equal(9n);
     expect(Buffer.compare(r.payload, payload)).to.equal(0);
     expect(r.padding.length).to.equal(4096);
     expect(r.payloadBytesReceived).to.equal(1000);
     expect(r.clientSendUnixNanos).to.equal(123n);
     expect(r.serverSendUnixNanos >= r.serverReceiveUnixNanos && r.serverReceiveUnixNanos > 0n).to.equal(true);
-    const quiet = await ping(client, { seq: 10n, payload });
+    const quiet = await ping(live.client, { seq: 10n, payload });
     expect([quiet.payload.length, quiet.payloadBytesReceived]).to.deep.equal([0, 1000]);
-    const err = await statusOf(ping(client, { seq: 11n, responseBytes: 16 * 1024 * 1024 }));
+    const err = await statusOf(ping(live.client, { seq: 11n, responseBytes: 16 * 1024 * 1024 }));
     expect(err.code).to.equal(grpc.status.INVALID_ARGUMENT);
     expect(err.details).to.match(/response_bytes 16777216 exceeds .*max message size 16777216/);
   });
 
   it('GetServerInfo says what is serving', async () => {
-    const info = await serverInfo(client);
-    expect(info.engine!.backend).to.equal(server.served.engine.info.backend);
+    const info = await serverInfo(live.client);
+    expect(info.engine!.backend).to.equal(live.server.served.engine.info.backend);
     expect(info.engine!.reason).to.not.equal('');
     expect(info.model).to.deep.include({ name: 'mobilenet_v1_0.25_224', inputHeight: 224, inputWidth: 224, inputChannels: 3, normalize: 'signed', numClasses: 1000 });
     expect(info.model!.weights).to.equal(WeightsProvenance.WEIGHTS_PROVENANCE_REAL);
@@ -163,7 +149,7 @@ describe('server: integration with the real MobileNet (startServer on port 0)', 
   });
 
   it('ClassifyStream: 20 frames → 20 responses in request order; a bad frame gets an error response and the stream goes on', async () => {
-    const call = client.classifyStream();
+    const call = live.client.classifyStream();
     const got: ClassifyResponse[] = [];
     const done = new Promise<void>((resolve, reject) => {
       call.on('data', (r: ClassifyResponse) => got.push(r));
@@ -171,7 +157,7 @@ describe('server: integration with the real MobileNet (startServer on port 0)', 
       call.on('error', reject);
     });
     for (let i = 0; i < 20; i++) {
-      const image = i === 10 ? randomBytes(3000, i) : i % 2 ? coffee : chelsea;
+      const image = i === 10 ? randomBytes(3000, i) : i % 2 ? live.coffee : live.chelsea;
       call.write(ClassifyRequest.fromPartial({ image, topK: 3, requestId: `frame-${i}` }));
     }
     call.end();
@@ -190,7 +176,7 @@ describe('server: integration with the real MobileNet (startServer on port 0)', 
   });
 
   it('ClassifyStream: a frame that is not a protobuf at all gets an error response; the stream goes on', async () => {
-    const raw = new grpc.Client(target, grpc.credentials.createInsecure());
+    const raw = new grpc.Client(live.target, grpc.credentials.createInsecure());
     const call = raw.makeBidiStreamRequest('/inference.v1.InferenceService/ClassifyStream', (b: Buffer) => b, (b: Buffer) => b);
     const got: ClassifyResponse[] = [];
     const done = new Promise<void>((resolve, reject) => {
@@ -198,7 +184,7 @@ describe('server: integration with the real MobileNet (startServer on port 0)', 
       call.on('end', resolve);
       call.on('error', reject);
     });
-    const good = (id: string): Buffer => Buffer.from(ClassifyRequest.encode(ClassifyRequest.fromPartial({ image: coffee, topK: 1, requestId: id })).finish());
+    const good = (id: string): Buffer => Buffer.from(ClassifyRequest.encode(ClassifyRequest.fromPartial({ image: live.coffee, topK: 1, requestId: id })).finish());
     call.write(good('a'));
     call.write(Buffer.from([0x0a, 0x05, 0x01]));
     call.write(good('c'));
@@ -212,24 +198,24 @@ describe('server: integration with the real MobileNet (startServer on port 0)', 
   });
 
   it('ClassifyStream: a client that cancels frees its queued frames', async () => {
-    const before = server.batcher.stats();
-    const call = client.classifyStream();
+    const before = live.server.batcher.stats();
+    const call = live.client.classifyStream();
     call.on('error', () => undefined); // CANCELLED, expected
     const first = new Promise<void>((resolve) => call.once('data', () => resolve()));
-    for (let i = 0; i < 30; i++) call.write(ClassifyRequest.fromPartial({ image: coffee, requestId: `c${i}` }));
+    for (let i = 0; i < 30; i++) call.write(ClassifyRequest.fromPartial({ image: live.coffee, requestId: `c${i}` }));
     await first;
     call.cancel();
     const t0 = Date.now();
     while (Date.now() - t0 < 5000) {
-      const s = server.batcher.stats();
+      const s = live.server.batcher.stats();
       if (s.queued === 0 && s.inFlightBatches === 0) break;
       await new Promise((r) => setTimeout(r, 10));
     }
     await new Promise((r) => setTimeout(r, 300)); // frames still decoding when the cancel arrived
-    const after = server.batcher.stats();
+    const after = live.server.batcher.stats();
     expect(after.queued).to.equal(0);
     expect(after.batchedItems - before.batchedItems, 'not all 30 frames were computed').to.be.lessThan(30);
-    expect((await ping(client, { seq: 5n })).seq).to.equal(5n);
+    expect((await ping(live.client, { seq: 5n })).seq).to.equal(5n);
   });
 
   it('reflection lists the inference and health services (grpc.reflection.v1)', async () => {
@@ -238,7 +224,7 @@ describe('server: integration with the real MobileNet (startServer on port 0)', 
     const pkg = grpc.loadPackageDefinition(def) as unknown as {
       grpc: { reflection: { v1: { ServerReflection: new (t: string, c: grpc.ChannelCredentials) => grpc.Client & { ServerReflectionInfo(): grpc.ClientDuplexStream<unknown, { list_services_response?: { service: { name: string }[] } }> } } } };
     };
-    const rc = new pkg.grpc.reflection.v1.ServerReflection(target, grpc.credentials.createInsecure());
+    const rc = new pkg.grpc.reflection.v1.ServerReflection(live.target, grpc.credentials.createInsecure());
     const stream = rc.ServerReflectionInfo();
     const names = await new Promise<string[]>((resolve, reject) => {
       stream.on('data', (r) => resolve((r.list_services_response?.service ?? []).map((s: { name: string }) => s.name)));
@@ -327,25 +313,14 @@ describe('server: shutdown', () => {
 });
 
 describe('server: overload and deadlines', () => {
-  let server: RunningServer;
-  let client: Client;
-  let coffee: Buffer;
-  before(async function () {
-    coffee = fs.readFileSync(sharedFixture(this, 'images/coffee.png'));
-    // Items wait up to 1 s for a batch of 8, so the queue (bound 2) stays full while the burst arrives and decodes.
-    server = await startServer({ port: 0, model: sharedFixture(this, MOBILENET_JSON), normalize: 'signed', logLevel: 'error', maxQueue: 2, maxBatch: 8, maxQueueDelayUs: 1_000_000 });
-    client = connect(`127.0.0.1:${server.port}`);
-  });
-  after(async () => {
-    client?.close();
-    await server?.shutdown(2000);
-  });
+  // Items wait up to 1 s for a batch of 8, so the queue (bound 2) stays full while the burst arrives and decodes.
+  const live = mobilenetServer({ logLevel: 'error', maxQueue: 2, maxBatch: 8, maxQueueDelayUs: 1_000_000 });
 
   it('a burst beyond --max-queue gets fast RESOURCE_EXHAUSTED while admitted requests complete', async () => {
     const t0 = process.hrtime.bigint();
     const outcomes = await Promise.all(
       Array.from({ length: 10 }, () =>
-        classify(client, { image: coffee, topK: 1 }).then(
+        classify(live.client, { image: live.coffee, topK: 1 }).then(
           (r) => ({ ok: r.predictions[0].classIndex, ms: Number(process.hrtime.bigint() - t0) / 1e6 }),
           (e: grpc.ServiceError) => ({ code: e.code, details: e.details, ms: Number(process.hrtime.bigint() - t0) / 1e6 }),
         ),
@@ -370,7 +345,7 @@ describe('server: overload and deadlines', () => {
     const slow = await startServer({ port: 0, host: '127.0.0.1', model: sharedFixture(this, MOBILENET_JSON), normalize: 'signed', logLevel: 'error', maxBatch: 8, maxQueueDelayUs: 60_000_000 });
     const c = connect(`127.0.0.1:${slow.port}`);
     try {
-      const err = await statusOf(classify(c, { image: coffee }, 2000));
+      const err = await statusOf(classify(c, { image: live.coffee }, 2000));
       expect(err.code).to.equal(grpc.status.DEADLINE_EXCEEDED);
       const t0 = Date.now();
       while (slow.batcher.stats().deadlineDropped === 0 && Date.now() - t0 < 10_000) await new Promise((r) => setTimeout(r, 10));
@@ -383,33 +358,20 @@ describe('server: overload and deadlines', () => {
 });
 
 describe('server: auth and metrics wiring (H5 modules)', () => {
-  let server: RunningServer;
   let dir: string;
-  let coffee: Buffer;
-  before(async function () {
-    coffee = fs.readFileSync(sharedFixture(this, 'images/coffee.png'));
+  const live = mobilenetServer(() => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), 'server-auth-'));
     fs.writeFileSync(path.join(dir, 'tokens'), '# test token\ns3cret-token\n');
-    server = await startServer({
-      host: '127.0.0.1',
-      port: 0,
-      model: sharedFixture(this, MOBILENET_JSON),
-      normalize: 'signed',
-      logLevel: 'error',
-      tokensFile: path.join(dir, 'tokens'),
-      metricsPort: 0,
-      metricsHost: '127.0.0.1',
-    });
+    return { host: '127.0.0.1', logLevel: 'error', tokensFile: path.join(dir, 'tokens'), metricsPort: 0, metricsHost: '127.0.0.1' };
   });
-  after(async () => {
-    await server?.shutdown(2000);
-    fs.rmSync(dir, { recursive: true, force: true });
+  after(() => {
+    if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('requires a bearer token for inference calls but not for health; GetServerInfo says auth is on', async () => {
-    const target = `127.0.0.1:${server.port}`;
+    const target = `127.0.0.1:${live.server.port}`;
     const anon = connect(target);
-    const err = await statusOf(classify(anon, { image: coffee }));
+    const err = await statusOf(classify(anon, { image: live.coffee }));
     expect(err.code).to.equal(grpc.status.UNAUTHENTICATED);
     expect(await healthCheck(target)).to.equal('SERVING');
     anon.close();
@@ -417,7 +379,7 @@ describe('server: auth and metrics wiring (H5 modules)', () => {
     const md = new grpc.Metadata();
     md.set('authorization', 'Bearer s3cret-token');
     const r = await new Promise<ClassifyResponse>((resolve, reject) =>
-      authed.classify(ClassifyRequest.fromPartial({ image: coffee, topK: 1 }), md, (e, res) => (e ? reject(e) : resolve(res))),
+      authed.classify(ClassifyRequest.fromPartial({ image: live.coffee, topK: 1 }), md, (e, res) => (e ? reject(e) : resolve(res))),
     );
     expect(r.predictions[0].classIndex).to.equal(ESPRESSO);
     const info = await new Promise<{ authRequired: boolean }>((resolve, reject) => authed.getServerInfo({}, md, (e, res) => (e ? reject(e) : resolve(res))));
@@ -426,8 +388,8 @@ describe('server: auth and metrics wiring (H5 modules)', () => {
   });
 
   it('exports Prometheus metrics for the calls it served (stage timings, batch sizes, codes)', async () => {
-    expect(server.metricsPort).to.be.a('number');
-    const text = await scrapeMetrics(server.metricsPort!);
+    expect(live.server.metricsPort).to.be.a('number');
+    const text = await scrapeMetrics(live.server.metricsPort!);
     expect(text).to.match(/grpc_server_handled_total\{[^}]*grpc_method="Classify"[^}]*grpc_code="OK"[^}]*\} 1\b/);
     expect(text).to.match(/grpc_server_handled_total\{[^}]*grpc_method="Classify"[^}]*grpc_code="UNAUTHENTICATED"[^}]*\} 1\b/);
     expect(text).to.match(/inference_batch_size_count 1\b/);
