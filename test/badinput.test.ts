@@ -14,7 +14,7 @@ import { ClassifyRequest, ClassifyResponse } from '../src/gen/inference/v1/infer
 import { sharedFixture } from './helpers/fixtures';
 import { mobilenetServer } from './helpers/mobilenet-server';
 import { jpegBomb, pngBomb } from './helpers/image-bombs';
-import { classify, ping, rawUnary, statusOf } from './helpers/grpc-client';
+import { classify, ping, rawClassifyStream, rawUnary, statusOf } from './helpers/grpc-client';
 
 const DOMESTIC_CATS = [281, 282, 283, 284, 285];
 const ESPRESSO = 967;
@@ -141,14 +141,6 @@ describe('bad input: every item of the list, server alive after each', function 
   });
 
   it('a stream with garbage of several kinds between good frames: an error response per bad frame, good ones classified, in order', async () => {
-    const raw = new grpc.Client(live.target, grpc.credentials.createInsecure());
-    const call = raw.makeBidiStreamRequest('/inference.v1.InferenceService/ClassifyStream', (b: Buffer) => b, (b: Buffer) => b);
-    const got: ClassifyResponse[] = [];
-    const done = new Promise<void>((resolve, reject) => {
-      call.on('data', (b: Buffer) => got.push(ClassifyResponse.decode(b)));
-      call.on('end', resolve);
-      call.on('error', reject);
-    });
     const req = (id: string, image: Buffer): Buffer => Buffer.from(ClassifyRequest.encode(ClassifyRequest.fromPartial({ image, topK: 3, requestId: id })).finish());
     const frames: Array<[string, Buffer, RegExp | null]> = [
       ['g1', req('g1', live.coffee), null],
@@ -162,10 +154,7 @@ describe('bad input: every item of the list, server alive after each', function 
       ['b6', req('b6', live.chelsea.subarray(0, 2000)), /could not be decoded/],
       ['g7', req('g7', live.coffee), null],
     ];
-    for (const [, bytes] of frames) call.write(bytes);
-    call.end();
-    await done;
-    raw.close();
+    const got = await rawClassifyStream(live.target, frames.map(([, bytes]) => bytes));
     expect(got.map((r) => r.requestId)).to.deep.equal(frames.map(([id]) => id));
     for (const [i, [id, , bad]] of frames.entries()) {
       const r = got[i];

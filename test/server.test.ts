@@ -9,7 +9,7 @@ import { startServer } from '../src/server/app';
 import { MOBILENET_JSON, sharedFixture } from './helpers/fixtures';
 import { mobilenetServer } from './helpers/mobilenet-server';
 import { pngBomb } from './helpers/image-bombs';
-import { classify, connect, healthCheck, ping, rawUnary, scrapeMetrics, serverInfo, statusOf } from './helpers/grpc-client';
+import { classify, connect, healthCheck, ping, rawClassifyStream, rawUnary, scrapeMetrics, serverInfo, statusOf } from './helpers/grpc-client';
 
 /** ImageNet-1k indices 281..285: tabby, tiger cat, Persian cat, Siamese cat, Egyptian cat. */
 const DOMESTIC_CATS = [281, 282, 283, 284, 285];
@@ -176,21 +176,8 @@ describe('server: integration with the real MobileNet (startServer on port 0)', 
   });
 
   it('ClassifyStream: a frame that is not a protobuf at all gets an error response; the stream goes on', async () => {
-    const raw = new grpc.Client(live.target, grpc.credentials.createInsecure());
-    const call = raw.makeBidiStreamRequest('/inference.v1.InferenceService/ClassifyStream', (b: Buffer) => b, (b: Buffer) => b);
-    const got: ClassifyResponse[] = [];
-    const done = new Promise<void>((resolve, reject) => {
-      call.on('data', (b: Buffer) => got.push(ClassifyResponse.decode(b)));
-      call.on('end', resolve);
-      call.on('error', reject);
-    });
     const good = (id: string): Buffer => Buffer.from(ClassifyRequest.encode(ClassifyRequest.fromPartial({ image: live.coffee, topK: 1, requestId: id })).finish());
-    call.write(good('a'));
-    call.write(Buffer.from([0x0a, 0x05, 0x01]));
-    call.write(good('c'));
-    call.end();
-    await done;
-    raw.close();
+    const got = await rawClassifyStream(live.target, [good('a'), Buffer.from([0x0a, 0x05, 0x01]), good('c')]);
     expect(got.map((r) => r.requestId)).to.deep.equal(['a', '', 'c']);
     expect(got[1].error!.code).to.equal(grpc.status.INVALID_ARGUMENT);
     expect(got[1].error!.message).to.match(/not a valid inference\.v1\.ClassifyRequest/);

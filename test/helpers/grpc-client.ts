@@ -3,7 +3,7 @@ import * as http from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import {
   ClassifyRequest,
-  type ClassifyResponse,
+  ClassifyResponse,
   type GetServerInfoResponse,
   InferenceServiceClient,
   type PingRequest,
@@ -63,6 +63,26 @@ export function rawUnary(target: string, method: string, bytes: Buffer): Promise
       },
     );
   });
+}
+
+/** Sends raw frames on one ClassifyStream (to send what no generated client would), then half-closes; resolves to every response, in order. */
+export async function rawClassifyStream(target: string, frames: Buffer[]): Promise<ClassifyResponse[]> {
+  const raw = new grpc.Client(target, grpc.credentials.createInsecure());
+  try {
+    const call = raw.makeBidiStreamRequest('/inference.v1.InferenceService/ClassifyStream', (b: Buffer) => b, (b: Buffer) => b);
+    const got: ClassifyResponse[] = [];
+    const done = new Promise<void>((resolve, reject) => {
+      call.on('data', (b: Buffer) => got.push(ClassifyResponse.decode(b)));
+      call.on('end', resolve);
+      call.on('error', reject);
+    });
+    for (const f of frames) call.write(f);
+    call.end();
+    await done;
+    return got;
+  } finally {
+    raw.close();
+  }
 }
 
 export function healthCheck(target: string, service = ''): Promise<string> {
