@@ -4,7 +4,7 @@ import { jitter } from '../src/measure/jitter';
 import { ClockSample, estimateClock, oneWayDelays } from '../src/measure/clock';
 import { constantPacer, poissonPacer } from '../src/measure/pacer';
 import type { CallOutcome } from '../src/measure/call';
-import { runLoad } from '../src/measure/load-phase';
+import { runLoad, type LoadResult, type LoadSpec } from '../src/measure/load-phase';
 import { probeLine, summaryText } from '../src/measure/ping-printer';
 import { summarizePing, type Probe } from '../src/measure/ping-summary';
 import type { Timebase } from '../src/measure/timebase';
@@ -204,17 +204,23 @@ function virtualTime(): VirtualTime {
 const outcome = (slot: number, code = 0, details?: string): CallOutcome => ({ slot, code, bytesUp: 100, bytesDown: 1000, images: code === 0 ? 1 : 0, serverTiming: undefined, details });
 const range = (from: number, to: number, step = 1): number[] => Array.from({ length: Math.floor((to - from) / step) + 1 }, (_, i) => from + i * step);
 
+/** An open-loop run at 1000 req/s on `vt` whose every call takes `callNs`, with the time (ms) each call was sent. */
+async function pacedRun(vt: VirtualTime, spec: Pick<LoadSpec, 'concurrency' | 'overflow' | 'durationS' | 'requests'>, callNs: number): Promise<{ r: LoadResult; sentAt: number[] }> {
+  const sentAt: number[] = [];
+  const r = await vt.run(runLoad({
+    mode: 'open', pacer: () => constantPacer(1000), timebase: vt.timebase, ...spec,
+    issue: (slot, _seq, done) => {
+      sentAt.push(vt.nowMs());
+      vt.after(callNs, () => done(outcome(slot)));
+    },
+  }));
+  return { r, sentAt };
+}
+
 describe('measure: open-loop driver (virtual time)', () => {
   it('sends each request at its paced instant, sleeping until each one, and ends at the duration', async () => {
     const vt = virtualTime();
-    const sentAt: number[] = [];
-    const r = await vt.run(runLoad({
-      mode: 'open', concurrency: 2, pacer: () => constantPacer(1000), durationS: 0.01, timebase: vt.timebase,
-      issue: (slot, _seq, done) => {
-        sentAt.push(vt.nowMs());
-        vt.after(300_000, () => done(outcome(slot)));
-      },
-    }));
+    const { r, sentAt } = await pacedRun(vt, { concurrency: 2, durationS: 0.01 }, 300_000);
     expect(sentAt).to.deep.equal(range(0, 9));
     // it waits for the next due time (1 ms … 10 ms, where the duration ends it), never polls in between
     expect(vt.waits.filter((w) => w.paced).map((w) => w.atMs)).to.deep.equal(range(1, 10));
@@ -249,30 +255,14 @@ describe('measure: open-loop driver (virtual time)', () => {
   });
 
   it("overflow 'drop': a request due while the window is full is skipped and counted, not queued", async () => {
-    const vt = virtualTime();
-    const sentAt: number[] = [];
-    const r = await vt.run(runLoad({
-      mode: 'open', concurrency: 1, overflow: 'drop', pacer: () => constantPacer(1000), durationS: 0.01, timebase: vt.timebase,
-      issue: (slot, _seq, done) => {
-        sentAt.push(vt.nowMs());
-        vt.after(2.5e6, () => done(outcome(slot)));
-      },
-    }));
+    const { r, sentAt } = await pacedRun(virtualTime(), { concurrency: 1, overflow: 'drop', durationS: 0.01 }, 2.5e6);
     expect(sentAt).to.deep.equal([0, 3, 6, 9]);
     expect([r.sent, r.dropped, r.scheduled, r.ok, r.sentLate]).to.deep.equal([4, 6, 10, 4, 0]);
     expect(r.elapsedNs).to.equal(11.5e6); // the last call, sent at 9 ms, is awaited
   });
 
   it('ends at its request count', async () => {
-    const vt = virtualTime();
-    const sentAt: number[] = [];
-    const r = await vt.run(runLoad({
-      mode: 'open', concurrency: 4, pacer: () => constantPacer(1000), requests: 5, timebase: vt.timebase,
-      issue: (slot, _seq, done) => {
-        sentAt.push(vt.nowMs());
-        vt.after(0, () => done(outcome(slot)));
-      },
-    }));
+    const { r, sentAt } = await pacedRun(virtualTime(), { concurrency: 4, requests: 5 }, 0);
     expect(sentAt).to.deep.equal(range(0, 4));
     expect([r.sent, r.ok, r.endReason]).to.deep.equal([5, 5, 'requests']);
   });
