@@ -1,5 +1,4 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { expect } from 'chai';
@@ -20,6 +19,7 @@ import { parsePrometheusText, sumSamples } from './helpers/prometheus-text';
 import { statusOf } from './helpers/grpc-client';
 import { healthCheck, InferenceServiceClient, ping, startTinyServer, TinyServer } from './helpers/tiny-grpc-server';
 import * as crypto from 'node:crypto';
+import { suiteTempDir } from './helpers/temp-dir';
 
 const TOKEN = 'tok_' + 'a'.repeat(40);
 
@@ -30,11 +30,7 @@ function bearer(value: string): grpc.Metadata {
 }
 
 describe('bearer-token auth interceptor', function () {
-  let dir: string;
-  before(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rti-auth-'));
-  });
-  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const dir = suiteTempDir('rti-auth-');
 
   describe('against a real grpc-js server', function () {
     let server: TinyServer;
@@ -119,7 +115,7 @@ describe('bearer-token auth interceptor', function () {
     });
 
     it('reads one token per line, skipping blanks and # comments, plus INFER_TOKENS (comma-separated)', function () {
-      const f = path.join(dir, 'tokens');
+      const f = path.join(dir.path, 'tokens');
       fs.writeFileSync(f, '# team tokens\n\n  alpha  \nbeta\r\n# gamma\n');
       process.env.INFER_TOKENS = ' delta, ,alpha';
       expect(loadTokens({ tokensFile: f })).to.deep.equal(['alpha', 'beta', 'delta']);
@@ -131,11 +127,11 @@ describe('bearer-token auth interceptor', function () {
     });
 
     it('refuses an empty or unreadable tokens file instead of silently running without auth', function () {
-      const empty = path.join(dir, 'empty');
+      const empty = path.join(dir.path, 'empty');
       fs.writeFileSync(empty, '# nothing\n\n');
       expect(() => loadTokens({ tokensFile: empty })).to.throw(/holds no token/);
-      expect(() => loadTokens({ tokensFile: path.join(dir, 'missing') })).to.throw(/cannot read --tokens-file/);
-      const spaced = path.join(dir, 'spaced');
+      expect(() => loadTokens({ tokensFile: path.join(dir.path, 'missing') })).to.throw(/cannot read --tokens-file/);
+      const spaced = path.join(dir.path, 'spaced');
       fs.writeFileSync(spaced, 'two words\n');
       expect(() => loadTokens({ tokensFile: spaced })).to.throw(/whitespace/);
     });

@@ -1,15 +1,11 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { imagenetLabels, readLabelsFile, resolveLabels } from '../src/models/labels';
+import { suiteTempDir } from './helpers/temp-dir';
 
 describe('labels', () => {
-  let dir: string;
-  before(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'labels-test-'));
-  });
-  after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const dir = suiteTempDir('labels-test-');
 
   it('ImageNet has 1000 classes in ILSVRC order (0 tench, 281 tabby, 967 espresso, 999 toilet tissue)', () => {
     const l = imagenetLabels();
@@ -49,21 +45,21 @@ describe('labels', () => {
   });
 
   it('reads labels files as lines (CRLF, trailing blank lines) or a JSON array', () => {
-    const lines = path.join(dir, 'l.txt');
+    const lines = path.join(dir.path, 'l.txt');
     fs.writeFileSync(lines, 'cat\r\ndog \r\nbird\n\n');
     expect(readLabelsFile(lines)).to.deep.equal(['cat', 'dog', 'bird']);
-    const json = path.join(dir, 'l.json');
+    const json = path.join(dir.path, 'l.json');
     fs.writeFileSync(json, JSON.stringify(['a, with comma', 'b']));
     expect(readLabelsFile(json)).to.deep.equal(['a, with comma', 'b']);
   });
 
   it('refuses a blank line in the middle, bad JSON, and a missing file, saying where', () => {
-    const gap = path.join(dir, 'gap.txt');
+    const gap = path.join(dir.path, 'gap.txt');
     fs.writeFileSync(gap, 'a\n\nb\n');
     expect(() => readLabelsFile(gap)).to.throw(/blank line at line 2/);
-    const bad = path.join(dir, 'bad.json');
+    const bad = path.join(dir.path, 'bad.json');
     fs.writeFileSync(bad, '["a", 3]');
     expect(() => readLabelsFile(bad)).to.throw(/JSON array of strings/);
-    expect(() => readLabelsFile(path.join(dir, 'nope.txt'))).to.throw(/cannot read labels file .*nope\.txt/);
+    expect(() => readLabelsFile(path.join(dir.path, 'nope.txt'))).to.throw(/cannot read labels file .*nope\.txt/);
   });
 });

@@ -1,7 +1,6 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs';
@@ -12,6 +11,7 @@ import { probeTfjsNative } from '../src/backends/probe';
 import { loadServedModel, type ServedModel } from '../src/models/served-model';
 import { resolveModelSource, detectTfjsFormat } from '../src/models/manifest';
 import { MOBILENET_DIR, MOBILENET_JSON, sharedFixture } from './helpers/fixtures';
+import { suiteTempDir } from './helpers/temp-dir';
 
 /** Test-local preprocessing (the real one is src/server/preprocess.ts): resize, RGB, x/127.5 − 1. */
 async function signedImage(file: string, size = 224): Promise<Float32Array> {
@@ -62,11 +62,7 @@ function writeTinyGraphModel(dir: string, withSoftmax: boolean): string {
 }
 
 describe('loadServedModel', () => {
-  let tmp: string;
-  before(() => {
-    tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'load-test-'));
-  });
-  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const tmp = suiteTempDir('load-test-');
 
   describe('the real MobileNet (../shared) on wasm', () => {
     let served: ServedModel;
@@ -108,7 +104,7 @@ describe('loadServedModel', () => {
 
   it('auto picks ONNX Runtime here, exports MobileNet once (cached), and still classifies correctly', async function () {
     const model = sharedFixture(this, MOBILENET_JSON);
-    const cacheDir = path.join(tmp, 'onnx-cache');
+    const cacheDir = path.join(tmp.path, 'onnx-cache');
     const logs: string[] = [];
     const first = await loadServedModel({ backend: 'auto', model, normalize: 'signed', cacheDir, log: (m) => logs.push(m) });
     try {
@@ -134,10 +130,10 @@ describe('loadServedModel', () => {
     // Make a real .onnx file from the shared MobileNet with the project's exporter.
     await activateTfjsCpu();
     const layers = await tf.loadLayersModel(modelIOHandler(mobilenet));
-    const onnxFile = path.join(tmp, 'mnet.onnx');
+    const onnxFile = path.join(tmp.path, 'mnet.onnx');
     fs.writeFileSync(onnxFile, exportLayersModelToOnnx(layers));
     layers.dispose();
-    fs.writeFileSync(path.join(tmp, 'mnet.serving.json'), JSON.stringify({ name: 'mobilenet-onnx', normalize: 'signed' }));
+    fs.writeFileSync(path.join(tmp.path, 'mnet.serving.json'), JSON.stringify({ name: 'mobilenet-onnx', normalize: 'signed' }));
     const served = await loadServedModel({ backend: 'auto', model: onnxFile, log: () => {} });
     try {
       expect(served.descriptor.format).to.equal('onnx');
@@ -188,7 +184,7 @@ describe('loadServedModel', () => {
 
   describe('tfjs graph models (a tiny one generated here)', () => {
     it('detects the graph format, skips ONNX Runtime in auto (logged), and reads the Softmax node', async () => {
-      const file = writeTinyGraphModel(path.join(tmp, 'graph-softmax'), true);
+      const file = writeTinyGraphModel(path.join(tmp.path, 'graph-softmax'), true);
       const src = await resolveModelSource(file);
       expect(src.format).to.equal('graph');
       const logs: string[] = [];
@@ -210,7 +206,7 @@ describe('loadServedModel', () => {
     });
 
     it('applies softmax to a graph model that outputs logits, and takes name/normalize/labels from a sidecar manifest', async () => {
-      const file = writeTinyGraphModel(path.join(tmp, 'graph-logits'), false);
+      const file = writeTinyGraphModel(path.join(tmp.path, 'graph-logits'), false);
       fs.writeFileSync(path.join(path.dirname(file), 'labels.txt'), 'a\nb\nc\nd\ne\n');
       fs.writeFileSync(path.join(path.dirname(file), 'model.serving.json'), JSON.stringify({ name: 'tiny', normalize: 'unit', labels: 'labels.txt' }));
       const logs: string[] = [];
@@ -249,7 +245,7 @@ describe('loadServedModel', () => {
         err = e as Error;
       }
       expect(err?.message).to.match(/height is fixed at 224 but 192 was requested/);
-      const file = writeTinyGraphModel(path.join(tmp, 'graph-ort'), true);
+      const file = writeTinyGraphModel(path.join(tmp.path, 'graph-ort'), true);
       err = undefined;
       try {
         await loadServedModel({ backend: 'onnxruntime', model: file, log: () => {} });
@@ -270,8 +266,8 @@ describe('loadServedModel', () => {
       return 'no error';
     };
     expect(await errorOf(loadServedModel({ backend: 'cpu', model: 'resnet50' }))).to.match(/--model resnet50: no such file or directory, and not a built-in model/);
-    const file = writeTinyGraphModel(path.join(tmp, 'graph-w'), true);
-    expect(await errorOf(loadServedModel({ backend: 'cpu', model: file, weights: tmp }))).to.match(/--weights applies to built-in models/);
+    const file = writeTinyGraphModel(path.join(tmp.path, 'graph-w'), true);
+    expect(await errorOf(loadServedModel({ backend: 'cpu', model: file, weights: tmp.path }))).to.match(/--weights applies to built-in models/);
     expect(() => detectTfjsFormat({ modelTopology: { foo: 1 } } as never, 'x.json')).to.throw(/cannot tell whether this is a tfjs layers or graph model/);
   });
 });

@@ -1,10 +1,10 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { createOnnxEngine } from '../src/backends/onnxruntime';
 import { exportCached } from '../src/models/onnx-cache';
+import { suiteTempDir } from './helpers/temp-dir';
 
 function model(): tf.LayersModel {
   return tf.sequential({ layers: [
@@ -16,24 +16,18 @@ function model(): tf.LayersModel {
 }
 
 describe('ONNX export cache', function () {
-  let dir: string;
-  before(function () {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'onnx-cache-test-'));
-  });
-  after(function () {
-    fs.rmSync(dir, { recursive: true, force: true });
-  });
+  const dir = suiteTempDir('onnx-cache-test-');
 
   it('exports once, then hits without rewriting the file; the cached model runs', async function () {
     const m = model();
-    const first = await exportCached(m, path.join(dir, 'nested'));
+    const first = await exportCached(m, path.join(dir.path, 'nested'));
     expect(first.cacheHit).to.equal(false);
-    expect(first.path).to.equal(path.join(dir, 'nested', `${first.key}.onnx`));
+    expect(first.path).to.equal(path.join(dir.path, 'nested', `${first.key}.onnx`));
     expect(first.key).to.match(/^[0-9a-f]{64}$/);
     const mtime = fs.statSync(first.path).mtimeMs;
-    expect(fs.readdirSync(path.join(dir, 'nested')), 'no temporary file left behind').to.deep.equal([`${first.key}.onnx`]);
+    expect(fs.readdirSync(path.join(dir.path, 'nested')), 'no temporary file left behind').to.deep.equal([`${first.key}.onnx`]);
 
-    const second = await exportCached(m, path.join(dir, 'nested'));
+    const second = await exportCached(m, path.join(dir.path, 'nested'));
     expect(second.cacheHit).to.equal(true);
     expect(second.key).to.equal(first.key);
     expect(Buffer.from(second.bytes).equals(Buffer.from(first.bytes))).to.equal(true);
@@ -52,13 +46,13 @@ describe('ONNX export cache', function () {
 
   it('misses when a weight changes (same architecture)', async function () {
     const m = model();
-    const a = await exportCached(m, dir);
+    const a = await exportCached(m, dir.path);
     const dense = m.getLayer('d');
     const [kernel, bias] = dense.getWeights();
     const changed = bias.bufferSync();
     changed.set(changed.get(0) + 1e-3, 0);
     dense.setWeights([kernel, changed.toTensor()]);
-    const b = await exportCached(m, dir);
+    const b = await exportCached(m, dir.path);
     expect(b.cacheHit).to.equal(false);
     expect(b.key).to.not.equal(a.key);
     expect(fs.existsSync(a.path) && fs.existsSync(b.path)).to.equal(true);
