@@ -4,6 +4,7 @@
  * server; the dead connection is made by the impairment proxy resetting it.
  */
 import * as fs from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import * as grpc from '@grpc/grpc-js';
 import sharp from 'sharp';
@@ -13,7 +14,6 @@ import { MOBILENET_JSON, sharedFixture } from './helpers/fixtures';
 import { classify, connect, ping } from './helpers/grpc-client';
 import { startImpairProxy } from './helpers/impair-proxy';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('reliability: overload at the decoder, and dead connections', function () {
   this.timeout(60_000);

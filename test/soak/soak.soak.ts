@@ -15,6 +15,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import * as grpc from '@grpc/grpc-js';
 import sharp from 'sharp';
@@ -38,10 +39,8 @@ function rssBytes(pid: number): number {
   return Number(m[1]) * 1024;
 }
 
-
 const metric = (text: string, re: RegExp): number => Number(re.exec(text)?.[1] ?? NaN);
 const mb = (b: number): string => (b / 1024 / 1024).toFixed(1);
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('soak: 10 000 mixed requests against a server in its own process', function () {
   this.timeout(900_000);
