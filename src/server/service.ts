@@ -77,25 +77,18 @@ function safeDeserialize<T>(decode: (b: Buffer) => T, empty: () => T, what: stri
   };
 }
 
+/** `method` of the generated definition with safeDeserialize's decoder for its request message. */
+function withSafeDecode<M, T>(method: M, message: { decode(b: Buffer): T; create(): T }, what: string): Omit<M, 'requestDeserialize'> & { requestDeserialize: (b: Buffer) => Incoming<T> } {
+  return { ...method, requestDeserialize: safeDeserialize((b: Buffer) => message.decode(b), () => message.create(), what) };
+}
+
 /** The generated service definition with decoders that turn a malformed message into a value, not a throw. */
 export const inferenceServiceDefinition = {
   ...InferenceServiceService,
-  classify: {
-    ...InferenceServiceService.classify,
-    requestDeserialize: safeDeserialize(ClassifyRequest.decode, () => ClassifyRequest.create(), 'inference.v1.ClassifyRequest'),
-  },
-  classifyStream: {
-    ...InferenceServiceService.classifyStream,
-    requestDeserialize: safeDeserialize(ClassifyRequest.decode, () => ClassifyRequest.create(), 'inference.v1.ClassifyRequest'),
-  },
-  ping: {
-    ...InferenceServiceService.ping,
-    requestDeserialize: safeDeserialize(PingRequest.decode, () => PingRequest.create(), 'inference.v1.PingRequest'),
-  },
-  getServerInfo: {
-    ...InferenceServiceService.getServerInfo,
-    requestDeserialize: safeDeserialize(GetServerInfoRequest.decode, () => GetServerInfoRequest.create(), 'inference.v1.GetServerInfoRequest'),
-  },
+  classify: withSafeDecode(InferenceServiceService.classify, ClassifyRequest, 'inference.v1.ClassifyRequest'),
+  classifyStream: withSafeDecode(InferenceServiceService.classifyStream, ClassifyRequest, 'inference.v1.ClassifyRequest'),
+  ping: withSafeDecode(InferenceServiceService.ping, PingRequest, 'inference.v1.PingRequest'),
+  getServerInfo: withSafeDecode(InferenceServiceService.getServerInfo, GetServerInfoRequest, 'inference.v1.GetServerInfoRequest'),
 } as const;
 
 /** The largest response we build stays this far under the max message size (field tags, seq, stamps). */
