@@ -50,41 +50,45 @@ function base(title: string, data: unknown[]): Record<string, unknown> {
   };
 }
 
+/** Colour by run with the legend under the plot, so every chart tells the runs apart the same way. */
+function byRun(): Record<string, unknown> {
+  return { field: 'run', type: 'nominal', legend: { orient: 'bottom', columns: 1 } };
+}
+
+/** A single-view chart: `base` with `heading` and `data`, then its mark and encoding. */
+function chart(id: string, title: string, heading: string, data: unknown[], view: { mark: unknown; encoding: Record<string, unknown> }): Chart {
+  return { id, title, spec: { ...base(heading, data), ...view } };
+}
+
 export function chartsFor(runs: Array<{ report: RunReport; file: string }>): Chart[] {
   const labels = runLabels(runs);
   const charts: Chart[] = [];
   const cdfData = runs.flatMap(({ report }, i) => report.histogram.cdf.map((p) => ({ run: labels[i], ms: p.ms, fraction: p.fraction })));
   if (cdfData.length > 0) {
-    charts.push({
-      id: 'latency-cdf',
-      title: 'Latency CDF',
-      spec: {
-        ...base('Latency CDF (successful requests)', cdfData),
+    charts.push(
+      chart('latency-cdf', 'Latency CDF', 'Latency CDF (successful requests)', cdfData, {
         mark: { type: 'line', interpolate: 'step-after' },
         encoding: {
           x: { field: 'ms', type: 'quantitative', title: 'latency (ms)', scale: { type: 'log' } },
           y: { field: 'fraction', type: 'quantitative', title: 'fraction ≤ latency', scale: { domain: [0, 1] } },
-          color: { field: 'run', type: 'nominal', legend: { orient: 'bottom', columns: 1 } },
+          color: byRun(),
         },
-      },
-    });
+      }),
+    );
   }
   const histData = runs.flatMap(({ report }, i) => report.histogram.buckets.map((b) => ({ run: labels[i], from: b.from_ms, to: b.to_ms, count: b.count })));
   if (histData.length > 0) {
-    charts.push({
-      id: 'latency-histogram',
-      title: 'Latency histogram',
-      spec: {
-        ...base('Latency histogram', histData),
+    charts.push(
+      chart('latency-histogram', 'Latency histogram', 'Latency histogram', histData, {
         mark: { type: 'bar', opacity: 0.6 },
         encoding: {
           x: { field: 'from', type: 'quantitative', title: 'latency (ms)' },
           x2: { field: 'to' },
           y: { field: 'count', type: 'quantitative', title: 'requests', stack: null },
-          color: { field: 'run', type: 'nominal', legend: { orient: 'bottom', columns: 1 } },
+          color: byRun(),
         },
-      },
-    });
+      }),
+    );
   }
   const latSeries = runs.flatMap(({ report }, i) =>
     report.series.filter((p) => p.ok > 0).flatMap((p) => [
@@ -93,34 +97,28 @@ export function chartsFor(runs: Array<{ report: RunReport; file: string }>): Cha
     ]),
   );
   if (latSeries.length > 0) {
-    charts.push({
-      id: 'latency-over-time',
-      title: 'Latency over time',
-      spec: {
-        ...base('Latency over time (per second, by completion)', latSeries),
+    charts.push(
+      chart('latency-over-time', 'Latency over time', 'Latency over time (per second, by completion)', latSeries, {
         mark: { type: 'line', point: true },
         encoding: {
           x: { field: 't', type: 'quantitative', title: 'second of the run' },
           y: { field: 'ms', type: 'quantitative', title: 'latency (ms)' },
-          color: { field: 'run', type: 'nominal', legend: { orient: 'bottom', columns: 1 } },
+          color: byRun(),
           strokeDash: { field: 'stat', type: 'nominal', title: 'percentile' },
         },
-      },
-    });
+      }),
+    );
     const tpSeries = runs.flatMap(({ report }, i) => report.series.map((p) => ({ run: labels[i], t: p.t_s, rps: p.ok, errors: p.errors })));
-    charts.push({
-      id: 'throughput-over-time',
-      title: 'Throughput over time',
-      spec: {
-        ...base('Throughput over time (OK responses per second)', tpSeries),
+    charts.push(
+      chart('throughput-over-time', 'Throughput over time', 'Throughput over time (OK responses per second)', tpSeries, {
         mark: { type: 'line', point: true },
         encoding: {
           x: { field: 't', type: 'quantitative', title: 'second of the run' },
           y: { field: 'rps', type: 'quantitative', title: 'responses/s' },
-          color: { field: 'run', type: 'nominal', legend: { orient: 'bottom', columns: 1 } },
+          color: byRun(),
         },
-      },
-    });
+      }),
+    );
   }
   const sweepData = runs.flatMap(({ report }, i) =>
     (report.sweep?.levels ?? []).flatMap((l) => [
@@ -146,7 +144,7 @@ export function chartsFor(runs: Array<{ report: RunReport; file: string }>): Cha
           encoding: {
             x: { field: 'concurrency', type: 'quantitative', scale: { type: 'log', base: 2 } },
             y: { field: 'value', type: 'quantitative', title: null },
-            color: { field: 'run', type: 'nominal', legend: { orient: 'bottom', columns: 1 } },
+            color: byRun(),
           },
         },
       },
@@ -158,20 +156,17 @@ export function chartsFor(runs: Array<{ report: RunReport; file: string }>): Cha
       const p = lat?.percentiles_ms ?? {};
       return ['p50', 'p90', 'p99'].map((k) => ({ run: labels[i], stat: k, ms: p[k] ?? 0 }));
     });
-    charts.push({
-      id: 'comparison',
-      title: 'Runs side by side',
-      spec: {
-        ...base('Latency percentiles, run by run', cmp),
+    charts.push(
+      chart('comparison', 'Runs side by side', 'Latency percentiles, run by run', cmp, {
         mark: 'bar',
         encoding: {
           x: { field: 'stat', type: 'nominal', title: null },
           xOffset: { field: 'run' },
           y: { field: 'ms', type: 'quantitative', title: 'latency (ms)' },
-          color: { field: 'run', type: 'nominal', legend: { orient: 'bottom', columns: 1 } },
+          color: byRun(),
         },
-      },
-    });
+      }),
+    );
   }
   return charts;
 }
