@@ -60,6 +60,14 @@ function chart(id: string, title: string, heading: string, data: unknown[], view
   return { id, title, spec: { ...base(heading, data), ...view } };
 }
 
+/** A line chart of a per-second series (field `t`), `y` against the second of the run, one line per run. */
+function overTime(id: string, title: string, heading: string, data: unknown[], y: Record<string, unknown>, more: Record<string, unknown> = {}): Chart {
+  return chart(id, title, heading, data, {
+    mark: { type: 'line', point: true },
+    encoding: { x: { field: 't', type: 'quantitative', title: 'second of the run' }, y, color: byRun(), ...more },
+  });
+}
+
 export function chartsFor(runs: Array<{ report: RunReport; file: string }>): Chart[] {
   const labels = runLabels(runs);
   const charts: Chart[] = [];
@@ -98,27 +106,12 @@ export function chartsFor(runs: Array<{ report: RunReport; file: string }>): Cha
   );
   if (latSeries.length > 0) {
     charts.push(
-      chart('latency-over-time', 'Latency over time', 'Latency over time (per second, by completion)', latSeries, {
-        mark: { type: 'line', point: true },
-        encoding: {
-          x: { field: 't', type: 'quantitative', title: 'second of the run' },
-          y: { field: 'ms', type: 'quantitative', title: 'latency (ms)' },
-          color: byRun(),
-          strokeDash: { field: 'stat', type: 'nominal', title: 'percentile' },
-        },
+      overTime('latency-over-time', 'Latency over time', 'Latency over time (per second, by completion)', latSeries, { field: 'ms', type: 'quantitative', title: 'latency (ms)' }, {
+        strokeDash: { field: 'stat', type: 'nominal', title: 'percentile' },
       }),
     );
     const tpSeries = runs.flatMap(({ report }, i) => report.series.map((p) => ({ run: labels[i], t: p.t_s, rps: p.ok, errors: p.errors })));
-    charts.push(
-      chart('throughput-over-time', 'Throughput over time', 'Throughput over time (OK responses per second)', tpSeries, {
-        mark: { type: 'line', point: true },
-        encoding: {
-          x: { field: 't', type: 'quantitative', title: 'second of the run' },
-          y: { field: 'rps', type: 'quantitative', title: 'responses/s' },
-          color: byRun(),
-        },
-      }),
-    );
+    charts.push(overTime('throughput-over-time', 'Throughput over time', 'Throughput over time (OK responses per second)', tpSeries, { field: 'rps', type: 'quantitative', title: 'responses/s' }));
   }
   const sweepData = runs.flatMap(({ report }, i) =>
     (report.sweep?.levels ?? []).flatMap((l) => [
