@@ -1,16 +1,10 @@
+import type { Timing } from '../gen/inference/v1/inference';
+
 /**
- * The server's own per-request breakdown, accumulated into means. Structurally the generated
+ * The server's own per-request breakdown, accumulated into means: the stage fields of the generated
  * `Timing` message (bigint nanoseconds), so responses are passed in without conversion.
  */
-export interface ServerTiming {
-  queueNanos: bigint;
-  decodeNanos: bigint;
-  preprocessNanos: bigint;
-  inferenceNanos: bigint;
-  postprocessNanos: bigint;
-  totalNanos: bigint;
-  batchSize: number;
-}
+export type ServerTiming = Pick<Timing, 'queueNanos' | 'decodeNanos' | 'preprocessNanos' | 'inferenceNanos' | 'postprocessNanos' | 'totalNanos' | 'batchSize'>;
 
 export interface TimingAccumulator {
   count: number;
