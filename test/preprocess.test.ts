@@ -9,8 +9,10 @@ import { jpegBomb, pngBomb } from './helpers/image-bombs';
 
 const OPTS: DecodeOptions = { width: 8, height: 8, maxInputPixels: 4096 * 4096 };
 
-async function solid(r: number, g: number, b: number, w = 8, h = 8, fmt: 'png' | 'jpeg' = 'png'): Promise<Buffer> {
-  const img = sharp({ create: { width: w, height: h, channels: 3, background: { r, g, b } } });
+/** A w×h image of one sRGB colour, converted to colour space `space` (e.g. 'b-w', 'cmyk') before encoding when given. */
+async function solid(r: number, g: number, b: number, w = 8, h = 8, fmt: 'png' | 'jpeg' = 'png', space?: string): Promise<Buffer> {
+  const created = sharp({ create: { width: w, height: h, channels: 3, background: { r, g, b } } });
+  const img = space ? created.toColourspace(space) : created;
   return fmt === 'png' ? img.png().toBuffer() : img.jpeg({ quality: 100 }).toBuffer();
 }
 
@@ -74,10 +76,7 @@ describe('preprocess: decodeImage', () => {
   });
 
   it('turns a 1-channel greyscale JPEG into 3 equal channels', async () => {
-    const grey = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 90, g: 90, b: 90 } } })
-      .toColourspace('b-w')
-      .jpeg({ quality: 100 })
-      .toBuffer();
+    const grey = await solid(90, 90, 90, 8, 8, 'jpeg', 'b-w');
     expect((await sharp(grey).metadata()).channels).to.equal(1);
     const [r, g, b] = px((await decodeImage(grey, OPTS)).rgb, 8, 2, 2);
     expect(r).to.equal(g);
@@ -86,10 +85,7 @@ describe('preprocess: decodeImage', () => {
   });
 
   it('converts a CMYK JPEG to sRGB', async () => {
-    const cmyk = await sharp({ create: { width: 8, height: 8, channels: 3, background: { r: 200, g: 40, b: 40 } } })
-      .toColourspace('cmyk')
-      .jpeg({ quality: 100 })
-      .toBuffer();
+    const cmyk = await solid(200, 40, 40, 8, 8, 'jpeg', 'cmyk');
     const meta = await sharp(cmyk).metadata();
     expect([meta.space, meta.channels]).to.deep.equal(['cmyk', 4]);
     const [r, g, b] = px((await decodeImage(cmyk, OPTS)).rgb, 8, 2, 2);
