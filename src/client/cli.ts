@@ -33,6 +33,18 @@ const processIo: Io = { out: (l) => process.stdout.write(l + '\n'), err: (l) => 
 
 export { UsageError };
 
+/** yargs reads a lone "-" as a positional, not as the value of --json: hand it over as `--json=-`. */
+function joinJsonDash(argv: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === '--json' && argv[i + 1] === '-') {
+      out.push('--json=-');
+      i++;
+    } else out.push(argv[i]);
+  }
+  return out;
+}
+
 /** `--json -`: the JSON alone goes to stdout (so it pipes into jq) and the human lines go to stderr. */
 function jsonToStdout(argv: readonly string[]): boolean {
   return argv.some((x, i) => x === '--json=-' || (x === '--json' && argv[i + 1] === '-'));
@@ -163,6 +175,7 @@ function verdictExit(rep: RunReport): number {
 
 /** Runs the CLI; resolves to the exit code. `signal` aborts a run gracefully (first Ctrl-C). */
 export async function main(argv: string[], io: Io = processIo, signal?: AbortSignal): Promise<number> {
+  argv = joinJsonDash(argv);
   let code: number = EXIT.OK;
   const started = new Date();
   // Every verb's human lines go through `human`; the JSON of `--json -` through `io.out` alone.
