@@ -15,7 +15,8 @@ import { runBench, runStream, Rpc } from './bench';
 import { classifyOne, classifyText, serverInfo, serverInfoVia } from './classify';
 import { connect, Connection, ConnectOptions, describeError, waitForReady } from './connect';
 import { firstUnreadableImage, generateImages, loadImages, LoadedImage, parseSize } from '../shared/images';
-import { checkNumbers, CONNECTION_NUMBERS, UsageError, VERDICT_NUMBERS } from './flag-checks';
+import { joinJsonDash, jsonToStdout } from '../shared/json-dash';
+import { checkNumbers, CONNECTION_NUMBERS, UsageError, VERDICT_NUMBERS } from '../shared/flag-checks';
 import { failureGuard, type FailureGuard } from './failure-guard';
 import { h2Transport, nodeHttp2Transport } from './h2';
 import { probeLine, summaryText } from '../measure/ping-printer';
@@ -32,23 +33,6 @@ export interface Io {
 const processIo: Io = { out: (l) => process.stdout.write(l + '\n'), err: (l) => process.stderr.write(l + '\n') };
 
 export { UsageError };
-
-/** yargs reads a lone "-" as a positional, not as the value of --json: hand it over as `--json=-`. */
-function joinJsonDash(argv: string[]): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--json' && argv[i + 1] === '-') {
-      out.push('--json=-');
-      i++;
-    } else out.push(argv[i]);
-  }
-  return out;
-}
-
-/** `--json -`: the JSON alone goes to stdout (so it pipes into jq) and the human lines go to stderr. */
-function jsonToStdout(argv: readonly string[]): boolean {
-  return argv.some((x, i) => x === '--json=-' || (x === '--json' && argv[i + 1] === '-'));
-}
 
 export function connectionOptions<T>(y: Argv<T>) {
   return y
