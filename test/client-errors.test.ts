@@ -4,6 +4,7 @@
  * message checked for the cause and the flag that fixes it, on every transport.
  */
 import { expect } from 'chai';
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
@@ -260,4 +261,38 @@ describe('client: --json -, --version and --help', function () {
       expect(bare, 'options without a description').to.deep.equal([]);
     });
   }
+});
+
+describe('client errors: rtinfer local (through bin/rtinfer.js, as a user runs it)', function () {
+  this.timeout(120_000);
+  const bin = path.resolve(__dirname, '..', '..', 'bin', 'rtinfer.js');
+  const rtinferBin = (args: string[]): { code: number | null; out: string; err: string } => {
+    const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', timeout: 90_000 });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  };
+
+  for (const verb of ['classify', 'bench']) {
+    it(`local ${verb} --help: every option has a description`, () => {
+      const r = rtinferBin(['local', verb, '--help']);
+      expect(r.code).to.equal(0);
+      const optionLines = r.out.split('\n').filter((l) => /^\s+(-\w, )?--[\w-]+/.test(l));
+      expect(optionLines.length).to.be.above(1);
+      const bare = optionLines.filter((l) => l.replace(/^\s+(-\w, )?--[\w-]+(, -\w)?/, '').replace(/\[[^\]]*\]/g, '').trim() === '');
+      expect(bare, 'options without a description').to.deep.equal([]);
+    });
+  }
+
+  it('local bench: a bad number and a file that is not an image are usage errors (exit 2), before any model loads', () => {
+    const n = rtinferBin(['local', 'bench', '--concurrency', '-1']);
+    expect(n.code).to.equal(2);
+    expect(n.err).to.match(/--concurrency must be a whole number ≥ 1 \(got -1\)/);
+    const i = rtinferBin(['local', 'bench', '--images', 'package.json']);
+    expect(i.code).to.equal(2);
+    expect(i.err).to.match(/--images: package\.json: not an image/);
+  });
+
+  it('rtinfer --version and rtinfer local --version print the package version', () => {
+    expect(rtinferBin(['--version']).out.trim()).to.equal(toolVersion());
+    expect(rtinferBin(['local', '--version']).out.trim()).to.equal(toolVersion());
+  });
 });
