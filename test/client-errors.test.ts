@@ -4,12 +4,14 @@
  * message checked for the cause and the flag that fixes it, on every transport.
  */
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as http2 from 'node:http2';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
 import { main } from '../src/client/cli';
+import { hintFor } from '../src/client/connect-diagnosis';
 import { IDENTICAL_FAILURES_TO_STOP } from '../src/client/failure-guard';
 import { toolVersion } from '../src/measure/report-json';
 import { serverCredentials } from '../src/server/tls';
@@ -115,6 +117,41 @@ describe('client errors: connection mistakes name the cause and the flag', funct
     });
   }
 
+  it('a TLS 1.2 server requiring a client certificate (handshake failure) → "pass --cert FILE and --key FILE"', async () => {
+    // grpc-js servers negotiate TLS 1.3; node:http2 can be held to 1.2, where OpenSSL's alert differs.
+    const s = http2.createSecureServer({ cert: fs.readFileSync(certs.serverCert), key: fs.readFileSync(certs.serverKey), ca: fs.readFileSync(certs.ca), requestCert: true, rejectUnauthorized: true, maxVersion: 'TLSv1.2' });
+    s.on('error', () => undefined);
+    await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+    try {
+      const port = (s.address() as net.AddressInfo).port;
+      for (const transport of ['h2', 'node-http2', 'grpc-js']) {
+        const r = await rtinfer(['ping', '-c', '1', '--transport', transport, '-t', `localhost:${port}`, '--ca', certs.ca, ...LONG_DEADLINE]);
+        expect(r.code, transport).to.equal(1);
+        expect(r.err.join('\n'), transport).to.match(/requires a client certificate: pass --cert FILE and --key FILE \(.*handshake failure\)/);
+      }
+    } finally {
+      await new Promise<void>((r) => s.close(() => r()));
+    }
+  });
+
+  it('a client certificate from a CA the server does not trust → "the server rejected the client certificate"', async () => {
+    // A self-signed client certificate: no CA the server trusts vouches for it.
+    const key = path.join(tmp.path, 'stranger.key');
+    const cert = path.join(tmp.path, 'stranger.crt');
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=stranger'], { stdio: 'ignore' });
+    for (const transport of ['h2', 'node-http2', 'grpc-js']) {
+      const r = await rtinfer(['ping', '-c', '1', '--transport', transport, '-t', `localhost:${mtlsServer.port}`, '--ca', certs.ca, '--cert', cert, '--key', key, ...LONG_DEADLINE]);
+      expect(r.code, transport).to.equal(1);
+      expect(r.err.join('\n'), transport).to.match(/could not connect to localhost:\d+: the server rejected the client certificate --cert .*stranger\.crt/);
+    }
+  });
+
+  it('a --key that does not go with --cert is named before connecting', async () => {
+    const r = await rtinfer(['ping', '-c', '1', '-t', `localhost:${mtlsServer.port}`, '--ca', certs.ca, '--cert', certs.clientCert, '--key', certs.serverKey]);
+    expect(r.code).to.equal(1);
+    expect(r.err.join('\n')).to.match(/--key .*server\.key does not go with --cert .*client\.crt \(key values mismatch\)/);
+  });
+
   it('classify against a TLS server without --tls says the same', async () => {
     const img = path.join(tmp.path, 'x.jpg');
     fs.writeFileSync(img, Buffer.from([0xff, 0xd8, 0xff]));
@@ -136,6 +173,29 @@ describe('client errors: connection mistakes name the cause and the flag', funct
     const r = await rtinfer(['ping', '-c', '1', '-t', `localhost:${mtlsServer.port}`, '--cert', 'package.json', '--key', certs.clientKey]);
     expect(r.code).to.equal(1);
     expect(r.err.join('\n')).to.match(/--cert package\.json is not PEM/);
+  });
+});
+
+describe('client errors: OpenSSL and socket texts → advice (hintFor)', () => {
+  const plain = { tls: false };
+  const withTls = { tls: true };
+  const cases: Array<[string, Parameters<typeof hintFor>[1], RegExp]> = [
+    ['certificate has expired', withTls, /certificate has expired/],
+    ["Hostname/IP does not match certificate's altnames: IP: 10.0.0.1 is not in the cert's list", withTls, /does not name the host .*--servername NAME/],
+    ['self-signed certificate in certificate chain', withTls, /certificate not trusted: pass --ca FILE/],
+    ['unable to get local issuer certificate', { tls: true, ca: 'x.crt' }, /--ca x\.crt did not sign/],
+    ['SSL routines:ssl3_read_bytes:sslv3 alert bad certificate:', { tls: true, cert: 'c.crt' }, /rejected the client certificate --cert c\.crt/],
+    ['SSL routines:ssl3_get_record:wrong version number:', withTls, /drop --tls/],
+    ['getaddrinfo ENOTFOUND nowhere.invalid', plain, /cannot resolve the host name/],
+  ];
+  for (const [text, o, hint] of cases) {
+    it(`"${text.slice(0, 50)}" → ${hint.source}`, () => {
+      expect(hintFor(text, o, 'h:1')).to.match(hint);
+    });
+  }
+  it('a text that names no cause gets no made-up advice', () => {
+    expect(hintFor('Connection dropped', plain, 'h:1')).to.equal(undefined);
+    expect(hintFor('wrong version number', plain, 'h:1'), 'not "drop --tls" when --tls was not given').to.equal(undefined);
   });
 });
 
@@ -164,6 +224,7 @@ describe('client errors: numeric flags are usage errors naming the flag', functi
     [['stream', '--frames', '-2'], /--frames must be a whole number ≥ 1/],
     [['stream', '--budget-ms', 'soon'], /--budget-ms must be a number > 0 \(got soon\)/],
     [['classify', 'x.jpg', '--top-k', '0'], /--top-k must be a whole number ≥ 1/],
+    [['bench', '--image-size', '0x5'], /--image-size 0x5 out of range/],
   ];
   for (const [args, msg] of cases) {
     it(`${args.join(' ')} → exit 2`, async () => {

@@ -109,8 +109,13 @@ export async function resolveImages(a: { images?: string[]; imageSize?: string }
     if (bad) throw new UsageError(`--images: ${bad}`);
     return images;
   }
-  const [w, h] = parseSize(a.imageSize ?? '224x224');
-  return generateImages(w, h);
+  let size: [number, number];
+  try {
+    size = parseSize(a.imageSize ?? '224x224');
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  return generateImages(...size);
 }
 
 async function withConnection<T>(o: ConnectOptions, f: (c: Connection) => Promise<T>): Promise<T> {

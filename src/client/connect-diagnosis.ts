@@ -38,6 +38,8 @@ export function shortReason(message: string): string {
 
 /** What the plaintext probe reports when a TLS handshake succeeds where HTTP/2 was hung up on. */
 const SPEAKS_TLS = 'the server speaks TLS';
+/** What the TLS probe reports when the server hangs up, without an alert, right after the handshake. */
+const CLOSED_AFTER_HANDSHAKE = 'the server closed the connection right after the TLS handshake';
 
 /** A hint for an error text that names its cause; undefined when it names none. */
 export function hintFor(message: string, o: Pick<ConnectOptions, 'tls' | 'ca' | 'cert' | 'servername'>, label: string): string | undefined {
@@ -49,7 +51,7 @@ export function hintFor(message: string, o: Pick<ConnectOptions, 'tls' | 'ca' | 
   if (/certificate required|alert number 116/i.test(message)) return 'the server requires a client certificate: pass --cert FILE and --key FILE';
   // TLS 1.2 servers say "handshake failure" where TLS 1.3 ones say "certificate required".
   if (/alert handshake failure|alert number 40\b/i.test(message)) {
-    return o.cert ? 'the server refused the TLS handshake (does it trust the CA of --cert?)' : 'the server refused the TLS handshake: it probably requires a client certificate: pass --cert FILE and --key FILE';
+    return o.cert ? 'the server refused the TLS handshake (does it trust the CA of --cert?)' : 'the server refused the TLS handshake; it most likely requires a client certificate: pass --cert FILE and --key FILE';
   }
   if (/alert (bad certificate|unknown ca|certificate unknown|decrypt error)|alert number (42|46|48|51)\b/i.test(message)) {
     return o.cert ? `the server rejected the client certificate --cert ${o.cert} (not signed by a CA it trusts?)` : 'the server requires a client certificate: pass --cert FILE and --key FILE';
@@ -65,6 +67,8 @@ export function hintFor(message: string, o: Pick<ConnectOptions, 'tls' | 'ca' | 
   if (tlsOn && /wrong version number|packet length too long|unknown protocol|http request|record layer failure|unexpected eof while reading/i.test(message)) {
     return 'the server does not speak TLS here: drop --tls (and --ca/--cert/--key)';
   }
+  // A Node TLS 1.3 server that rejects a client certificate just hangs up after the handshake, with no alert.
+  if (message === CLOSED_AFTER_HANDSHAKE && o.cert) return `the server rejected the client certificate --cert ${o.cert} (not signed by a CA it trusts?)`;
   if (/did not negotiate HTTP\/2 over TLS/.test(message)) return 'the TLS server does not offer HTTP/2 (ALPN h2): is this a gRPC port?';
   return undefined;
 }
@@ -123,9 +127,13 @@ function probeTls(o: ConnectOptions, ep: Endpoint): Promise<string | undefined> 
   return settle(s, (done) => {
     // TLS 1.3: the server checks our certificate after our side of the handshake is done, so its
     // "certificate required" alert arrives as an error on the first read: send the preface and read.
-    s.once('secureConnect', () => s.write(H2_PREFACE));
+    let secure = false;
+    s.once('secureConnect', () => {
+      secure = true;
+      s.write(H2_PREFACE);
+    });
     s.once('data', () => done(undefined));
-    s.once('close', () => done(undefined));
+    s.once('close', () => done(secure ? CLOSED_AFTER_HANDSHAKE : undefined));
   }, undefined);
 }
 

@@ -3,6 +3,7 @@
  * :authority to send. Parsed once from the connection options every verb takes.
  */
 import * as fs from 'node:fs';
+import * as tls from 'node:tls';
 import { normalizeTarget, type ConnectOptions } from '../connect';
 
 export interface TlsSettings {
@@ -39,11 +40,20 @@ export function readPemFlag(flag: string, file: string): Buffer {
 
 /** The PEM files of --ca, --cert and --key, read (each undefined when not given). */
 export function tlsFilesOf(o: Pick<ConnectOptions, 'ca' | 'cert' | 'key'>): { ca?: Buffer; cert?: Buffer; key?: Buffer } {
-  return {
+  const files = {
     ca: o.ca === undefined ? undefined : readPemFlag('--ca', o.ca),
     cert: o.cert === undefined ? undefined : readPemFlag('--cert', o.cert),
     key: o.key === undefined ? undefined : readPemFlag('--key', o.key),
   };
+  if (files.cert && files.key) {
+    // Said here, naming both files, rather than as OpenSSL's "key values mismatch" from inside a transport.
+    try {
+      tls.createSecureContext({ cert: files.cert, key: files.key });
+    } catch (e) {
+      throw new Error(`--key ${o.key} does not go with --cert ${o.cert} (${(e as Error).message.replace(/^error:[0-9A-F]+:[^:]*::?/, '')})`);
+    }
+  }
+  return files;
 }
 
 /** --tls, or any flag that only makes sense with it. */
