@@ -7,12 +7,12 @@
  * them), and, when that text names nothing (grpc-js exposes no reason at all, only TRANSIENT_FAILURE; a
  * plaintext client to a TLS port just sees the connection close), one probe connection made with the
  * same options (`probe`). The probe runs only after a connection attempt has failed, so a healthy run
- * never opens it.
+ * never opens it (docs/decisions/0012-connect-failures-named-by-one-probe.md).
  */
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { ConnectOptions } from './connect';
-import { endpointOf, tlsFilesOf, type Endpoint } from './h2/endpoint';
+import { endpointOf, tlsFilesOf, usesTls, type Endpoint } from './h2/endpoint';
 
 export interface ConnectDiagnosis {
   /** The low-level reason (OpenSSL's short reason or the socket error), kept so nothing is hidden. */
@@ -42,8 +42,7 @@ const SPEAKS_TLS = 'the server speaks TLS';
 const CLOSED_AFTER_HANDSHAKE = 'the server closed the connection right after the TLS handshake';
 
 /** A hint for an error text that names its cause; undefined when it names none. */
-export function hintFor(message: string, o: Pick<ConnectOptions, 'tls' | 'ca' | 'cert' | 'servername'>, label: string): string | undefined {
-  const tlsOn = o.tls || o.ca !== undefined || o.cert !== undefined;
+export function hintFor(message: string, o: Pick<ConnectOptions, 'tls' | 'ca' | 'cert'>, label: string): string | undefined {
   if (message === SPEAKS_TLS) return `the server speaks TLS: add --tls (and --ca FILE if its certificate is not from a public CA)`;
   if (/ECONNREFUSED/.test(message)) return 'nothing listens there: is the server running, and on this port?';
   if (/ENOTFOUND|EAI_AGAIN/.test(message)) return `cannot resolve the host name of ${label}`;
@@ -64,7 +63,7 @@ export function hintFor(message: string, o: Pick<ConnectOptions, 'tls' | 'ca' | 
   if (/Hostname\/IP does not match|ERR_TLS_CERT_ALTNAME_INVALID/i.test(message)) {
     return `the server's certificate does not name the host in ${label}: connect by a name it holds, or pass --servername NAME`;
   }
-  if (tlsOn && /wrong version number|packet length too long|unknown protocol|http request|record layer failure|unexpected eof while reading/i.test(message)) {
+  if (usesTls(o) && /wrong version number|packet length too long|unknown protocol|http request/i.test(message)) {
     return 'the server does not speak TLS here: drop --tls (and --ca/--cert/--key)';
   }
   // A Node TLS 1.3 server that rejects a client certificate just hangs up after the handshake, with no alert.
@@ -140,13 +139,14 @@ function probeTls(o: ConnectOptions, ep: Endpoint): Promise<string | undefined> 
 /** A plaintext HTTP/2 preface; if the server hangs up instead of answering, try a TLS handshake. */
 async function probePlain(ep: Endpoint): Promise<string | undefined> {
   const s = ep.socketPath ? net.connect({ path: ep.socketPath }) : net.connect({ host: ep.host, port: ep.port ?? 0 });
+  const HUNG_UP = 'hung up';
   const plain = await settle(s, (done) => {
     s.once('connect', () => s.write(H2_PREFACE));
     // A TLS server answers garbage with an alert record (content type 21) or not at all.
-    s.once('data', (b: Buffer) => done(b[0] === 0x15 ? 'hung up' : undefined));
-    s.once('close', () => done('hung up'));
+    s.once('data', (b: Buffer) => done(b[0] === 0x15 ? HUNG_UP : undefined));
+    s.once('close', () => done(HUNG_UP));
   }, undefined);
-  if (plain !== 'hung up') return plain;
+  if (plain !== HUNG_UP) return plain; // an error names the cause; an answer means HTTP/2 is spoken here
   const t = tls.connect({ host: ep.host, port: ep.port, path: ep.socketPath, rejectUnauthorized: false, ALPNProtocols: ['h2'], servername: ep.host && net.isIP(ep.host) === 0 ? ep.host : undefined });
   const speaksTls = await settle(t, (done) => t.once('secureConnect', () => done('tls')), undefined);
   return speaksTls === 'tls' ? SPEAKS_TLS : undefined;

@@ -1,7 +1,8 @@
 /**
  * Stops a load run whose first calls all fail the same way. That is a setup mistake (wrong method on
- * this server, a file that is not an image, a missing token), not a measurement: without this, a
- * 10 s bench sent a thousand identical bad requests and printed percentiles of nothing.
+ * this server, a file that is not an image, a missing token), not a measurement: without this, a bench
+ * sent the same bad request for its whole duration and printed percentiles of nothing.
+ * docs/decisions/0012-connect-failures-named-by-one-probe.md says why 20.
  *
  * Only the start of a run is judged: once one call has succeeded, or two different errors have been
  * seen, the guard stands down for good, so overload errors in the middle of a run (RESOURCE_EXHAUSTED

@@ -113,6 +113,7 @@ export class H2Channel {
   /** Connects (retrying with back-off) until the connection is ready or `timeoutMs` passes. */
   async ready(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    let probed = false;
     while (!(this.conn && this.conn.usable)) {
       if (this.closed) throw new Error('the channel is closed');
       const wait = Math.max(0, this.retryAt - Date.now());
@@ -129,7 +130,9 @@ export class H2Channel {
       if (err === undefined) return;
       this.lastError ||= err;
       // A refused port or a TLS mismatch stays so: say it now instead of retrying until the deadline.
-      const d = await this.explain(this.lastError);
+      // One probe per ready() is enough: a second would meet the same server.
+      const d = await this.explain(this.lastError, !probed);
+      probed = true;
       if (d) throw connectError(this.ep.label, d.reason, d);
       if (Date.now() >= deadline) break;
     }
