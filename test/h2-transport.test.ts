@@ -278,7 +278,7 @@ describe('h2 transport: TLS and bearer tokens against the real server', function
   it('a CA that did not sign the server certificate: UNAVAILABLE naming the certificate problem', async () => {
     const r = await ping(['--target', `localhost:${server.port}`, '--ca', certs.otherCa, '--token', token, '--count', '1']);
     expect(r.code).to.equal(1);
-    expect(r.err.join('\n')).to.match(/UNAVAILABLE: could not connect to localhost:\d+ .*(certificate|self.signed|verify)/i);
+    expect(r.err.join('\n')).to.match(/UNAVAILABLE: could not connect to localhost:\d+.*(certificate|self.signed|verify)/i);
   });
 
   it('plaintext to the TLS port: UNAVAILABLE, not a hang', async () => {
@@ -516,7 +516,7 @@ describe('h2 transport: peers that are not our server', function () {
     await new Promise<void>((res) => s.close(() => res()));
     const r = await ping(['--target', `127.0.0.1:${port}`, '--count', '1']);
     expect(r.code).to.equal(1);
-    expect(r.err.join('\n')).to.match(/UNAVAILABLE: could not connect to 127\.0\.0\.1:\d+ within 3000 ms \(connect ECONNREFUSED/);
+    expect(r.err.join('\n')).to.match(/UNAVAILABLE: could not connect to 127\.0\.0\.1:\d+: nothing listens there.*\(connect ECONNREFUSED/);
   });
 });
 

@@ -14,6 +14,7 @@ import type { LoadedImage } from '../shared/images';
 import { classifyIssuer, Issuer, pingIssuer, streamIssuer } from './issuers';
 import { grpcJsTransport, type UnaryTransport } from './unary-transport';
 import { createProgress } from './progress';
+import type { FailureGuard } from './failure-guard';
 
 export type Rpc = 'classify' | 'stream' | 'ping';
 
@@ -32,6 +33,8 @@ export interface BenchOptions extends VerdictTargets {
   signal?: AbortSignal;
   /** --rpc ping over this transport (ping's own HTTP/2 client) instead of the grpc-js connection. */
   pingTransport?: UnaryTransport;
+  /** Sees every outcome and stops a run whose first calls all fail alike (failure-guard.ts). */
+  guard?: FailureGuard;
 }
 
 function issuerFor(conn: Connection, o: { rpc: Rpc; topK: number; payloadBytes: number; responseBytes: number; pingTransport?: UnaryTransport }, images: LoadedImage[], slots: number): Issuer {
@@ -52,14 +55,14 @@ async function oneLevel(conn: Connection, o: BenchOptions, images: LoadedImage[]
     requests: o.requests,
     warmupS: o.warmupS,
     signal: o.signal,
-  });
+  }, o.guard);
 }
 
 /** Runs a load phase on `issuer` with a progress line, and closes the issuer however the phase ends. */
-async function runIssued(label: string, issuer: Issuer, spec: Omit<LoadSpec, 'issue' | 'onProgress'> & { warmupS: number }): Promise<LoadResult> {
+async function runIssued(label: string, issuer: Issuer, spec: Omit<LoadSpec, 'issue' | 'onProgress'> & { warmupS: number }, guard?: FailureGuard): Promise<LoadResult> {
   const progress = createProgress(label, spec.durationS !== undefined ? spec.durationS + spec.warmupS : undefined, spec.requests);
   try {
-    return await runLoad({ ...spec, issue: issuer.issue, onProgress: (d, e) => progress.update(d, e) });
+    return await runLoad({ ...spec, issue: guard ? guard.wrap(issuer.issue) : issuer.issue, onProgress: (d, e) => progress.update(d, e) });
   } finally {
     progress.end();
     await issuer.close();
@@ -100,6 +103,7 @@ export interface StreamOptions extends VerdictTargets {
   warmupS: number;
   topK: number;
   signal?: AbortSignal;
+  guard?: FailureGuard;
 }
 
 export async function runStream(conn: Connection, o: StreamOptions, images: LoadedImage[], rep: RunReport): Promise<string> {
@@ -113,7 +117,7 @@ export async function runStream(conn: Connection, o: StreamOptions, images: Load
     requests: o.frames,
     warmupS: o.warmupS,
     signal: o.signal,
-  });
+  }, o.guard);
   fillLoadReport(rep, r, { budgetMs: o.budgetMs, fps: o.fps, percentile: o.percentile }, { fps_target: o.fps, achieved_fps: r.elapsedNs > 0 ? r.images / (r.elapsedNs / 1e9) : 0, window: o.window });
   const s = rep.summary as { achieved_fps: number };
   return `frames: ${r.scheduled} due at ${o.fps} fps, ${r.sent} sent, ${r.dropped} dropped (window ${o.window} full), achieved ${s.achieved_fps.toFixed(2)} fps\n${loadSummaryText(rep)}`;

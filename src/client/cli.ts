@@ -7,14 +7,17 @@
  * `local …` is dispatched by bin/rtinfer.js to src/local/cli.ts, so this module never loads tfjs.
  */
 import yargs, { Argv } from 'yargs';
-import { environment, newReport, RunReport, Verb, writeReport } from '../measure/report-json';
+import { environment, newReport, RunReport, toJson, toolVersion, Verb, writeReport } from '../measure/report-json';
 import { writeHtmlReport } from '../measure/report-html';
 import { buckets, cdf } from '../measure/histogram';
 import { readReport } from '../measure/report-json';
 import { runBench, runStream, Rpc } from './bench';
 import { classifyOne, classifyText, serverInfo, serverInfoVia } from './classify';
 import { connect, Connection, ConnectOptions, describeError, waitForReady } from './connect';
-import { generateImages, loadImages, LoadedImage, parseSize } from '../shared/images';
+import { firstUnreadableImage, generateImages, loadImages, LoadedImage, parseSize } from '../shared/images';
+import { joinJsonDash, jsonToStdout } from '../shared/json-dash';
+import { checkNumbers, CONNECTION_NUMBERS, UsageError, VERDICT_NUMBERS } from '../shared/flag-checks';
+import { failureGuard, type FailureGuard } from './failure-guard';
 import { h2Transport, nodeHttp2Transport } from './h2';
 import { probeLine, summaryText } from '../measure/ping-printer';
 import { runPing } from './ping';
@@ -29,25 +32,27 @@ export interface Io {
 
 const processIo: Io = { out: (l) => process.stdout.write(l + '\n'), err: (l) => process.stderr.write(l + '\n') };
 
-export class UsageError extends Error {}
+export { UsageError };
 
 export function connectionOptions<T>(y: Argv<T>) {
   return y
     .option('target', { alias: 't', type: 'string', default: 'localhost:8000', describe: 'server host:port ([::1]:8000 for IPv6)' })
     .option('tls', { type: 'boolean', default: false, describe: 'use TLS (system roots unless --ca)' })
     .option('ca', { type: 'string', describe: 'PEM CA file to trust (implies --tls)' })
+    .option('cert', { type: 'string', describe: 'PEM client certificate, for servers that require mutual TLS (needs --key; implies --tls)' })
+    .option('key', { type: 'string', describe: 'PEM private key of --cert' })
     .option('servername', { type: 'string', describe: 'TLS server name / authority override' })
     .option('token', { type: 'string', describe: 'bearer token (sent as authorization: Bearer …); default $RTINFER_TOKEN' })
     .option('deadline-ms', { type: 'number', describe: 'per-call deadline in ms (ping default: max(1000, 2×interval))' })
     .option('connections', { alias: 'n', type: 'number', default: 1, describe: 'channels (distinct TCP connections)' })
-    .option('json', { type: 'string', describe: 'write the full result as JSON to this file' });
+    .option('json', { type: 'string', describe: 'write the full result as JSON to this file ("-": to stdout, and the human output to stderr)' });
 }
 
 export function imageOptions<T>(y: Argv<T>) {
   return y
     .option('images', { type: 'array', string: true, describe: 'image files or directories' })
     .option('image-size', { type: 'string', describe: 'generate noise JPEGs of WxH instead (default 224x224 when no --images)' })
-    .option('top-k', { type: 'number', default: 5 });
+    .option('top-k', { type: 'number', default: 5, describe: 'classes returned per image' });
 }
 
 export function verdictOptions<T>(y: Argv<T>) {
@@ -60,6 +65,8 @@ interface ConnArgs {
   target: string;
   tls: boolean;
   ca?: string;
+  cert?: string;
+  key?: string;
   servername?: string;
   token?: string;
   'deadline-ms'?: number;
@@ -69,10 +76,14 @@ interface ConnArgs {
 
 function connOpts(a: ConnArgs, defaultDeadlineMs?: number): ConnectOptions {
   if (!(a.connections >= 1)) throw new UsageError('--connections must be ≥ 1');
+  if (a.cert !== undefined && a.key === undefined) throw new UsageError('--cert needs --key (the private key of the certificate)');
+  if (a.key !== undefined && a.cert === undefined) throw new UsageError('--key given without --cert');
   return {
     target: a.target,
-    tls: a.tls || a.ca !== undefined,
+    tls: a.tls || a.ca !== undefined || a.cert !== undefined,
     ca: a.ca,
+    cert: a.cert,
+    key: a.key,
     servername: a.servername,
     token: a.token ?? process.env.RTINFER_TOKEN,
     deadlineMs: a['deadline-ms'] ?? defaultDeadlineMs,
@@ -91,15 +102,26 @@ function settingsOf(a: Record<string, unknown>): Record<string, unknown> {
 }
 
 export async function resolveImages(a: { images?: string[]; imageSize?: string }): Promise<LoadedImage[]> {
-  if (a.images && a.images.length > 0) return loadImages(a.images);
-  const [w, h] = parseSize(a.imageSize ?? '224x224');
-  return generateImages(w, h);
+  if (a.images && a.images.length > 0) {
+    const images = loadImages(a.images);
+    // Checked before the run: one unreadable file would otherwise fail every request it is sent in.
+    const bad = await firstUnreadableImage(images);
+    if (bad) throw new UsageError(`--images: ${bad}`);
+    return images;
+  }
+  let size: [number, number];
+  try {
+    size = parseSize(a.imageSize ?? '224x224');
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  return generateImages(...size);
 }
 
 async function withConnection<T>(o: ConnectOptions, f: (c: Connection) => Promise<T>): Promise<T> {
   const c = connect(o);
   try {
-    await waitForReady(c, Math.max(3000, o.deadlineMs ?? 0));
+    await waitForReady(c, Math.max(3000, o.deadlineMs ?? 0), o);
     return await f(c);
   } finally {
     c.close();
@@ -119,10 +141,19 @@ async function withPingTransport<T>(name: TransportName, o: ConnectOptions, f: (
 }
 
 function finishReport(rep: RunReport, jsonFile: string | undefined, io: Io): void {
-  if (jsonFile) {
+  if (jsonFile === '-') io.out(toJson(rep).trimEnd());
+  else if (jsonFile) {
     writeReport(jsonFile, rep);
     io.err(`wrote ${jsonFile}`);
   }
+}
+
+/** Says why a load run stopped early (failure-guard.ts); true when it did. */
+function reportTripped(guard: FailureGuard, human: Io): boolean {
+  const t = guard.tripped();
+  if (!t) return false;
+  human.err(`error: stopped: the first ${t.count} calls all failed with ${t.error}`);
+  return true;
 }
 
 function verdictExit(rep: RunReport): number {
@@ -133,8 +164,11 @@ function verdictExit(rep: RunReport): number {
 
 /** Runs the CLI; resolves to the exit code. `signal` aborts a run gracefully (first Ctrl-C). */
 export async function main(argv: string[], io: Io = processIo, signal?: AbortSignal): Promise<number> {
+  argv = joinJsonDash(argv);
   let code: number = EXIT.OK;
   const started = new Date();
+  // Every verb's human lines go through `human`; the JSON of `--json -` through `io.out` alone.
+  const human: Io = jsonToStdout(argv) ? { out: io.err, err: io.err } : io;
   const parser = yargs(argv)
     .scriptName('rtinfer')
     .usage('$0 <verb> [options]\n\nMeasure a realtime-inference gRPC server end to end. `rtinfer local --help` runs the model in-process.')
@@ -156,16 +190,15 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
           .option('transport', { choices: TRANSPORTS, default: 'h2' as TransportName, describe: 'h2: our lean HTTP/2 client (lowest client noise); node-http2: Node\'s HTTP/2 client, for comparison; grpc-js: the grpc-js channel the other verbs use' }),
       async (a) => {
         if (a.seed !== undefined && !(Number.isInteger(a.seed) && a.seed >= 0 && a.seed < 2 ** 32)) throw new UsageError(`--seed must be an integer in [0, 2^32) (got ${a.seed})`);
-        if (!(a['interval-ms'] > 0)) throw new UsageError('--interval-ms must be > 0');
-        if (!(Number.isInteger(a.warmup) && a.warmup >= 0)) throw new UsageError(`--warmup must be a whole number of probes >= 0 (got ${a.warmup})`);
+        checkNumbers(a, { ...CONNECTION_NUMBERS, count: 'count>=1', 'interval-ms': '>0', duration: '>0', 'payload-bytes': 'count>=0', 'response-bytes': 'count>=0', 'calibration-probes': 'count>=0', warmup: 'count>=0' }, argv);
         const o = connOpts(a, Math.max(1000, 2 * a['interval-ms']));
         const count = a.count ?? (a.duration === undefined ? 10 : undefined);
         code = await withPingTransport(a.transport, o, async (c) => {
           const server = await serverInfoVia(c);
-          io.out(`PING ${c.target} (gRPC Ping over ${c.name}): ${a['payload-bytes']} payload bytes, ${a['response-bytes']} response bytes, ${a.arrivals === 'poisson' ? 'Poisson arrivals, mean interval' : 'every'} ${a['interval-ms']} ms`);
-          const r = await runPing(c, { count, durationS: a.duration, intervalMs: a['interval-ms'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], calibrationProbes: a['calibration-probes'], warmupProbes: a.warmup, arrivals: a.arrivals, seed: a.seed, signal }, a.quiet ? undefined : (p) => io.out(probeLine(p)));
-          io.out('');
-          io.out(summaryText(c.target, r.summary));
+          human.out(`PING ${c.target} (gRPC Ping over ${c.name}): ${a['payload-bytes']} payload bytes, ${a['response-bytes']} response bytes, ${a.arrivals === 'poisson' ? 'Poisson arrivals, mean interval' : 'every'} ${a['interval-ms']} ms`);
+          const r = await runPing(c, { count, durationS: a.duration, intervalMs: a['interval-ms'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], calibrationProbes: a['calibration-probes'], warmupProbes: a.warmup, arrivals: a.arrivals, seed: a.seed, signal }, a.quiet ? undefined : (p) => human.out(probeLine(p)));
+          human.out('');
+          human.out(summaryText(c.target, r.summary));
           const rep = newReport('ping', settingsOf(a), environment(c.target, server), started);
           rep.summary = r.summary as unknown as Record<string, unknown>;
           rep.histogram = { buckets: buckets(r.rttHistogram), cdf: cdf(r.rttHistogram) };
@@ -181,8 +214,9 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
     .command(
       'classify <files..>',
       'classify images: top-k table, end-to-end time and the server timing breakdown',
-      (y) => connectionOptions(y).positional('files', { type: 'string', array: true, demandOption: true }).option('top-k', { type: 'number', default: 5 }),
+      (y) => connectionOptions(y).positional('files', { type: 'string', array: true, demandOption: true, describe: 'image files' }).option('top-k', { type: 'number', default: 5, describe: 'classes to show per image' }),
       async (a) => {
+        checkNumbers(a, { ...CONNECTION_NUMBERS, 'top-k': 'count>=1' }, argv);
         const o = connOpts(a);
         const images = loadImages(a.files as string[]);
         code = await withConnection(o, async (c) => {
@@ -191,7 +225,7 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
           for (const im of images) {
             const r = await classifyOne(c, im, a['top-k']);
             results.push(r);
-            (r.status === 'OK' ? io.out : io.err)(classifyText(r));
+            (r.status === 'OK' ? human.out : human.err)(classifyText(r));
           }
           const rep = newReport('classify', settingsOf(a), environment(c.target, server), started);
           rep.results = results;
@@ -209,37 +243,41 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
       'load test: closed loop (--concurrency), open loop (--rate), or a concurrency --sweep',
       (y) =>
         verdictOptions(imageOptions(connectionOptions(y)))
-          .option('rpc', { choices: ['classify', 'stream', 'ping'] as const, default: 'classify' as Rpc })
+          .option('rpc', { choices: ['classify', 'stream', 'ping'] as const, default: 'classify' as Rpc, describe: 'the call to load: Classify, ClassifyStream frames, or Ping (transport and server overhead only)' })
           .option('concurrency', { alias: 'C', type: 'number', default: 1, describe: 'closed loop: requests in flight; open loop: most in flight' })
           .option('rate', { alias: 'r', type: 'number', describe: 'open loop: requests/s (latency from the intended send time)' })
-          .option('arrivals', { choices: ['constant', 'poisson'] as const, default: 'constant' as const })
+          .option('arrivals', { choices: ['constant', 'poisson'] as const, default: 'constant' as const, describe: 'open loop (--rate): constant gaps, or Poisson arrivals with that mean rate' })
           .option('duration', { alias: 'd', type: 'number', describe: 'seconds to measure (default 10 unless --requests)' })
           .option('requests', { type: 'number', describe: 'requests to measure' })
           .option('warmup', { type: 'number', default: 1, describe: 'seconds of unmeasured warm-up' })
           .option('sweep', { type: 'string', describe: 'concurrency levels, e.g. 1,2,4,8' })
-          .option('fps', { type: 'number', describe: 'images/s the verdict requires' })
+          .option('fps', { type: 'number', describe: 'images/s the verdict requires (PASS needs at least this throughput)' })
           .option('payload-bytes', { type: 'number', default: 0, describe: '--rpc ping: request payload' })
           .option('response-bytes', { type: 'number', default: 0, describe: '--rpc ping: response padding' })
           .option('transport', { choices: TRANSPORTS, describe: '--rpc ping: h2 (default) = ping\'s own HTTP/2 client, node-http2 = Node\'s HTTP/2 client, grpc-js = the grpc-js channel; classify and stream always use grpc-js' }),
       async (a) => {
         const sweep = a.sweep ? a.sweep.split(',').map((x) => Number(x.trim())) : undefined;
         if (sweep && sweep.some((x) => !(x >= 1) || !Number.isInteger(x))) throw new UsageError(`--sweep must be positive integers like 1,2,4,8, got "${a.sweep}"`);
-        if (!(a.concurrency >= 1)) throw new UsageError('--concurrency must be ≥ 1');
-        if (a.rate !== undefined && !(a.rate > 0)) throw new UsageError('--rate must be > 0');
+        checkNumbers(a, { ...CONNECTION_NUMBERS, ...VERDICT_NUMBERS, concurrency: 'count>=1', rate: '>0', duration: '>0', requests: 'count>=1', warmup: '>=0', fps: '>0', 'payload-bytes': 'count>=0', 'response-bytes': 'count>=0', 'top-k': 'count>=1' }, argv);
         const o = connOpts(a);
         const images = a.rpc === 'ping' ? [] : await resolveImages({ images: a.images, imageSize: a['image-size'] });
         // Open loop without an explicit --concurrency: allow up to 256 in flight so the client is not the limit.
         const concurrency = a.rate !== undefined && !argv.some((x) => /^(--concurrency|-C)(=|$)/.test(x)) ? 256 : a.concurrency;
         const transport: TransportName = a.transport ?? (a.rpc === 'ping' ? 'h2' : 'grpc-js');
         if (transport !== 'grpc-js' && a.rpc !== 'ping') throw new UsageError(`--transport ${transport} is for --rpc ping only (classify and stream use grpc-js)`);
+        const guard = failureGuard(signal);
         code = await withConnection({ ...o, connections: a.connections }, async (c) => {
           const server = await serverInfo(c);
           const rep = newReport('bench', { ...settingsOf(a), concurrency, transport }, environment(c.target, server), started);
           const pingTransport = transport === 'h2' ? h2Transport(o) : transport === 'node-http2' ? nodeHttp2Transport(o) : undefined;
           try {
             await pingTransport?.ready(Math.max(3000, o.deadlineMs ?? 0));
-            const text = await runBench(c, { rpc: a.rpc, concurrency, rate: a.rate, arrivals: a.arrivals, durationS: a.duration ?? (a.requests === undefined ? 10 : undefined), requests: a.requests, warmupS: a.warmup, topK: a['top-k'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], sweep, budgetMs: a['budget-ms'], fps: a.fps, percentile: a.percentile, signal, pingTransport }, images, rep);
-            io.out(text);
+            const text = await runBench(c, { rpc: a.rpc, concurrency, rate: a.rate, arrivals: a.arrivals, durationS: a.duration ?? (a.requests === undefined ? 10 : undefined), requests: a.requests, warmupS: a.warmup, topK: a['top-k'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], sweep, budgetMs: a['budget-ms'], fps: a.fps, percentile: a.percentile, signal: guard.signal, guard, pingTransport }, images, rep);
+            if (reportTripped(guard, human)) {
+              finishReport(rep, a.json, io);
+              return EXIT.RUNTIME;
+            }
+            human.out(text);
           } finally {
             pingTransport?.close();
           }
@@ -253,21 +291,25 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
       'ClassifyStream at --fps with an in-flight --window: per-frame latency, late and dropped frames, verdict',
       (y) =>
         verdictOptions(imageOptions(connectionOptions(y)))
-          .option('fps', { type: 'number', default: 15 })
+          .option('fps', { type: 'number', default: 15, describe: 'frames sent per second (and the rate the verdict requires)' })
           .option('window', { alias: 'w', type: 'number', default: 4, describe: 'frames in flight; a frame due when it is full is dropped' })
           .option('duration', { alias: 'd', type: 'number', describe: 'seconds (default 10 unless --frames)' })
           .option('frames', { type: 'number', describe: 'frames to send' })
-          .option('warmup', { type: 'number', default: 1 }),
+          .option('warmup', { type: 'number', default: 1, describe: 'seconds of unmeasured warm-up' }),
       async (a) => {
-        if (!(a.fps > 0)) throw new UsageError('--fps must be > 0');
-        if (!(a.window >= 1)) throw new UsageError('--window must be ≥ 1');
+        checkNumbers(a, { ...CONNECTION_NUMBERS, ...VERDICT_NUMBERS, fps: '>0', window: 'count>=1', duration: '>0', frames: 'count>=1', warmup: '>=0', 'top-k': 'count>=1' }, argv);
         const o = connOpts(a);
+        const guard = failureGuard(signal);
         const images = await resolveImages({ images: a.images, imageSize: a['image-size'] });
         code = await withConnection(o, async (c) => {
           const server = await serverInfo(c);
           const rep = newReport('stream', settingsOf(a), environment(c.target, server), started);
-          const text = await runStream(c, { fps: a.fps, window: a.window, durationS: a.duration ?? (a.frames === undefined ? 10 : undefined), frames: a.frames, warmupS: a.warmup, topK: a['top-k'], budgetMs: a['budget-ms'], percentile: a.percentile, signal }, images, rep);
-          io.out(text);
+          const text = await runStream(c, { fps: a.fps, window: a.window, durationS: a.duration ?? (a.frames === undefined ? 10 : undefined), frames: a.frames, warmupS: a.warmup, topK: a['top-k'], budgetMs: a['budget-ms'], percentile: a.percentile, signal: guard.signal, guard }, images, rep);
+          if (reportTripped(guard, human)) {
+            finishReport(rep, a.json, io);
+            return EXIT.RUNTIME;
+          }
+          human.out(text);
           finishReport(rep, a.json, io);
           return verdictExit(rep);
         });
@@ -276,7 +318,7 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
     .command(
       'report <runs..>',
       'render RUN.json files into report.html + PNG charts (comparison when several)',
-      (y) => y.positional('runs', { type: 'string', array: true, demandOption: true }).option('out', { alias: 'o', type: 'string', default: 'report', describe: 'output directory' }),
+      (y) => y.positional('runs', { type: 'string', array: true, demandOption: true, describe: 'RUN.json files written by --json' }).option('out', { alias: 'o', type: 'string', default: 'report', describe: 'output directory' }),
       async (a) => {
         const runs = (a.runs as string[]).map((file) => ({ file, report: readReport(file) }));
         const files = await writeHtmlReport(runs, a.out);
@@ -295,7 +337,7 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
       throw new UsageError(msg);
     })
     .help()
-    .version(false)
+    .version('version', 'show the version of rtinfer', toolVersion())
     .wrap(Math.min(120, process.stdout.columns ?? 100));
   try {
     let helpShown = false;

@@ -15,10 +15,11 @@
  * region (ping.ts, issuers.ts), and `ping` / `bench --rpc ping` default to their own HTTP/2 client
  * (src/client/h2/), which does not use this module's channels.
  */
-import * as fs from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
 import { InferenceServiceClient, InferenceServiceService } from '../gen/inference/v1/inference';
 import { statusName } from '../shared/grpc-status';
+import { connectError, diagnose, type ConnectDiagnosis } from './connect-diagnosis';
+import { tlsFilesOf, usesTls } from './h2/endpoint';
 
 export interface ConnectOptions {
   /** host:port, [v6]:port, or a grpc-js URI (dns:///…, unix:…). Default localhost:8000. */
@@ -26,6 +27,9 @@ export interface ConnectOptions {
   tls: boolean;
   /** PEM CA bundle to trust (implies TLS). Default: the system roots. */
   ca?: string;
+  /** PEM client certificate chain and its key, for servers that require mutual TLS (implies TLS). */
+  cert?: string;
+  key?: string;
   /** TLS server name / authority override, e.g. when connecting by IP to a cert for a host name. */
   servername?: string;
   /** Sent as `authorization: Bearer <token>` on every call. */
@@ -114,16 +118,9 @@ export function channelOptions(o: ConnectOptions, index: number): grpc.ChannelOp
 }
 
 export function credentials(o: ConnectOptions): grpc.ChannelCredentials {
-  if (!o.tls && !o.ca) return grpc.credentials.createInsecure();
-  let ca: Buffer | null = null;
-  if (o.ca) {
-    try {
-      ca = fs.readFileSync(o.ca);
-    } catch (e) {
-      throw new Error(`cannot read --ca ${o.ca}: ${(e as Error).message}`);
-    }
-  }
-  return grpc.credentials.createSsl(ca);
+  if (!usesTls(o)) return grpc.credentials.createInsecure();
+  const f = tlsFilesOf(o);
+  return grpc.credentials.createSsl(f.ca ?? null, f.key ?? null, f.cert ?? null);
 }
 
 export function connect(o: ConnectOptions): Connection {
@@ -145,19 +142,37 @@ export function connect(o: ConnectOptions): Connection {
   };
 }
 
-/** Waits until every channel is connected (or the timeout passes), so setup never lands in a measurement. */
-export function waitForReady(c: Connection, timeoutMs: number): Promise<void> {
+/**
+ * Waits until every channel is connected (or the timeout passes), so setup never lands in a measurement.
+ * grpc-js reports no reason for a failed attempt, only TRANSIENT_FAILURE, and would retry with back-off
+ * until the deadline; so at the first TRANSIENT_FAILURE one probe connection looks for a cause that
+ * waiting cannot fix (nothing listening, TLS on one side only, a certificate refused) and fails at once
+ * when it finds one. Watching the state costs nothing on a healthy start, where a probe made up front
+ * would add a connection to every run (connect-diagnosis.ts).
+ */
+export async function waitForReady(c: Connection, timeoutMs: number, o?: ConnectOptions): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  return Promise.all(
-    c.clients.map(
-      (cl) =>
-        new Promise<void>((resolve, reject) =>
-          cl.waitForReady(deadline, (err) =>
-            err ? reject(new Error(`UNAVAILABLE: could not connect to ${c.target} within ${timeoutMs} ms (${err.message})`)) : resolve(),
-          ),
-        ),
-    ),
-  ).then(() => undefined);
+  const explain = (): Promise<ConnectDiagnosis | undefined> => (o ? diagnose(o, undefined) : Promise.resolve(undefined));
+  const channelReady = (ch: ReturnType<grpc.Client["getChannel"]>): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      let probed = false;
+      // Still CONNECTING at the deadline: a probe would meet the same silence, so none is made.
+      const timedOut = (): void => reject(connectError(c.target, 'Failed to connect before the deadline', undefined, timeoutMs));
+      const watch = (state: grpc.connectivityState): void => {
+        if (Date.now() >= deadline) return timedOut();
+        ch.watchConnectivityState(state, deadline, (err?: Error) => (err ? timedOut() : step()));
+      };
+      const step = (): void => {
+        const state = ch.getConnectivityState(true);
+        if (state === grpc.connectivityState.READY) return resolve();
+        if (state === grpc.connectivityState.SHUTDOWN) return reject(new Error(`UNAVAILABLE: the channel to ${c.target} was closed`));
+        if (state !== grpc.connectivityState.TRANSIENT_FAILURE || probed || !o) return watch(state);
+        probed = true;
+        void explain().then((d) => (d ? reject(connectError(c.target, d.reason, d)) : watch(state)));
+      };
+      step();
+    });
+  await Promise.all(c.clients.map((cl) => channelReady(cl.getChannel())));
 }
 
 /** "NAME: message" for a gRPC error, or the message of any other error. */

@@ -8,30 +8,37 @@ import { NORMALIZATIONS, Normalize } from '../models/model';
 import { runLoad } from '../measure/load-phase';
 import { fillLoadReport, loadSummaryText } from '../measure/load-report';
 import { constantPacer } from '../measure/pacer';
-import { environment, newReport, writeReport } from '../measure/report-json';
-import { generateImages, loadImages, parseSize } from '../shared/images';
+import { environment, newReport, RunReport, toJson, toolVersion, writeReport } from '../measure/report-json';
+import { joinJsonDash, jsonToStdout } from '../shared/json-dash';
+import { firstUnreadableImage, generateImages, loadImages, parseSize } from '../shared/images';
+import { checkNumbers, UsageError } from '../shared/flag-checks';
 import { classifyLocal, loadLocal, localIssuer } from './local';
 
 const EXIT = { OK: 0, RUNTIME: 1, USAGE: 2, VERDICT_FAIL: 4 } as const;
 
-export async function main(argv: string[], out: (l: string) => void = (l) => process.stdout.write(l + '\n'), err: (l: string) => void = (l) => process.stderr.write(l + '\n')): Promise<number> {
+export async function main(argv: string[], stdout: (l: string) => void = (l) => process.stdout.write(l + '\n'), err: (l: string) => void = (l) => process.stderr.write(l + '\n')): Promise<number> {
+  argv = joinJsonDash(argv);
+  // `--json -`: stdout carries the JSON alone, the human lines go to stderr.
+  const out = jsonToStdout(argv) ? err : stdout;
+  const writeJson = (file: string, rep: RunReport): void => (file === '-' ? stdout(toJson(rep).trimEnd()) : writeReport(file, rep));
   let code: number = EXIT.OK;
   const started = new Date();
   const modelOpts = {
-    backend: { choices: ['auto', ...BACKEND_NAMES], default: 'auto' },
+    backend: { choices: ['auto', ...BACKEND_NAMES], default: 'auto', describe: 'inference engine (auto: the fastest available)' },
     model: { type: 'string', default: 'googlenet', describe: "'googlenet' or a path to a tfjs model.json / .onnx" },
-    weights: { type: 'string' },
-    normalize: { choices: NORMALIZATIONS },
-    threads: { type: 'number' },
-    json: { type: 'string' },
-    'top-k': { type: 'number', default: 5 },
+    weights: { type: 'string', describe: 'weights directory (as the server\'s --weights)' },
+    normalize: { choices: NORMALIZATIONS, describe: 'pixel normalization the model expects (as the server\'s --normalize)' },
+    threads: { type: 'number', describe: 'engine threads (default: the engine\'s own)' },
+    json: { type: 'string', describe: 'write the full result as JSON to this file ("-": to stdout, and the human output to stderr)' },
+    'top-k': { type: 'number', default: 5, describe: 'classes returned per image' },
   } as const;
   const settingsOf = (a: Record<string, unknown>): Record<string, unknown> =>
     Object.fromEntries(Object.entries(a).filter(([k]) => k !== '_' && k !== '$0' && !k.includes('-') && k.length > 1));
   try {
     await yargs(argv)
       .scriptName('rtinfer local')
-      .command('classify <files..>', 'classify images in-process', (y) => y.options(modelOpts).positional('files', { type: 'string', array: true, demandOption: true }), async (a) => {
+      .command('classify <files..>', 'classify images in-process', (y) => y.options(modelOpts).positional('files', { type: 'string', array: true, demandOption: true, describe: 'image files' }), async (a) => {
+        checkNumbers(a, { threads: 'count>=1', 'top-k': 'count>=1' }, argv);
         const m = await loadLocal({ backend: a.backend as never, model: a.model, weights: a.weights, normalize: a.normalize as Normalize | undefined, threads: a.threads, log: err });
         const rep = newReport('local-classify', settingsOf(a), environment('in-process'), started);
         const results = [];
@@ -52,23 +59,27 @@ export async function main(argv: string[], out: (l: string) => void = (l) => pro
         }
         rep.results = results;
         rep.summary = { images: results.length, ok: results.filter((r) => r.status === 'OK').length };
-        if (a.json) writeReport(a.json, rep);
+        if (a.json) writeJson(a.json, rep);
         await m.engine.dispose();
       })
       .command('bench', 'in-process load test (closed loop or --rate)', (y) =>
         y.options(modelOpts)
-          .option('images', { type: 'array', string: true })
-          .option('image-size', { type: 'string' })
-          .option('concurrency', { alias: 'C', type: 'number', default: 1 })
-          .option('rate', { type: 'number' })
-          .option('duration', { type: 'number' })
-          .option('requests', { type: 'number' })
-          .option('warmup', { type: 'number', default: 1 })
-          .option('budget-ms', { type: 'number' })
-          .option('fps', { type: 'number' })
-          .option('percentile', { type: 'number', default: 99 }), async (a) => {
+          .option('images', { type: 'array', string: true, describe: 'image files or directories' })
+          .option('image-size', { type: 'string', describe: 'generate noise JPEGs of WxH instead (default 224x224 when no --images)' })
+          .option('concurrency', { alias: 'C', type: 'number', default: 1, describe: 'closed loop: requests in flight' })
+          .option('rate', { type: 'number', describe: 'open loop: requests/s (latency from the intended send time)' })
+          .option('duration', { type: 'number', describe: 'seconds to measure (default 10 unless --requests)' })
+          .option('requests', { type: 'number', describe: 'requests to measure' })
+          .option('warmup', { type: 'number', default: 1, describe: 'seconds of unmeasured warm-up' })
+          .option('budget-ms', { type: 'number', describe: 'latency budget for the verdict' })
+          .option('fps', { type: 'number', describe: 'images/s the verdict requires (PASS needs at least this throughput)' })
+          .option('percentile', { type: 'number', default: 99, describe: 'percentile the budget applies to' }), async (a) => {
+        checkNumbers(a, { threads: 'count>=1', 'top-k': 'count>=1', concurrency: 'count>=1', rate: '>0', duration: '>0', requests: 'count>=1', warmup: '>=0', 'budget-ms': '>0', fps: '>0', percentile: 'percentile' }, argv);
+        const files = a.images && a.images.length > 0 ? loadImages(a.images) : undefined;
+        const bad = files && (await firstUnreadableImage(files));
+        if (bad) throw new UsageError(`--images: ${bad}`);
         const m = await loadLocal({ backend: a.backend as never, model: a.model, weights: a.weights, normalize: a.normalize as Normalize | undefined, threads: a.threads, log: err });
-        const images = a.images && a.images.length > 0 ? loadImages(a.images) : await generateImages(...parseSize(a['image-size'] ?? '224x224'));
+        const images = files ?? (await generateImages(...parseSize(a['image-size'] ?? '224x224')));
         const slots = a.rate !== undefined ? 64 : a.concurrency;
         const r = await runLoad({
           mode: a.rate !== undefined ? 'open' : 'closed',
@@ -83,7 +94,7 @@ export async function main(argv: string[], out: (l: string) => void = (l) => pro
         fillLoadReport(rep, r, { budgetMs: a['budget-ms'], fps: a.fps, percentile: a.percentile });
         out(`local: ${m.descriptor.name} on ${m.selection.backend} (${m.selection.reason})`);
         out(loadSummaryText(rep));
-        if (a.json) writeReport(a.json, rep);
+        if (a.json) writeJson(a.json, rep);
         await m.engine.dispose();
         code = rep.verdict?.status === 'FAIL' ? EXIT.VERDICT_FAIL : r.ok === 0 ? EXIT.RUNTIME : EXIT.OK;
       })
@@ -94,11 +105,11 @@ export async function main(argv: string[], out: (l: string) => void = (l) => pro
         throw e ?? Object.assign(new Error(msg), { usage: true });
       })
       .help()
-      .version(false)
+      .version('version', 'show the version of rtinfer', toolVersion())
       .parseAsync();
     return code;
   } catch (e) {
-    const usage = (e as { usage?: boolean }).usage === true;
+    const usage = (e as { usage?: boolean }).usage === true || e instanceof UsageError;
     err(`${usage ? 'usage error' : 'error'}: ${(e as Error).message}`);
     return usage ? EXIT.USAGE : EXIT.RUNTIME;
   }

@@ -55,3 +55,21 @@ export async function generateImages(width: number, height: number, n = 4, seed 
   }
   return out;
 }
+
+/**
+ * The first image sharp cannot read ("file: why"), or undefined when all can. Reads headers only (format,
+ * size), so it is cheap even for a directory of photos; a file that is not an image at all (a
+ * `package.json` passed by mistake) would otherwise be sent to the server once per request of a whole run.
+ */
+export async function firstUnreadableImage(images: LoadedImage[]): Promise<string | undefined> {
+  for (const im of images) {
+    if (im.bytes.length === 0) return `${im.name}: the file is empty`;
+    try {
+      const m = await sharp(im.bytes).metadata();
+      if (!m.width || !m.height) return `${im.name}: no image size in its header (format ${m.format ?? 'unknown'})`;
+    } catch (e) {
+      return `${im.name}: not an image this client can read (${(e as Error).message})`;
+    }
+  }
+  return undefined;
+}

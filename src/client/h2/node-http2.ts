@@ -18,6 +18,7 @@ import * as tls from 'node:tls';
 import { Status } from '../../shared/grpc-status';
 import { toolVersion } from '../../measure/report-json';
 import { normalizeTarget, type ConnectOptions } from '../connect';
+import { connectError, diagnose } from '../connect-diagnosis';
 import type { UnaryDone, UnaryTransport } from '../unary-transport';
 import { endpointOf, type Endpoint } from './endpoint';
 import { grpcTimeout, H2Error, statusFromReset, statusFromTrailers, unaryMessage, writeMessagePrefix, type GrpcStatus } from './grpc-wire';
@@ -38,18 +39,32 @@ interface Slot {
   /** The current session has had the server's SETTINGS. */
   settled: boolean;
   lastError: string | undefined;
+  /** Set while ready() waits: a socket error before SETTINGS ends the wait at once. */
+  onSocketError?: (message: string) => void;
 }
 
 function openSession(ep: Endpoint, slot: Slot): http2.ClientHttp2Session {
   const secure = ep.tls !== undefined;
   const servername = ep.tls?.servername ?? (ep.host && net.isIP(ep.host) === 0 ? ep.host : undefined);
-  const createConnection = (): net.Socket =>
-    secure
-      ? tls.connect({ host: ep.host, port: ep.port, path: ep.socketPath, ca: ep.tls?.ca, servername, ALPNProtocols: ['h2'] })
+  let session: http2.ClientHttp2Session | undefined;
+  const createConnection = (): net.Socket => {
+    const socket = secure
+      ? tls.connect({ host: ep.host, port: ep.port, path: ep.socketPath, ca: ep.tls?.ca, cert: ep.tls?.cert, key: ep.tls?.key, servername, ALPNProtocols: ['h2'] })
       : ep.socketPath
         ? net.connect({ path: ep.socketPath })
         : net.connect({ host: ep.host, port: ep.port ?? 0 });
+    // A TLS 1.3 server checks our certificate after the handshake and says no with an alert on the
+    // first read; node:http2 then destroys the session without an 'error' or 'close' event, so the
+    // socket's error is taken here.
+    socket.on('error', (e: Error) => {
+      slot.lastError ??= e.message;
+      slot.onSocketError?.(e.message);
+      session?.destroy();
+    });
+    return socket;
+  };
   const s = http2.connect(`${secure ? 'https' : 'http'}://${ep.authority}`, { createConnection, settings: { enablePush: false, initialWindowSize: STREAM_WINDOW } });
+  session = s;
   s.on('connect', () => s.setLocalWindowSize(CONNECTION_WINDOW));
   s.once('remoteSettings', () => {
     if (slot.session === s) slot.settled = true;
@@ -76,19 +91,24 @@ function sessionOf(ep: Endpoint, slot: Slot): http2.ClientHttp2Session {
 }
 
 /** Waits for the server's first SETTINGS (the proof it speaks HTTP/2) on the slot's session. */
-function sessionReady(ep: Endpoint, slot: Slot, timeoutMs: number): Promise<void> {
+function sessionReady(o: ConnectOptions, ep: Endpoint, slot: Slot, timeoutMs: number): Promise<void> {
   const s = sessionOf(ep, slot);
   if (slot.settled) return Promise.resolve();
   return new Promise((resolve, reject) => {
-    const fail = (why: string): void => {
+    let failed = false;
+    const fail = (why: string, timedOut: boolean): void => {
+      if (failed) return;
+      failed = true;
       cleanup();
-      reject(new Error(`UNAVAILABLE: could not connect to ${ep.label} within ${timeoutMs} ms (${why})`));
+      void diagnose(o, why, !timedOut).then((d) => reject(connectError(ep.label, why, d, timedOut ? timeoutMs : undefined)));
     };
     const onSettings = (): void => (cleanup(), resolve());
-    const onError = (e: Error): void => fail(e.message);
-    const onClose = (): void => fail(slot.lastError ?? 'connection closed before HTTP/2 SETTINGS');
-    const timer = setTimeout(() => (fail(`no HTTP/2 SETTINGS from ${ep.label} yet`), s.destroy()), timeoutMs);
+    const onError = (e: Error): void => fail(e.message, false);
+    const onClose = (): void => fail(slot.lastError ?? 'connection closed before HTTP/2 SETTINGS', false);
+    const timer = setTimeout(() => (fail(slot.lastError ?? `no HTTP/2 SETTINGS from ${ep.label} yet`, true), s.destroy()), timeoutMs);
+    slot.onSocketError = (m) => fail(m, false);
     const cleanup = (): void => {
+      slot.onSocketError = undefined;
       clearTimeout(timer);
       s.off('remoteSettings', onSettings);
       s.off('error', onError);
@@ -201,7 +221,7 @@ export function nodeHttp2Transport(o: ConnectOptions): NodeHttp2Transport {
       call(index, path, request, done, d !== undefined && d > 0 ? startedMs + d : undefined, startedMs, false);
     },
     ready: async (timeoutMs) => {
-      await Promise.all(slots.map((s) => sessionReady(ep, s, timeoutMs)));
+      await Promise.all(slots.map((s) => sessionReady(o, ep, s, timeoutMs)));
     },
     close(): void {
       closed = true;

@@ -20,6 +20,7 @@ import { grpcTimeout } from './grpc-wire';
 import { H2Connection, type CallOutcome, type StreamOwner } from './connection';
 import { endpointOf, type Endpoint } from './endpoint';
 import { normalizeTarget, type ConnectOptions } from '../connect';
+import { connectError, diagnose, type ConnectDiagnosis } from '../connect-diagnosis';
 import { toolVersion } from '../../measure/report-json';
 import type { UnaryDone, UnaryTransport } from '../unary-transport';
 
@@ -83,6 +84,8 @@ export class H2Channel {
     private readonly ep: Endpoint,
     private readonly metadata: Array<[string, string]>,
     private readonly deadlineMs: number | undefined,
+    /** Names the cause of a failed attempt when waiting cannot fix it (connect-diagnosis.ts). */
+    private readonly explain: (reason: string, mayProbe?: boolean) => Promise<ConnectDiagnosis | undefined> = async () => undefined,
   ) {}
 
   unary(path: string, request: Buffer, done: UnaryDone, deadlineMs = this.deadlineMs): void {
@@ -110,6 +113,7 @@ export class H2Channel {
   /** Connects (retrying with back-off) until the connection is ready or `timeoutMs` passes. */
   async ready(timeoutMs: number): Promise<void> {
     const deadline = Date.now() + timeoutMs;
+    let probed = false;
     while (!(this.conn && this.conn.usable)) {
       if (this.closed) throw new Error('the channel is closed');
       const wait = Math.max(0, this.retryAt - Date.now());
@@ -125,10 +129,17 @@ export class H2Channel {
       clearTimeout(timer);
       if (err === undefined) return;
       this.lastError ||= err;
+      // A refused port or a TLS mismatch stays so: say it now instead of retrying until the deadline.
+      // One probe per ready() is enough: a second would meet the same server.
+      const d = await this.explain(this.lastError, !probed);
+      probed = true;
+      if (d) throw connectError(this.ep.label, d.reason, d);
       if (Date.now() >= deadline) break;
     }
     if (this.conn && this.conn.usable) return;
-    throw new Error(`UNAVAILABLE: could not connect to ${this.ep.label} within ${timeoutMs} ms (${this.lastError || 'no connection attempt finished in time'})`);
+    const reason = this.lastError || 'no connection attempt finished in time';
+    const d = await this.explain(reason, false);
+    throw connectError(this.ep.label, reason, d, timeoutMs);
   }
 
   close(): void {
@@ -194,7 +205,8 @@ export function h2Transport(o: ConnectOptions): H2Transport {
   const ep = endpointOf(o);
   const metadata: Array<[string, string]> = o.token ? [['authorization', `Bearer ${o.token}`]] : [];
   const deadlineMs = o.deadlineMs !== undefined && o.deadlineMs > 0 ? o.deadlineMs : undefined;
-  const channels = Array.from({ length: Math.max(1, Math.floor(o.connections)) }, () => new H2Channel(ep, metadata, deadlineMs));
+  const explain = (reason: string, mayProbe?: boolean): Promise<ConnectDiagnosis | undefined> => diagnose(o, reason, mayProbe);
+  const channels = Array.from({ length: Math.max(1, Math.floor(o.connections)) }, () => new H2Channel(ep, metadata, deadlineMs, explain));
   return {
     name: 'h2',
     target: normalizeTarget(o.target),
