@@ -125,7 +125,14 @@ function runBash(script: string): Promise<{ code: number | null; signal: NodeJS.
 
 describe('README examples run as written', function () {
   this.timeout(BLOCK_TIMEOUT_MS + 30_000);
-  const blocks = readmeBlocks(fs.readFileSync(README, 'utf8'));
+  // A marking mistake fails the first test below with its README line, rather than the whole file's loading.
+  let blocks: ReadmeBlock[] = [];
+  let markingError: Error | undefined;
+  try {
+    blocks = readmeBlocks(fs.readFileSync(README, 'utf8'));
+  } catch (e) {
+    markingError = e as Error;
+  }
   let server: ServerProcess | undefined;
 
   before(async function () {
@@ -138,6 +145,7 @@ describe('README examples run as written', function () {
   });
 
   it('marks every shell block, and the marked ones cover the quick start, reflection and client examples', () => {
+    if (markingError) throw markingError;
     const tested = blocks.filter((b) => b.expect);
     expect(tested.length).to.be.at.least(8);
     const all = tested.map((b) => b.code).join('\n');
