@@ -4,11 +4,14 @@
  * an engine that does not run.
  */
 import { spawn } from 'node:child_process';
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { expect } from 'chai';
+import { realWeightsHint, WORKSPACE_MOBILENET } from '../src/models/catalog';
 import { reachableAddresses, servingSummary, shortBackendWhy } from '../src/server/app';
 import { createLogger, resolveLogFormat } from '../src/server/log';
 import { parseServerArgs } from '../src/server/options';
+import { suiteTempDir } from './helpers/temp-dir';
 
 const MAIN = path.resolve(__dirname, '..', 'src', 'server', 'main.js');
 
@@ -18,6 +21,20 @@ function capture(format: 'text' | 'json'): { lines: string[]; log: ReturnType<ty
 }
 
 describe('server logs (--log-format)', () => {
+  const tmp = suiteTempDir('server-log-');
+
+  it('the synthetic-weights hint names the workspace MobileNet only where it exists, and always the ONNX and --weights routes', () => {
+    const project = path.join(tmp.path, 'project');
+    fs.mkdirSync(project);
+    const bare = realWeightsHint(project);
+    expect(bare).to.not.include('../shared');
+    expect(bare).to.match(/--model FILE\.onnx\|URL.*NHWC.*--normalize caffe.*--weights DIR\|URL/);
+    const model = path.resolve(project, WORKSPACE_MOBILENET);
+    fs.mkdirSync(path.dirname(model), { recursive: true });
+    fs.writeFileSync(model, '{}');
+    expect(realWeightsHint(project)).to.match(/^--model \.\.\/shared\/models\/mobilenet_v1_0\.25_224\/model\.json --normalize signed; or --model FILE\.onnx/);
+  });
+
   it('auto is text on a terminal and JSON anywhere else; an explicit format wins', () => {
     expect(resolveLogFormat('auto', true)).to.equal('text');
     expect(resolveLogFormat('auto', false)).to.equal('json');
