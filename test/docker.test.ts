@@ -133,8 +133,11 @@ describe('Dockerfiles and .dockerignore (static checks; no Docker engine here)',
       requirements: Record<string, string[]>;
     };
     expect(meta.requirements['linux/x64']).to.deep.equal(['cuda12']);
-    // And the repository's .npmrc keeps CPU installs (npm ci here and in Dockerfile.cpu) from fetching it.
-    expect(fs.readFileSync(path.join(ROOT, '.npmrc'), 'utf8')).to.match(/^onnxruntime-node-install=skip$/m);
+    // And CPU installs never run the script that would fetch it: package.json denies it (npm with install-script
+    // approvals), and Dockerfile.cpu installs with --ignore-scripts and rebuilds only tfjs-node and sharp.
+    const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { allowScripts?: Record<string, boolean> };
+    expect(pkg.allowScripts?.['onnxruntime-node']).to.equal(false);
+    expect(fs.readFileSync(path.join(ROOT, 'Dockerfile.cpu'), 'utf8')).to.not.match(/npm rebuild[^\n]*onnxruntime-node/);
   });
 
   it('.dockerignore keeps dev keys, tokens and build output out of the build context', function () {

@@ -1,8 +1,8 @@
 /**
  * ONNX Runtime engine (onnxruntime-node): the CPU execution provider ships inside the npm package; the CUDA
  * provider (libonnxruntime_providers_cuda.so + libonnxruntime_providers_shared.so) is downloaded by the
- * package's install script from NuGet unless the install is skipped, as this project's .npmrc does
- * (`onnxruntime-node-install=skip`, so a fresh clone installs offline). A GPU image installs it with
+ * package's install script from NuGet; this project's package.json denies that script (`allowScripts`, so a
+ * fresh clone installs offline; README "Development" says what older npm does). A GPU image installs it with
  * `npm install --onnxruntime-node-install=cuda12` (or ONNXRUNTIME_NODE_INSTALL=cuda12), and needs the CUDA 12
  * and cuDNN 9 runtime libraries on the library path.
  *

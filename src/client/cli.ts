@@ -318,7 +318,7 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
     .command(
       'report <runs..>',
       'render RUN.json files into report.html + PNG charts (comparison when several)',
-      (y) => y.positional('runs', { type: 'string', array: true, demandOption: true, describe: 'RUN.json files written by --json' }).option('out', { alias: 'o', type: 'string', default: 'report', describe: 'output directory' }),
+      (y) => y.positional('runs', { type: 'string', array: true, demandOption: true, describe: 'RUN.json files written by --json' }).option('out', { alias: 'o', type: 'string', default: 'out/report', describe: 'output directory (out/ is git-ignored)' }),
       async (a) => {
         const runs = (a.runs as string[]).map((file) => ({ file, report: readReport(file) }));
         const files = await writeHtmlReport(runs, a.out);

@@ -113,6 +113,18 @@ export interface BuiltBuiltin {
   weightsSource: string;
 }
 
+/** The real MobileNet beside the project in our workspace (../shared is test data, not part of a clone). */
+export const WORKSPACE_MOBILENET = '../shared/models/mobilenet_v1_0.25_224/model.json';
+
+/**
+ * What to pass for real predictions, most direct first. No GoogLeNet weights ship with the project, so the
+ * workspace's real MobileNet is named when it is there; an ONNX model must take NHWC input (onnx-session.ts).
+ */
+export function realWeightsHint(cwd: string = process.cwd()): string {
+  const here = fs.existsSync(path.resolve(cwd, WORKSPACE_MOBILENET)) ? `--model ${WORKSPACE_MOBILENET} --normalize signed; or ` : '';
+  return `${here}--model FILE.onnx|URL, an ImageNet classifier with NHWC float input (a Caffe-trained GoogLeNet takes --normalize caffe); or --weights DIR|URL, GoogLeNet weights in tfjs layers format`;
+}
+
 /** Build a built-in model with real weights (`weights` given) or seeded synthetic ones. */
 export async function buildBuiltin(
   entry: BuiltinModel,
@@ -132,7 +144,7 @@ export async function buildBuiltin(
     entry.applySyntheticWeights(model, seed);
     log(
       `model: ${entry.name} built with SYNTHETIC weights (seed ${seed}) in ${(performance.now() - t0).toFixed(0)} ms: ` +
-        `the compute is real, the predicted labels are not (pass --weights DIR for real weights)`,
+        `the compute is real, the predicted labels are not`,
     );
     return { model, weights: 'synthetic', weightsSource: `seed:${seed}` };
   } catch (e) {

@@ -274,7 +274,8 @@ export async function loadServedModel(o: LoadOptions): Promise<ServedModel> {
       engine = await createOnnxEngine(model, { cuda, threads, inputShape: wantedShape, worker: o.worker });
     } else {
       // The export only reads weights; the cpu backend keeps them in plain JS memory, the cheapest place.
-      await activateTfjsCpu({ log });
+      // Not logged: tfjs-cpu runs nothing here, and the log names only the engine that serves.
+      await activateTfjsCpu();
       const loaded = await loadTfjsModel(src, builtin, o, undefined, log);
       try {
         if (!(loaded.model instanceof tf.LayersModel)) throw new Error('internal: only layers models are exported to ONNX');

@@ -8,6 +8,7 @@
 import * as grpc from '@grpc/grpc-js';
 import type { Engine } from '../backends/engine';
 import type { GetServerInfoResponse, InferenceServiceServer } from '../gen/inference/v1/inference';
+import { realWeightsHint } from '../models/catalog';
 import { loadServedModel, type ServedModel } from '../models/served-model';
 import { authInterceptor, loadTokens, resolveExemptMethods, TOKENS_ENV_VAR } from './auth';
 import { createBatcher, type Batcher } from './batcher';
@@ -44,6 +45,43 @@ export interface RunningServer {
   shutdown(graceMs?: number): Promise<void>;
 }
 
+/**
+ * Where a client can reach a server bound to `host`: the wildcard addresses are not dialable, so they become
+ * the loopback addresses they include (`::` on Linux is dual-stack).
+ */
+export function reachableAddresses(host: string, port: number): string[] {
+  const hosts = host === '::' || host === '0.0.0.0' ? ['127.0.0.1', '[::1]'] : [host.includes(':') ? `[${host}]` : host];
+  return (host === '0.0.0.0' ? hosts.slice(0, 1) : hosts).map((h) => `${h}:${port}`);
+}
+
+/** The backend's reason in a few words; the full reasoning is the backendReason field and the auto: lines. */
+export function shortBackendWhy(selection: { reason: string; log: string[] }): string {
+  if (!selection.reason.startsWith('auto')) return 'as requested';
+  const skipped = selection.log.filter((l) => l.startsWith('auto: skip ')).map((l) => l.slice('auto: skip '.length).split(':')[0]);
+  return skipped.length > 0 ? `auto: best available; ${skipped.join(', ')} not usable here` : 'auto: best available';
+}
+
+function batcherSettings(info: GetServerInfoResponse): { maxBatch: number; maxQueueDelayUs: number } {
+  return { maxBatch: info.batching?.maxBatch ?? 1, maxQueueDelayUs: info.batching?.maxQueueDelayMicros ?? 0 };
+}
+
+/**
+ * `SERVING on 127.0.0.1:8000, [::1]:8000 — onnxruntime (auto: best available; …) — googlenet, SYNTHETIC
+ * weights (seed:2014) — batches ≤ 4, no wait`.
+ */
+export function servingSummary(s: {
+  addresses: string[];
+  backend: string;
+  selection: { reason: string; log: string[] };
+  descriptor: { name: string; weights: string; weightsSource: string };
+  batching: { maxBatch: number; maxQueueDelayUs: number };
+}): string {
+  const weights = s.descriptor.weights === 'synthetic' ? `SYNTHETIC weights (${s.descriptor.weightsSource})` : `real weights (${s.descriptor.weightsSource})`;
+  const b = s.batching;
+  const batching = b.maxBatch <= 1 ? 'no batching' : `batches ≤ ${b.maxBatch}, ${b.maxQueueDelayUs > 0 ? `wait ≤ ${b.maxQueueDelayUs} µs` : 'no wait'}`;
+  return `SERVING on ${s.addresses.join(', ')} — ${s.backend} (${shortBackendWhy(s.selection)}) — ${s.descriptor.name}, ${weights} — ${batching}`;
+}
+
 /** gRPC wants IPv6 literals in brackets. */
 export function bindAddress(host: string, port: number): string {
   const h = host.includes(':') && !host.startsWith('[') ? `[${host}]` : host;
@@ -53,7 +91,7 @@ export function bindAddress(host: string, port: number): string {
 export async function startServer(partial: Partial<ServerOptions> = {}): Promise<RunningServer> {
   const t0 = process.hrtime.bigint();
   const o: ServerOptions = { ...DEFAULT_SERVER_OPTIONS, ...stripUndefined(partial) };
-  const log = createLogger(o.logLevel);
+  const log = createLogger(o.logLevel, { format: o.logFormat });
   configureSharp();
 
   // Everything that can fail on a typo fails before the (slow) model load.
@@ -133,7 +171,9 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
 
   health.setServing(true);
   const startupMs = Number(process.hrtime.bigint() - t0) / 1e6;
-  log.info('SERVING', {
+  // The message carries what an operator checks first (where, which engine and why, which model and whose
+  // weights, batching); the fields keep the detail for machines and for the curious.
+  log.info(servingSummary({ addresses: reachableAddresses(host, port), backend: engine.info.backend, selection: served.selection, descriptor, batching: batcherSettings(serverInfo) }), {
     address: bindAddress(host, port),
     startupMs: Math.round(startupMs),
     backend: engine.info.backend,
@@ -171,7 +211,11 @@ async function loadAndWarm(o: ServerOptions, log: Logger): Promise<{ served: Ser
   });
   const { engine, descriptor } = served;
   if (descriptor.weights === 'synthetic') {
-    log.warn('SYNTHETIC WEIGHTS: compute and timings are real, predicted labels are meaningless', { model: descriptor.name, weightsSource: descriptor.weightsSource });
+    log.warn('SYNTHETIC WEIGHTS: compute and timings are real, predicted labels are meaningless', {
+      model: descriptor.name,
+      weightsSource: descriptor.weightsSource,
+      realWeights: realWeightsHint(),
+    });
   }
   const batching = resolveBatching(o, engine.info.backend);
   log.info('batching', { maxBatch: batching.maxBatch, maxQueueDelayUs: batching.maxQueueDelayUs, reason: batching.reason });

@@ -5,13 +5,13 @@
  * backend that is not installed: the message names what to install), 2 usage error (yargs), 3 a second
  * signal during shutdown (exit at once, in-flight work abandoned).
  */
-import { startServer, type RunningServer } from './app';
+import { reachableAddresses, startServer, type RunningServer } from './app';
 import { createLogger } from './log';
 import { parseServerArgs } from './options';
 
 export async function main(argv: string[]): Promise<void> {
   const o = parseServerArgs(argv);
-  const log = createLogger(o.logLevel);
+  const log = createLogger(o.logLevel, { format: o.logFormat });
   let running: RunningServer | undefined;
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -43,10 +43,9 @@ export async function main(argv: string[]): Promise<void> {
     log.error('server failed to start', { error: err instanceof Error ? err.message : String(err) });
     process.exit(1);
   }
-  const hosts = o.host === '::' || o.host === '0.0.0.0' ? ['127.0.0.1', '[::1]'] : [o.host.includes(':') ? `[${o.host}]` : o.host];
   log.info('ready', {
     port: running.port,
-    try: hosts.map((h) => `${h}:${running!.port}`),
+    try: reachableAddresses(running.host, running.port),
     startupMs: Math.round(running.startupMs),
   });
 }

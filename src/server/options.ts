@@ -6,7 +6,7 @@
 import yargs from 'yargs';
 import { BACKEND_NAMES, type BackendName, type BackendRequest } from '../backends/engine';
 import { NORMALIZATIONS, type Normalize } from '../models/model';
-import { LOG_LEVELS, type LogLevel } from './log';
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './log';
 import { DEFAULT_MAX_INPUT_PIXELS, RESIZE_MODES, type ResizeMode } from '../models/preprocess';
 
 export const ENV_PREFIX = 'INFER';
@@ -52,6 +52,8 @@ export interface ServerOptions {
   metricsPort?: number;
   metricsHost: string;
   logLevel: LogLevel;
+  /** auto = human-readable text when stderr is a terminal, JSON lines otherwise. */
+  logFormat: LogFormat;
   /** How long shutdown waits for in-flight requests before cancelling them. */
   graceMs: number;
 }
@@ -72,6 +74,7 @@ export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
   authExempt: ['health'],
   metricsHost: '::',
   logLevel: 'info',
+  logFormat: 'auto',
   graceMs: 10_000,
 };
 
@@ -124,7 +127,7 @@ const KNOWN_FLAGS = new Set([
   'host', 'port', 'backend', 'model', 'weights', 'labels', 'input-size', 'normalize', 'threads', 'cache-dir', 'resize',
   'max-input-pixels', 'max-batch', 'max-queue-delay-us', 'max-queue', 'max-concurrent-batches', 'stream-window',
   'max-message-bytes', 'tls-cert', 'tls-key', 'tls-ca', 'tokens-file', 'auth-exempt', 'metrics-port', 'metrics-host',
-  'log-level', 'grace-ms', 'help',
+  'log-level', 'log-format', 'grace-ms', 'help',
 ]);
 
 function rejectUnknownFlags(argv: string[], positional: Array<string | number>): void {
@@ -174,7 +177,8 @@ export function parseServerArgs(argv: string[]): ServerOptions {
     .option('auth-exempt', { type: 'array', string: true, default: d.authExempt, describe: 'Methods callable without a token: health, ping, reflection, none, /pkg.Svc/Method' })
     .option('metrics-port', { type: 'number', describe: 'Serve Prometheus /metrics on this port (off when not given)' })
     .option('metrics-host', { type: 'string', default: d.metricsHost, describe: 'Address for the metrics endpoint' })
-    .option('log-level', { choices: LOG_LEVELS, default: d.logLevel, describe: 'Structured JSON logs on stderr' })
+    .option('log-level', { choices: LOG_LEVELS, default: d.logLevel, describe: 'Least severe log level written (logs go to stderr)' })
+    .option('log-format', { choices: LOG_FORMATS, default: d.logFormat, describe: 'auto = readable text when stderr is a terminal, JSON lines otherwise' })
     .option('grace-ms', { type: 'number', default: d.graceMs, describe: 'On SIGTERM/SIGINT, how long in-flight requests may finish' })
     .check((v) => {
       rejectUnknownFlags(argv, v._);
@@ -223,6 +227,7 @@ export function parseServerArgs(argv: string[]): ServerOptions {
     metricsPort: a['metrics-port'],
     metricsHost: a['metrics-host'],
     logLevel: a['log-level'] as LogLevel,
+    logFormat: a['log-format'] as LogFormat,
     graceMs: a['grace-ms'],
   };
 }

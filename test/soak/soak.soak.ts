@@ -75,7 +75,7 @@ describe('soak: 10 000 mixed requests against a server in its own process', func
       ['--backend', 'wasm', '--model', model, '--normalize', 'signed', '--metrics-port', '0', '--metrics-host', '127.0.0.1', '--log-level', 'info'],
       { nodeArgs: ['--expose-gc', '-r', preload] },
     );
-    metricsPort = Number(server.lines.find((l) => l.msg === 'SERVING')?.metricsPort);
+    metricsPort = Number(server.lines.find((l) => String(l.msg).startsWith('SERVING'))?.metricsPort);
     expect(metricsPort, 'metrics port from the SERVING log line').to.be.greaterThan(0);
     client = connect(`127.0.0.1:${server.port}`);
   });
