@@ -211,7 +211,7 @@ export function chartsFor(runs: Array<{ report: RunReport; file: string }>): Cha
       chart('comparison', 'Runs side by side', 'Latency percentiles, run by run', cmp, {
         mark: 'bar',
         encoding: {
-          x: { field: 'stat', type: 'nominal', title: null },
+          x: { field: 'stat', type: 'nominal', title: null, axis: { labelAngle: 0 } },
           xOffset: { field: 'run', sort: labels },
           y: { field: 'ms', type: 'quantitative', title: 'latency (ms)' },
           color: byRun(labels),
