@@ -122,6 +122,19 @@ describe('report: rendered from real runs, read back as a person would', functio
     }
   });
 
+  it('log buckets hold every successful request once, on one grid for every run', () => {
+    const grids = loadRuns.map(({ report }) => {
+      const b = report.histogram.log_buckets!;
+      const count = (report.summary as { latency: { count: number } }).latency.count;
+      expect(b.reduce((s, x) => s + x.count, 0)).to.equal(count);
+      for (let i = 1; i < b.length; i++) expect(b[i].from_ms).to.equal(b[i - 1].to_ms);
+      return b.map((x) => x.from_ms);
+    });
+    // Where two runs cover the same latency, they share the bucket edge.
+    const all = new Set(grids.flat());
+    for (const e of all) expect(Math.log10(e) * 10, String(e)).to.be.closeTo(Math.round(Math.log10(e) * 10), 1e-4);
+  });
+
   it('p50 and p99 have distinct legend marks, runs distinct colours, and no legend text is cut', () => {
     const svg = figures(loadHtml)['latency-over-time'];
     const entries = legendEntries(svg);

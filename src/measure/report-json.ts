@@ -74,7 +74,7 @@ export interface RunReport {
   /** Verb-specific headline figures (see docs/CLIENT.md). */
   summary: Record<string, unknown>;
   /**
-   * `buckets`: 20 equal-width buckets from min to max (ghz's layout, for the text table); `log_buckets`:
+   * `buckets`: 20 equal-width buckets from min to max (ghz's layout); `log_buckets`:
    * the fixed log-spaced grid of histogram.ts logBuckets (the report's chart; absent in older files).
    */
   histogram: { buckets: HistogramBucket[]; cdf: CdfPoint[]; log_buckets?: HistogramBucket[] };
