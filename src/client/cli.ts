@@ -7,9 +7,8 @@
  * `local …` is dispatched by bin/rtinfer.js to src/local/cli.ts, so this module never loads tfjs.
  */
 import yargs, { Argv } from 'yargs';
-import { environment, newReport, RunReport, toJson, toolVersion, Verb, writeReport } from '../measure/report-json';
+import { environment, histogramSection, newReport, RunReport, toJson, toolVersion, Verb, writeReport } from '../measure/report-json';
 import { writeHtmlReport } from '../measure/report-html';
-import { buckets, cdf } from '../measure/histogram';
 import { readReport } from '../measure/report-json';
 import { runBench, runStream, Rpc } from './bench';
 import { classifyOne, classifyText, serverInfo, serverInfoVia } from './classify';
@@ -201,7 +200,7 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
           human.out(summaryText(c.target, r.summary));
           const rep = newReport('ping', settingsOf(a), environment(c.target, server), started);
           rep.summary = r.summary as unknown as Record<string, unknown>;
-          rep.histogram = { buckets: buckets(r.rttHistogram), cdf: cdf(r.rttHistogram) };
+          rep.histogram = histogramSection(r.rttHistogram);
           rep.series = r.series;
           rep.status_counts = r.summary.status_counts;
           rep.errors = r.errors;

@@ -5,6 +5,7 @@
 import sharp from 'sharp';
 import { importEsm } from './esm';
 import type { RunReport } from './report-json';
+import { wholeSeconds } from './timeseries';
 
 // The subset of the vega / vega-lite APIs used here (their types are ESM-only and would not resolve
 // under CommonJS module resolution).
@@ -30,14 +31,24 @@ export interface Chart {
 const WIDTH = 640;
 const HEIGHT = 300;
 
-/** A short unique label per run for legends: "1 bench c=4 (r.json)". */
+/**
+ * A short unique label per run for legends and column heads: "1 bench c=4 (r.json)". A sweep run's
+ * summary, histogram and series are those of its last level, so its label names that level (its
+ * settings.concurrency is only the unused --concurrency default).
+ */
 export function runLabels(runs: Array<{ report: RunReport; file: string }>): string[] {
   return runs.map(({ report, file }, i) => {
     const s = report.settings;
-    const load = s.rate ? `rate=${String(s.rate)}` : s.concurrency ? `c=${String(s.concurrency)}` : s.fps ? `fps=${String(s.fps)}` : '';
+    const levels = report.sweep?.levels.map((l) => l.concurrency) ?? [];
+    const load = levels.length > 0
+      ? `c=${String(levels[levels.length - 1])} (last level of sweep ${levels.join(',')})`
+      : s.rate ? `rate=${String(s.rate)}` : s.fps ? `fps=${String(s.fps)}` : s.concurrency ? `c=${String(s.concurrency)}` : '';
     return `${i + 1} ${report.verb}${load ? ' ' + load : ''} (${file.split('/').pop()})`;
   });
 }
+
+/** Legends and facet headers are never truncated: a cut label ("1 bench c=4 (r.jso…") cannot tell runs apart. */
+const CONFIG = { legend: { labelLimit: 0, titleLimit: 0 }, header: { labelLimit: 0 } };
 
 function base(title: string, data: unknown[]): Record<string, unknown> {
   return {
@@ -46,13 +57,14 @@ function base(title: string, data: unknown[]): Record<string, unknown> {
     width: WIDTH,
     height: HEIGHT,
     background: 'white',
+    config: CONFIG,
     data: { values: data },
   };
 }
 
 /** Colour by run with the legend under the plot, so every chart tells the runs apart the same way. */
-function byRun(): Record<string, unknown> {
-  return { field: 'run', type: 'nominal', legend: { orient: 'bottom', columns: 1 } };
+function byRun(labels: string[]): Record<string, unknown> {
+  return { field: 'run', type: 'nominal', sort: labels, legend: { orient: 'bottom', columns: 1, labelLimit: 0 } };
 }
 
 /** A single-view chart: `base` with `heading` and `data`, then its mark and encoding. */
@@ -60,12 +72,52 @@ function chart(id: string, title: string, heading: string, data: unknown[], view
   return { id, title, spec: { ...base(heading, data), ...view } };
 }
 
-/** A line chart of a per-second series (field `t`), `y` against the second of the run, one line per run. */
-function overTime(id: string, title: string, heading: string, data: unknown[], y: Record<string, unknown>, more: Record<string, unknown> = {}): Chart {
-  return chart(id, title, heading, data, {
-    mark: { type: 'line', point: true },
-    encoding: { x: { field: 't', type: 'quantitative', title: 'second of the run' }, y, color: byRun(), ...more },
-  });
+/** x = the second of the run, whole seconds only (ticks on integers). */
+const SECOND_AXIS = { field: 't', type: 'quantitative', title: 'second of the run (partial last second left out)', axis: { tickMinStep: 1, format: 'd' } };
+
+/**
+ * The latency histogram, one row per run with its own count axis. Bars start at 0 and span their bucket.
+ * With log_buckets (every run on one grid of 10 buckets per decade) the x scale is log, so every bar has
+ * the same width on screen and a tail spanning decades stays readable; older files without log_buckets
+ * fall back to their equal-width buckets on a linear scale.
+ */
+function histogramChart(runs: Array<{ report: RunReport }>, labels: string[]): Chart | undefined {
+  const log = runs.every(({ report }) => report.histogram.log_buckets !== undefined);
+  const data = runs.flatMap(({ report }, i) =>
+    (log ? report.histogram.log_buckets ?? [] : report.histogram.buckets).map((b) => ({ run: labels[i], from: b.from_ms, to: b.to_ms, count: b.count })),
+  );
+  if (data.length === 0) return undefined;
+  return {
+    id: 'latency-histogram',
+    title: 'Latency histogram',
+    spec: {
+      $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+      title: log ? 'Latency histogram (log-spaced buckets, 10 per decade)' : 'Latency histogram (equal-width buckets)',
+      background: 'white',
+      config: CONFIG,
+      data: { values: data },
+      facet: { row: { field: 'run', type: 'nominal', sort: labels, title: null, header: { labelAngle: 0, labelOrient: 'top', labelAnchor: 'start', labelFontWeight: 'bold', labelLimit: 0 } } },
+      resolve: { scale: { y: 'independent' } },
+      spec: {
+        width: WIDTH,
+        height: Math.max(120, Math.round(HEIGHT / Math.min(2, runs.length))),
+        mark: { type: 'bar', stroke: 'white', strokeWidth: 0.5 },
+        encoding: {
+          x: { field: 'from', type: 'quantitative', title: log ? 'latency (ms, log scale)' : 'latency (ms)', scale: log ? { type: 'log', nice: false } : { zero: false, nice: false } },
+          x2: { field: 'to' },
+          y: { field: 'count', type: 'quantitative', title: 'requests', scale: { domainMin: 0 }, axis: { tickMinStep: 1, format: 'd' } },
+          y2: { datum: 0 },
+          color: { ...byRun(labels), legend: null },
+        },
+      },
+    },
+  };
+}
+
+/** Per-second series of a run, whole seconds only (timeseries.ts wholeSeconds says why). */
+function seriesOf(report: RunReport) {
+  const d = (report.summary as { duration_s?: unknown }).duration_s;
+  return typeof d === 'number' ? wholeSeconds(report.series, d) : report.series;
 }
 
 export function chartsFor(runs: Array<{ report: RunReport; file: string }>): Chart[] {
@@ -77,41 +129,43 @@ export function chartsFor(runs: Array<{ report: RunReport; file: string }>): Cha
       chart('latency-cdf', 'Latency CDF', 'Latency CDF (successful requests)', cdfData, {
         mark: { type: 'line', interpolate: 'step-after' },
         encoding: {
-          x: { field: 'ms', type: 'quantitative', title: 'latency (ms)', scale: { type: 'log' } },
+          x: { field: 'ms', type: 'quantitative', title: 'latency (ms, log scale)', scale: { type: 'log' } },
           y: { field: 'fraction', type: 'quantitative', title: 'fraction ≤ latency', scale: { domain: [0, 1] } },
-          color: byRun(),
+          color: byRun(labels),
         },
       }),
     );
   }
-  const histData = runs.flatMap(({ report }, i) => report.histogram.buckets.map((b) => ({ run: labels[i], from: b.from_ms, to: b.to_ms, count: b.count })));
-  if (histData.length > 0) {
-    charts.push(
-      chart('latency-histogram', 'Latency histogram', 'Latency histogram', histData, {
-        mark: { type: 'bar', opacity: 0.6 },
-        encoding: {
-          x: { field: 'from', type: 'quantitative', title: 'latency (ms)' },
-          x2: { field: 'to' },
-          y: { field: 'count', type: 'quantitative', title: 'requests', stack: null },
-          color: byRun(),
-        },
-      }),
-    );
-  }
+  const hist = histogramChart(runs, labels);
+  if (hist) charts.push(hist);
   const latSeries = runs.flatMap(({ report }, i) =>
-    report.series.filter((p) => p.ok > 0).flatMap((p) => [
+    seriesOf(report).filter((p) => p.ok > 0).flatMap((p) => [
       { run: labels[i], t: p.t_s, stat: 'p50', ms: p.p50_ms },
       { run: labels[i], t: p.t_s, stat: 'p99', ms: p.p99_ms },
     ]),
   );
   if (latSeries.length > 0) {
+    // p50 and p99 differ in dash and point shape, and the legend draws each as a stroke with its point.
+    const stat = { field: 'stat', type: 'nominal', title: 'percentile', sort: ['p50', 'p99'] };
     charts.push(
-      overTime('latency-over-time', 'Latency over time', 'Latency over time (per second, by completion)', latSeries, { field: 'ms', type: 'quantitative', title: 'latency (ms)' }, {
-        strokeDash: { field: 'stat', type: 'nominal', title: 'percentile' },
+      chart('latency-over-time', 'Latency over time', 'Latency over time (per second, by completion)', latSeries, {
+        mark: { type: 'line', point: true },
+        encoding: {
+          x: SECOND_AXIS,
+          y: { field: 'ms', type: 'quantitative', title: 'latency (ms)' },
+          color: byRun(labels),
+          strokeDash: { ...stat, scale: { domain: ['p50', 'p99'], range: [[1, 0], [6, 4]] } },
+          shape: { ...stat, scale: { domain: ['p50', 'p99'], range: ['circle', 'square'] } },
+        },
       }),
     );
-    const tpSeries = runs.flatMap(({ report }, i) => report.series.map((p) => ({ run: labels[i], t: p.t_s, rps: p.ok, errors: p.errors })));
-    charts.push(overTime('throughput-over-time', 'Throughput over time', 'Throughput over time (OK responses per second)', tpSeries, { field: 'rps', type: 'quantitative', title: 'responses/s' }));
+    const tpSeries = runs.flatMap(({ report }, i) => seriesOf(report).map((p) => ({ run: labels[i], t: p.t_s, rps: p.ok, errors: p.errors })));
+    charts.push(
+      chart('throughput-over-time', 'Throughput over time', 'Throughput over time (OK responses per whole second)', tpSeries, {
+        mark: { type: 'line', point: true },
+        encoding: { x: SECOND_AXIS, y: { field: 'rps', type: 'quantitative', title: 'responses/s' }, color: byRun(labels) },
+      }),
+    );
   }
   const sweepData = runs.flatMap(({ report }, i) =>
     (report.sweep?.levels ?? []).flatMap((l) => [
@@ -120,6 +174,9 @@ export function chartsFor(runs: Array<{ report: RunReport; file: string }>): Cha
     ]),
   );
   if (sweepData.length > 0) {
+    // Ticks at the swept levels only: concurrency is a whole number, and a log axis left to itself
+    // labels fractions between them.
+    const levels = [...new Set(sweepData.map((d) => d.concurrency))].sort((a, b) => a - b);
     charts.push({
       id: 'sweep',
       title: 'Throughput and p99 vs concurrency',
@@ -127,17 +184,18 @@ export function chartsFor(runs: Array<{ report: RunReport; file: string }>): Cha
         $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
         title: 'Concurrency sweep',
         background: 'white',
+        config: CONFIG,
         data: { values: sweepData },
-        facet: { row: { field: 'metric', type: 'nominal', title: null } },
+        facet: { row: { field: 'metric', type: 'nominal', title: null, header: { labelLimit: 0 } } },
         resolve: { scale: { y: 'independent' } },
         spec: {
           width: WIDTH,
           height: HEIGHT / 2,
           mark: { type: 'line', point: true },
           encoding: {
-            x: { field: 'concurrency', type: 'quantitative', scale: { type: 'log', base: 2 } },
+            x: { field: 'concurrency', type: 'quantitative', title: 'concurrency (requests in flight)', scale: { type: 'log', base: 2 }, axis: { values: levels, format: 'd' } },
             y: { field: 'value', type: 'quantitative', title: null },
-            color: byRun(),
+            color: byRun(labels),
           },
         },
       },
@@ -153,10 +211,10 @@ export function chartsFor(runs: Array<{ report: RunReport; file: string }>): Cha
       chart('comparison', 'Runs side by side', 'Latency percentiles, run by run', cmp, {
         mark: 'bar',
         encoding: {
-          x: { field: 'stat', type: 'nominal', title: null },
-          xOffset: { field: 'run' },
+          x: { field: 'stat', type: 'nominal', title: null, axis: { labelAngle: 0 } },
+          xOffset: { field: 'run', sort: labels },
           y: { field: 'ms', type: 'quantitative', title: 'latency (ms)' },
-          color: byRun(),
+          color: byRun(labels),
         },
       }),
     );

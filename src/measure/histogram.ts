@@ -140,3 +140,30 @@ export function cdf(h: LatencyHistogram, maxPoints = 200): CdfPoint[] {
   out.push(pts[pts.length - 1]);
   return out;
 }
+
+/** Buckets per decade of `logBuckets`: fine enough to show a mode, coarse enough to hold a few samples each. */
+export const LOG_BUCKETS_PER_DECADE = 10;
+
+/**
+ * Log-spaced buckets on one fixed grid, edges 10^(k/10) ms: every run gets the same edges, so two runs'
+ * bars line up, and a latency tail spanning decades stays readable (equal-width bins squash the body into
+ * one bar). Contiguous from the first to the last non-empty bucket (empty ones kept, count 0); the counts
+ * sum to the total.
+ */
+export function logBuckets(h: LatencyHistogram, perDecade = LOG_BUCKETS_PER_DECADE): HistogramBucket[] {
+  if (h.hdr.totalCount === 0) return [];
+  // A tiny epsilon keeps a value lying exactly on an edge (1 ms, 10 ms) in the bucket that starts there.
+  const index = (ms: number): number => Math.floor(Math.log10(ms) * perDecade + 1e-9);
+  const counts = new Map<number, number>();
+  for (const v of recordedValues(h)) {
+    const k = index(usToMs(v.us));
+    counts.set(k, (counts.get(k) ?? 0) + v.count);
+  }
+  const ks = [...counts.keys()];
+  const lo = Math.min(...ks);
+  const hi = Math.max(...ks);
+  const edge = (k: number): number => Number((10 ** (k / perDecade)).toPrecision(6));
+  const out: HistogramBucket[] = [];
+  for (let k = lo; k <= hi; k++) out.push({ from_ms: edge(k), to_ms: edge(k + 1), count: counts.get(k) ?? 0 });
+  return out;
+}

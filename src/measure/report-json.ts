@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buckets, cdf, CdfPoint, HistogramBucket, LatencySummary, summarize } from './histogram';
+import { buckets, cdf, CdfPoint, HistogramBucket, LatencyHistogram, LatencySummary, logBuckets, summarize } from './histogram';
 import type { LoadResult } from './load-phase';
 import type { Stability } from './stability';
 import type { SeriesPoint } from './timeseries';
@@ -73,7 +73,11 @@ export interface RunReport {
   environment: Environment;
   /** Verb-specific headline figures (see docs/CLIENT.md). */
   summary: Record<string, unknown>;
-  histogram: { buckets: HistogramBucket[]; cdf: CdfPoint[] };
+  /**
+   * `buckets`: 20 equal-width buckets from min to max (ghz's layout); `log_buckets`:
+   * the fixed log-spaced grid of histogram.ts logBuckets (the report's chart; absent in older files).
+   */
+  histogram: { buckets: HistogramBucket[]; cdf: CdfPoint[]; log_buckets?: HistogramBucket[] };
   series: SeriesPoint[];
   status_counts: Record<string, number>;
   errors: Array<{ message: string; count: number }>;
@@ -164,9 +168,14 @@ export function loadSummary(r: LoadResult): LoadSummary {
   };
 }
 
+/** The `histogram` section of a report from a latency (or RTT) histogram. */
+export function histogramSection(h: LatencyHistogram): RunReport['histogram'] {
+  return { buckets: buckets(h), cdf: cdf(h), log_buckets: logBuckets(h) };
+}
+
 /** Fills histogram, series, status counts and errors from a load result. */
 export function attachLoad(rep: RunReport, r: LoadResult): void {
-  rep.histogram = { buckets: buckets(r.latency), cdf: cdf(r.latency) };
+  rep.histogram = histogramSection(r.latency);
   rep.series = r.series;
   rep.status_counts = { ...r.statusCounts };
   rep.errors = Object.entries(r.errorMessages).map(([message, count]) => ({ message, count }));

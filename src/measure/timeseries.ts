@@ -68,3 +68,14 @@ export function createTimeSeries(): TimeSeries {
     },
   };
 }
+
+/**
+ * The points of whole seconds only: a run ends part-way through its last second, and that sliver's count
+ * reads as a throughput collapse while its percentiles come from the run's drain (the last in-flight
+ * requests, no new arrivals). It is dropped rather than scaled up: a percentile cannot be rescaled, and a
+ * rate from a few samples in a fraction of a second is noise. `elapsedS` is the measured span the series'
+ * seconds count from (summary.duration_s).
+ */
+export function wholeSeconds(points: SeriesPoint[], elapsedS: number): SeriesPoint[] {
+  return points.filter((p) => p.t_s + 1 <= elapsedS + 1e-9);
+}
