@@ -155,18 +155,20 @@ describe('bench/stream output: the header against the default server (synthetic 
     expect(c.out[2]).to.match(new RegExp(`^  engine   ${info.backend} \\(${info.library}.*${info.executionProvider}.*\\); batches up to \\d+`));
     expect(c.out[3]).to.equal(`  weights  SYNTHETIC (${d.weightsSource}) — random weights: timings are real, predictions are meaningless`);
     expect(c.out[4]).to.match(/^  images   generated noise 224×224, 4 JPEGs of [\d.]+ kB on average/);
-    expect(c.out[5]).to.equal('  load     closed loop, -C 2 (each of 2 sends again as soon as its reply arrives), 6 requests after 0 s warm-up');
+    expect(c.out[5]).to.equal('  load     closed loop, -C 2 (2 requests in flight, the next sent as soon as a reply arrives), 6 requests after 0 s warm-up');
     expect(c.out[6]).to.match(/^closed loop: 6 OK, 0 errors/);
     const h = c.out.indexOf('latency histogram (ms, log-spaced buckets, 6 successful calls):');
     expect(h).to.be.greaterThan(6);
-    const counts = c.out.slice(h + 1).filter((l) => /^\s+[\d.]+ – [\d.]+\s+\[/.test(l)).map((l) => Number(/\[\s*(\d+)\]/.exec(l)![1]));
+    const counts = c.out.slice(h + 1).filter((l) => /^\s+[\d.]+ –\s+[\d.]+\s+\[/.test(l)).map((l) => Number(/\[\s*(\d+)\]/.exec(l)![1]));
+    expect(counts, c.out.join('\n')).to.have.length(10);
     expect(counts.reduce((s, x) => s + x, 0)).to.equal(6);
   });
 
   it('stream and --image-size: the header names the size of the generated noise and the stream\'s shape', async () => {
     const c = io();
     const code = await main(['stream', '--target', target, '--fps', '20', '--window', '3', '--frames', '4', '--warmup', '0', '--image-size', '64x48'], c.io);
-    expect(code, c.err.join('\n')).to.equal(0);
+    // 4: the run worked but the verdict failed (a busy machine drops frames); only the header is asserted.
+    expect([0, 4], c.err.join('\n')).to.include(code);
     expect(c.out[0]).to.equal(`stream → ${target} (grpc-js, plaintext, 1 connection)`);
     expect(c.out[3]).to.match(/^  weights  SYNTHETIC/);
     expect(c.out[4]).to.match(/^  images   generated noise 64×48, 4 JPEGs/);
@@ -187,7 +189,7 @@ describe('local bench output', function () {
     expect(out[2]).to.match(/^  engine   \S+ \(/);
     expect(out[3]).to.match(/^  weights  real/);
     expect(out[4]).to.match(/^  images   1 file \(chelsea\.jpg\)/);
-    expect(out[5]).to.equal('  load     closed loop, -C 1 (each of 1 sends again as soon as its reply arrives), 8 requests after 0 s warm-up');
+    expect(out[5]).to.equal('  load     closed loop, -C 1 (one request at a time, the next sent as soon as a reply arrives), 8 requests after 0 s warm-up');
     expect(out.join('\n')).not.to.match(/client busy/);
   });
 });

@@ -137,7 +137,7 @@ function howLong(l: LoadShape, unit: string): string {
 function loadLine(l: LoadShape): string {
   switch (l.mode) {
     case 'closed':
-      return `closed loop, -C ${l.concurrency} (each of ${l.concurrency} sends again as soon as its reply arrives), ${howLong(l, 'request')}`;
+      return `closed loop, -C ${l.concurrency} (${l.concurrency === 1 ? 'one request at a time' : `${l.concurrency} requests in flight`}, the next sent as soon as a reply arrives), ${howLong(l, 'request')}`;
     case 'open':
       return `open loop at ${l.rate} req/s, ${l.arrivals ?? 'constant'} arrivals, up to ${l.concurrency} in flight (latency from the intended send time), ${howLong(l, 'request')}`;
     case 'stream':
