@@ -71,7 +71,7 @@ export function verdict(i: VerdictInput): Verdict | undefined {
   if (i.errors > 0) reasons.push(`${i.errors} of ${i.total} failed`);
   else passed.push(`no errors in ${i.total}`);
   if (i.dropped !== undefined) {
-    if (i.dropped > 0) reasons.push(`${i.dropped} frames dropped (in-flight window full)`);
+    if (i.dropped > 0) reasons.push(`${i.dropped} frame${i.dropped === 1 ? '' : 's'} dropped (in-flight window full)`);
     else passed.push('no dropped frames');
   }
   if (i.total === 0) reasons.push('nothing completed');
