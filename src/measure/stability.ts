@@ -124,14 +124,14 @@ export function selfCheck(i: SelfCheckInput): string[] {
     w.push(`client busy ${(i.clientBusy * 100).toFixed(0)} % of the run (> 50 %): its own CPU time may inflate latency; use fewer connections/concurrency or more client cores`);
   }
   if (i.scheduled > 0 && i.sentLate / i.scheduled > 0.01) {
-    const max = i.maxSendLateMs !== undefined ? ` (max ${i.maxSendLateMs.toFixed(1)} ms)` : '';
-    const why = i.inProcess ? ' (in-process, inference runs on the thread that sends)' : '';
+    const notes = [i.maxSendLateMs !== undefined ? `max ${i.maxSendLateMs.toFixed(1)} ms` : '', i.inProcess ? 'in-process, inference runs on the thread that sends' : ''].filter((x) => x);
+    const max = notes.length ? ` (${notes.join('; ')})` : '';
     let rate = '';
     if (i.offeredRate !== undefined && i.achievedRate !== undefined) {
       const r = compareRate(i.achievedRate, i.offeredRate, i.rateUnit ?? 'req/s');
       rate = r.met ? `; the rate was still met (${r.text})` : `; the offered rate was not met (${r.text})`;
     }
-    w.push(`${i.sentLate} of ${i.scheduled} scheduled requests (${((100 * i.sentLate) / i.scheduled).toFixed(1)} %) were sent > 1 ms late${max}${why}${rate}; their latency counts from the intended send time, so the delay is in the figures`);
+    w.push(`${i.sentLate} of ${i.scheduled} scheduled requests (${((100 * i.sentLate) / i.scheduled).toFixed(1)} %) were sent > 1 ms late${max}${rate}; their latency counts from the intended send time, so the delay is in the figures`);
   }
   return w;
 }
