@@ -4,7 +4,8 @@
  * src/measure/load-phase.ts with an issuer from issuers.ts and report through src/measure.
  */
 import { runLoad, LoadResult, type LoadSpec } from '../measure/load-phase';
-import { fillLoadReport, loadSummaryText, VerdictTargets } from '../measure/load-report';
+import { fillLoadReport, VerdictTargets } from '../measure/load-report';
+import { loadSummaryText } from '../measure/load-printer';
 import { constantPacer, poissonPacer } from '../measure/pacer';
 import { RunReport } from '../measure/report-json';
 import { findKnee, SweepLevel } from '../measure/sweep';
@@ -72,8 +73,8 @@ async function runIssued(label: string, issuer: Issuer, spec: Omit<LoadSpec, 'is
 export async function runBench(conn: Connection, o: BenchOptions, images: LoadedImage[], rep: RunReport): Promise<string> {
   if (!o.sweep || o.sweep.length === 0) {
     const r = await oneLevel(conn, o, images, o.concurrency, `bench ${o.rpc}`);
-    fillLoadReport(rep, r, o);
-    return loadSummaryText(rep);
+    fillLoadReport(rep, r, o, {}, { offeredRate: o.rate });
+    return loadSummaryText(rep, r.latency);
   }
   const levels: Array<SweepLevel & { images_per_s: number; errors: number }> = [];
   let last: LoadResult | undefined;
@@ -92,7 +93,7 @@ export async function runBench(conn: Connection, o: BenchOptions, images: Loaded
   if (last) fillLoadReport(rep, last, o, { sweep_last_level: levels[levels.length - 1]?.concurrency });
   if (knee) lines.push(`knee: concurrency ${knee.concurrency} — ${knee.reason}`);
   lines.push('(verdict, histogram and series below are for the last level)');
-  return `${lines.join('\n')}\n${loadSummaryText(rep)}`;
+  return `${lines.join('\n')}\n${loadSummaryText(rep, last?.latency)}`;
 }
 
 export interface StreamOptions extends VerdictTargets {
@@ -118,7 +119,7 @@ export async function runStream(conn: Connection, o: StreamOptions, images: Load
     warmupS: o.warmupS,
     signal: o.signal,
   }, o.guard);
-  fillLoadReport(rep, r, { budgetMs: o.budgetMs, fps: o.fps, percentile: o.percentile }, { fps_target: o.fps, achieved_fps: r.elapsedNs > 0 ? r.images / (r.elapsedNs / 1e9) : 0, window: o.window });
+  fillLoadReport(rep, r, { budgetMs: o.budgetMs, fps: o.fps, percentile: o.percentile }, { fps_target: o.fps, achieved_fps: r.elapsedNs > 0 ? r.images / (r.elapsedNs / 1e9) : 0, window: o.window }, { offeredRate: o.fps, rateUnit: 'fps' });
   const s = rep.summary as { achieved_fps: number };
-  return `frames: ${r.scheduled} due at ${o.fps} fps, ${r.sent} sent, ${r.dropped} dropped (window ${o.window} full), achieved ${s.achieved_fps.toFixed(2)} fps\n${loadSummaryText(rep)}`;
+  return `frames: ${r.scheduled} due at ${o.fps} fps, ${r.sent} sent, ${r.dropped} dropped (window ${o.window} full), achieved ${s.achieved_fps.toFixed(2)} fps\n${loadSummaryText(rep, r.latency)}`;
 }

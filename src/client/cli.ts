@@ -19,6 +19,7 @@ import { checkNumbers, CONNECTION_NUMBERS, UsageError, VERDICT_NUMBERS } from '.
 import { failureGuard, type FailureGuard } from './failure-guard';
 import { h2Transport, nodeHttp2Transport } from './h2';
 import { probeLine, summaryText } from '../measure/ping-printer';
+import { describeServer, headerText, type ImageSet } from '../measure/load-printer';
 import { runPing } from './ping';
 import { grpcJsTransport, TRANSPORTS, type TransportName, type UnaryTransport } from './unary-transport';
 
@@ -115,6 +116,13 @@ export async function resolveImages(a: { images?: string[]; imageSize?: string }
     throw new UsageError((e as Error).message);
   }
   return generateImages(...size);
+}
+
+/** The header's account of the images: generated noise of a size, or the files given. */
+function imageSetOf(a: { images?: string[]; imageSize?: string }, images: LoadedImage[]): ImageSet {
+  const generated = !(a.images && a.images.length > 0);
+  const [width, height] = generated ? parseSize(a.imageSize ?? '224x224') : [0, 0];
+  return { ...(generated ? { generated: { width, height } } : {}), images: images.map((i) => ({ name: i.name, bytes: i.bytes.length })) };
 }
 
 async function withConnection<T>(o: ConnectOptions, f: (c: Connection) => Promise<T>): Promise<T> {
@@ -268,10 +276,17 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
         code = await withConnection({ ...o, connections: a.connections }, async (c) => {
           const server = await serverInfo(c);
           const rep = newReport('bench', { ...settingsOf(a), concurrency, transport }, environment(c.target, server), started);
+          const durationS = a.duration ?? (a.requests === undefined ? 10 : undefined);
+          human.out(headerText({
+            title: `bench ${a.rpc}`, target: c.target, transport, tls: o.tls, connections: a.connections, server: describeServer(server),
+            images: a.rpc === 'ping' ? undefined : imageSetOf({ images: a.images, imageSize: a['image-size'] }, images),
+            payload: a.rpc === 'ping' ? { up: a['payload-bytes'], down: a['response-bytes'] } : undefined,
+            load: { mode: sweep ? 'sweep' : a.rate !== undefined ? 'open' : 'closed', concurrency, rate: a.rate, arrivals: a.arrivals, levels: sweep, durationS, count: a.requests, warmupS: a.warmup },
+          }));
           const pingTransport = transport === 'h2' ? h2Transport(o) : transport === 'node-http2' ? nodeHttp2Transport(o) : undefined;
           try {
             await pingTransport?.ready(Math.max(3000, o.deadlineMs ?? 0));
-            const text = await runBench(c, { rpc: a.rpc, concurrency, rate: a.rate, arrivals: a.arrivals, durationS: a.duration ?? (a.requests === undefined ? 10 : undefined), requests: a.requests, warmupS: a.warmup, topK: a['top-k'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], sweep, budgetMs: a['budget-ms'], fps: a.fps, percentile: a.percentile, signal: guard.signal, guard, pingTransport }, images, rep);
+            const text = await runBench(c, { rpc: a.rpc, concurrency, rate: a.rate, arrivals: a.arrivals, durationS, requests: a.requests, warmupS: a.warmup, topK: a['top-k'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], sweep, budgetMs: a['budget-ms'], fps: a.fps, percentile: a.percentile, signal: guard.signal, guard, pingTransport }, images, rep);
             if (reportTripped(guard, human)) {
               finishReport(rep, a.json, io);
               return EXIT.RUNTIME;
@@ -303,7 +318,13 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
         code = await withConnection(o, async (c) => {
           const server = await serverInfo(c);
           const rep = newReport('stream', settingsOf(a), environment(c.target, server), started);
-          const text = await runStream(c, { fps: a.fps, window: a.window, durationS: a.duration ?? (a.frames === undefined ? 10 : undefined), frames: a.frames, warmupS: a.warmup, topK: a['top-k'], budgetMs: a['budget-ms'], percentile: a.percentile, signal: guard.signal, guard }, images, rep);
+          const durationS = a.duration ?? (a.frames === undefined ? 10 : undefined);
+          human.out(headerText({
+            title: 'stream', target: c.target, transport: 'grpc-js', tls: o.tls, connections: a.connections, server: describeServer(server),
+            images: imageSetOf({ images: a.images, imageSize: a['image-size'] }, images),
+            load: { mode: 'stream', fps: a.fps, window: a.window, durationS, count: a.frames, warmupS: a.warmup },
+          }));
+          const text = await runStream(c, { fps: a.fps, window: a.window, durationS, frames: a.frames, warmupS: a.warmup, topK: a['top-k'], budgetMs: a['budget-ms'], percentile: a.percentile, signal: guard.signal, guard }, images, rep);
           if (reportTripped(guard, human)) {
             finishReport(rep, a.json, io);
             return EXIT.RUNTIME;

@@ -6,7 +6,9 @@ import yargs from 'yargs';
 import { BACKEND_NAMES } from '../backends/engine';
 import { NORMALIZATIONS, Normalize } from '../models/model';
 import { runLoad } from '../measure/load-phase';
-import { fillLoadReport, loadSummaryText } from '../measure/load-report';
+import { fillLoadReport } from '../measure/load-report';
+import { headerText, loadSummaryText, type ServerDescription } from '../measure/load-printer';
+import type { ServedModel } from '../models/served-model';
 import { constantPacer } from '../measure/pacer';
 import { environment, newReport, RunReport, toJson, toolVersion, writeReport } from '../measure/report-json';
 import { joinJsonDash, jsonToStdout } from '../shared/json-dash';
@@ -15,6 +17,17 @@ import { checkNumbers, UsageError } from '../shared/flag-checks';
 import { classifyLocal, loadLocal, localIssuer } from './local';
 
 const EXIT = { OK: 0, RUNTIME: 1, USAGE: 2, VERDICT_FAIL: 4 } as const;
+
+/** The in-process model, described as the remote header describes a server's (GetServerInfo). */
+function describeLocal(m: ServedModel): ServerDescription {
+  const d = m.descriptor;
+  const e = m.engine.info;
+  return {
+    model: d.name, modelSource: d.source, inputWidth: d.inputWidth, inputHeight: d.inputHeight, normalize: d.normalize,
+    weights: d.weights, weightsSource: d.weightsSource,
+    backend: e.backend, library: e.library, version: e.version, executionProvider: e.executionProvider, threads: e.threads || undefined,
+  };
+}
 
 export async function main(argv: string[], stdout: (l: string) => void = (l) => process.stdout.write(l + '\n'), err: (l: string) => void = (l) => process.stderr.write(l + '\n')): Promise<number> {
   argv = joinJsonDash(argv);
@@ -79,21 +92,29 @@ export async function main(argv: string[], stdout: (l: string) => void = (l) => 
         const bad = files && (await firstUnreadableImage(files));
         if (bad) throw new UsageError(`--images: ${bad}`);
         const m = await loadLocal({ backend: a.backend as never, model: a.model, weights: a.weights, normalize: a.normalize as Normalize | undefined, threads: a.threads, log: err });
-        const images = files ?? (await generateImages(...parseSize(a['image-size'] ?? '224x224')));
+        const size = parseSize(a['image-size'] ?? '224x224');
+        const generated = files === undefined;
+        const images = files ?? (await generateImages(...size));
         const slots = a.rate !== undefined ? 64 : a.concurrency;
+        const durationS = a.duration ?? (a.requests === undefined ? 10 : undefined);
+        out(headerText({
+          title: 'local bench',
+          server: describeLocal(m),
+          images: { ...(generated ? { generated: { width: size[0], height: size[1] } } : {}), images: images.map((i) => ({ name: i.name, bytes: i.bytes.length })) },
+          load: { mode: a.rate !== undefined ? 'open' : 'closed', concurrency: slots, rate: a.rate, arrivals: 'constant', durationS, count: a.requests, warmupS: a.warmup },
+        }));
         const r = await runLoad({
           mode: a.rate !== undefined ? 'open' : 'closed',
           concurrency: slots,
           pacer: a.rate !== undefined ? () => constantPacer(a.rate!) : undefined,
-          durationS: a.duration ?? (a.requests === undefined ? 10 : undefined),
+          durationS,
           requests: a.requests,
           warmupS: a.warmup,
           issue: localIssuer(m, images.map((i) => i.bytes), a['top-k'], slots),
         });
         const rep = newReport('local-bench', settingsOf(a), environment('in-process', { backend: m.selection.backend, reason: m.selection.reason, model: m.descriptor.name }), started);
-        fillLoadReport(rep, r, { budgetMs: a['budget-ms'], fps: a.fps, percentile: a.percentile });
-        out(`local: ${m.descriptor.name} on ${m.selection.backend} (${m.selection.reason})`);
-        out(loadSummaryText(rep));
+        fillLoadReport(rep, r, { budgetMs: a['budget-ms'], fps: a.fps, percentile: a.percentile }, {}, { offeredRate: a.rate, inProcess: true });
+        out(loadSummaryText(rep, r.latency));
         if (a.json) writeJson(a.json, rep);
         await m.engine.dispose();
         code = rep.verdict?.status === 'FAIL' ? EXIT.VERDICT_FAIL : r.ok === 0 ? EXIT.RUNTIME : EXIT.OK;

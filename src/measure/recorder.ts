@@ -32,6 +32,8 @@ export interface Recorded {
   /** Open loop: requests with a schedule (sent or dropped), and those sent more than LATE_NS after it. */
   scheduled: number;
   sentLate: number;
+  /** Open loop: the latest any request left after its intended time, ns (0 when none was behind). */
+  maxSendLateNs: number;
 }
 
 export interface Recorder {
@@ -79,6 +81,7 @@ export function createRecorder(slots: number, detailed: boolean): Recorder {
   let bytesDown = 0;
   let scheduled = 0;
   let sentLate = 0;
+  let maxSendLateNs = 0;
   let lastEndNs = 0;
 
   return {
@@ -88,7 +91,9 @@ export function createRecorder(slots: number, detailed: boolean): Recorder {
       slotSent[slot] = sentNs;
       if (paced) {
         scheduled++;
-        if (sentNs - intendedNs > LATE_NS) sentLate++;
+        const behind = sentNs - intendedNs;
+        if (behind > LATE_NS) sentLate++;
+        if (behind > maxSendLateNs) maxSendLateNs = behind;
       }
     },
     dropped(): void {
@@ -126,6 +131,6 @@ export function createRecorder(slots: number, detailed: boolean): Recorder {
     sentCount: () => sent,
     completedCount: () => completed,
     lastEndNs: () => lastEndNs,
-    result: () => ({ latency, service, sent, completed, ok, errors, dropped, images, bytesUp, bytesDown, statusCounts, errorMessages, series: series.points(), timing, scheduled, sentLate }),
+    result: () => ({ latency, service, sent, completed, ok, errors, dropped, images, bytesUp, bytesDown, statusCounts, errorMessages, series: series.points(), timing, scheduled, sentLate, maxSendLateNs }),
   };
 }

@@ -4,9 +4,14 @@
  * - throughput of a window counts requests that *end* inside it;
  * - a run is stable when its last 3 windows all have throughput > 0 and, for throughput and for mean
  *   latency, max/min ≤ 1 + 10 %.
+ * A run too short for that many windows is "not judged", which is not the same as unstable: every
+ * figure and the verdict are computed over the whole run either way; stability only says whether those
+ * figures describe a steady state (what to quote, or compare with another run).
  * Self-checks say when the client's own numbers cannot be trusted: the client busy > 50 % of the run
- * (event-loop utilisation), or > 1 % of scheduled requests sent > 1 ms late.
+ * (event-loop utilisation; remote client only, in-process the "client" is the engine itself), or > 1 % of
+ * scheduled requests sent > 1 ms late (then: by how much, and whether the offered rate was still met).
  */
+import { compareRate } from './verdict';
 import type { SeriesPoint } from './timeseries';
 
 export interface Window {
@@ -28,6 +33,8 @@ export const DEFAULT_STABILITY: StabilityOptions = { windows: 3, tolerance: 0.1 
 
 export interface Stability {
   stable: boolean;
+  /** false: too few whole windows to judge (the run was too short), so `stable` is false without evidence. */
+  judged: boolean;
   window_s: number;
   windows: Window[];
   /** Why it is (not) stable, in words. */
@@ -65,11 +72,17 @@ function spread(xs: number[]): number {
 
 export function assessStability(windows: Window[], windowS: number, o: StabilityOptions = DEFAULT_STABILITY): Stability {
   if (windows.length < o.windows) {
-    return { stable: false, window_s: windowS, windows, reason: `only ${windows.length} full ${windowS}-s window(s); need ${o.windows} to judge stability (run longer)` };
+    return {
+      stable: false,
+      judged: false,
+      window_s: windowS,
+      windows,
+      reason: `only ${windows.length} full ${windowS}-s window${windows.length === 1 ? '' : 's'}; ${o.windows} are needed to judge (run at least ${o.windows * windowS} s)`,
+    };
   }
   const last = windows.slice(-o.windows);
   if (last.some((w) => w.throughput_rps <= 0)) {
-    return { stable: false, window_s: windowS, windows, reason: `a window among the last ${o.windows} completed no requests` };
+    return { stable: false, judged: true, window_s: windowS, windows, reason: `a window among the last ${o.windows} completed no requests (a stall)` };
   }
   const tp = spread(last.map((w) => w.throughput_rps));
   const lat = spread(last.map((w) => w.mean_ms));
@@ -77,6 +90,7 @@ export function assessStability(windows: Window[], windowS: number, o: Stability
   const stable = tp <= o.tolerance && lat <= o.tolerance;
   return {
     stable,
+    judged: true,
     window_s: windowS,
     windows,
     reason: `last ${o.windows} windows of ${windowS} s: throughput spread ${pct(tp)}, latency spread ${pct(lat)} (limit ${pct(o.tolerance)})`,
@@ -84,22 +98,40 @@ export function assessStability(windows: Window[], windowS: number, o: Stability
 }
 
 export interface SelfCheckInput {
-  /** Event-loop utilisation of the client over the measured period, 0..1. */
-  clientBusy: number;
+  /**
+   * Event-loop utilisation of the client over the measured period, 0..1; undefined in-process, where the
+   * thread is busy because it runs the engine, which is what is being measured, not measurement overhead.
+   */
+  clientBusy?: number;
   /** Requests with a schedule (open loop); 0 in closed loop. */
   scheduled: number;
   /** Of those, sent more than 1 ms after their intended time. */
   sentLate: number;
+  /** The latest any of them left, ms. */
+  maxSendLateMs?: number;
+  /** The rate the schedule offered (open loop), and what was achieved, in `rateUnit`. */
+  offeredRate?: number;
+  achievedRate?: number;
+  rateUnit?: string;
+  /** In-process: the engine runs on the scheduler's thread, so a busy engine is what delays sends. */
+  inProcess?: boolean;
 }
 
 /** Warnings (empty when the client's numbers can be trusted). */
 export function selfCheck(i: SelfCheckInput): string[] {
   const w: string[] = [];
-  if (i.clientBusy > 0.5) {
+  if (i.clientBusy !== undefined && i.clientBusy > 0.5) {
     w.push(`client busy ${(i.clientBusy * 100).toFixed(0)} % of the run (> 50 %): its own CPU time may inflate latency; use fewer connections/concurrency or more client cores`);
   }
   if (i.scheduled > 0 && i.sentLate / i.scheduled > 0.01) {
-    w.push(`${i.sentLate} of ${i.scheduled} scheduled requests (${((100 * i.sentLate) / i.scheduled).toFixed(1)} %) were sent > 1 ms late; latency is still measured from the intended send time, but the offered rate was not met`);
+    const notes = [i.maxSendLateMs !== undefined ? `max ${i.maxSendLateMs.toFixed(1)} ms` : '', i.inProcess ? 'in-process, inference runs on the thread that sends' : ''].filter((x) => x);
+    const max = notes.length ? ` (${notes.join('; ')})` : '';
+    let rate = '';
+    if (i.offeredRate !== undefined && i.achievedRate !== undefined) {
+      const r = compareRate(i.achievedRate, i.offeredRate, i.rateUnit ?? 'req/s');
+      rate = r.met ? `; the rate was still met (${r.text})` : `; the offered rate was not met (${r.text})`;
+    }
+    w.push(`${i.sentLate} of ${i.scheduled} scheduled requests (${((100 * i.sentLate) / i.scheduled).toFixed(1)} %) were sent > 1 ms late${max}${rate}; their latency counts from the intended send time, so the delay is in the figures`);
   }
   return w;
 }

@@ -32,8 +32,26 @@ export interface Verdict {
 
 const FPS_SLACK = 0.98;
 
-function fmt(x: number): string {
+export function fmt(x: number): string {
   return x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2);
+}
+
+export interface RateComparison {
+  met: boolean;
+  /** e.g. "achieved 10.1 fps ≥ 10.0 fps target", "achieved 9.90 fps, within 2 % of the 10.0 fps target". */
+  text: string;
+}
+
+/**
+ * Whether an achieved rate meets its target, in words. The verdict and the late-send self-check both word
+ * the rate through this, so the two lines can never disagree about it.
+ */
+export function compareRate(achieved: number, target: number, unit: string): RateComparison {
+  const met = achieved >= target * FPS_SLACK;
+  const a = `achieved ${fmt(achieved)} ${unit}`;
+  const t = `${fmt(target)} ${unit} target`;
+  if (!met) return { met, text: `${a} < ${t}` };
+  return { met, text: achieved >= target ? `${a} ≥ ${t}` : `${a}, within ${Math.round((1 - FPS_SLACK) * 100)} % of the ${t}` };
 }
 
 /** Undefined when no budget and no fps were asked for. */
@@ -47,13 +65,13 @@ export function verdict(i: VerdictInput): Verdict | undefined {
     (i.latencyAtPercentileMs > i.budgetMs ? reasons : passed).push(i.late ? `${line} (${i.late} over budget)` : line);
   }
   if (i.fps !== undefined) {
-    const ok = i.achievedFps >= i.fps * FPS_SLACK;
-    (ok ? passed : reasons).push(`achieved ${fmt(i.achievedFps)} fps ${ok ? '≥' : '<'} ${fmt(i.fps)} fps target`);
+    const r = compareRate(i.achievedFps, i.fps, 'fps');
+    (r.met ? passed : reasons).push(r.text);
   }
   if (i.errors > 0) reasons.push(`${i.errors} of ${i.total} failed`);
   else passed.push(`no errors in ${i.total}`);
   if (i.dropped !== undefined) {
-    if (i.dropped > 0) reasons.push(`${i.dropped} frames dropped (in-flight window full)`);
+    if (i.dropped > 0) reasons.push(`${i.dropped} frame${i.dropped === 1 ? '' : 's'} dropped (in-flight window full)`);
     else passed.push('no dropped frames');
   }
   if (i.total === 0) reasons.push('nothing completed');
