@@ -3,9 +3,16 @@
  * Prints only what ping-summary.ts computed.
  */
 import type { LatencySummary } from './histogram';
-import type { PingSummary, Probe } from './ping-summary';
+import { WAKE_UP_THRESHOLD, type KeepWarmInfo, type PingSummary, type Probe, type SpreadMs } from './ping-summary';
 
 const f3 = (x: number): string => x.toFixed(3);
+const spread = (x: SpreadMs): string => `p50 ${f3(x.p50_ms)} p99 ${f3(x.p99_ms)} max ${f3(x.max_ms)} ms`;
+const via = (v: KeepWarmInfo['via']): string => (v === 'http2-ping' ? 'HTTP/2 PING' : 'extra probe');
+
+/** For the header and the summary: what --keep-warm sends between probes. */
+export function keepWarmText(k: Pick<KeepWarmInfo, 'via' | 'interval_ms'>): string {
+  return `keep-warm on: an ${via(k.via)} every ${k.interval_ms} ms between probes (not counted)`;
+}
 
 export function probeLine(p: Probe): string {
   if (p.rtt_ns === undefined) return `seq=${p.seq} ${p.status}${p.message ? `: ${p.message}` : ''}`;
@@ -27,6 +34,20 @@ export function summaryText(target: string, s: PingSummary): string {
     l.push(`jitter rtt:     RFC 3550 ${f3(j.rtt.rfc3550_ms)} ms, mean |ΔRTT| ${f3(j.rtt.mean_abs_ipdv_ms)} ms, max ${f3(j.rtt.max_abs_ipdv_ms)} ms (${j.rtt.pairs} pairs)`);
     l.push(`jitter send:    RFC 3550 ${f3(j.send.rfc3550_ms)} ms, mean |IPDV| ${f3(j.send.mean_abs_ipdv_ms)} ms`);
     l.push(`jitter receive: RFC 3550 ${f3(j.receive.rfc3550_ms)} ms, mean |IPDV| ${f3(j.receive.mean_abs_ipdv_ms)} ms`);
+  }
+  if (s.timer_error) l.push(`timer error (actual − scheduled send): ${spread(s.timer_error)} (${s.timer_error.count} probes; not part of the rtt)`);
+  const w = s.warm_reference;
+  if (w) {
+    const rtt = w.received > 0 ? `rtt ${spread(w.rtt)}` : 'no reply';
+    l.push(`warm reference: ${rtt} (${w.received} of ${w.sent} extra probes, each ${w.lead_ms} ms after an ${via(w.warm_up)}; not in the figures above)`);
+  }
+  if (s.keep_warm_traffic) l.push(`${keepWarmText(s.keep_warm_traffic)}, ${s.keep_warm_traffic.sent} sent`);
+  if (s.wake_up?.warning) {
+    const u = s.wake_up;
+    const every = s.schedule.mean_interval_ms;
+    l.push(`warning: idle wake-up: rtt p50 ${f3(u.rtt_p50_ms)} ms at a ${every} ms interval vs ${f3(u.warm_p50_ms)} ms on a warm path (+${f3(u.excess_ms)} ms, +${u.excess_percent.toFixed(0)} %; flagged above +${WAKE_UP_THRESHOLD.min_excess_ms} ms and +${WAKE_UP_THRESHOLD.min_excess_percent} %).`);
+    l.push(`  After ${every} ms without traffic the hosts' idle CPUs are slow to wake and answer: an application that sends this rarely sees it too, but it is not the network's or the server's latency.`);
+    l.push(`  To measure the awake path: a smaller --interval-ms (e.g. 20) or --keep-warm.`);
   }
   if (s.clock) {
     const c = s.clock;
