@@ -191,19 +191,24 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
   // --keep-warm: a warm-up exchange on every connection each KEEP_WARM_INTERVAL_MS, none while a measured
   // probe is in flight (it would only queue with it) and at most one at a time per connection.
   const connections = Math.max(1, Math.floor(o.connections ?? 1));
-  const keepWarmBusy = new Array<boolean>(connections).fill(false);
+  const keepWarmBusy: Array<Promise<void> | undefined> = new Array(connections).fill(undefined);
   let keepWarmSent = 0;
   const keepWarm = o.keepWarm
     ? setInterval(() => {
         if (measuredInFlight > 0) return;
         for (let i = 0; i < connections; i++) {
           if (keepWarmBusy[i]) continue;
-          keepWarmBusy[i] = true;
           keepWarmSent++;
-          void track(warmUp(conn, i, wall, t0)).then(() => void (keepWarmBusy[i] = false));
+          keepWarmBusy[i] = track(warmUp(conn, i, wall, t0)).then(() => void (keepWarmBusy[i] = undefined));
         }
       }, KEEP_WARM_INTERVAL_MS)
     : undefined;
+  /** Stops --keep-warm and waits for its last exchanges, so none is cut off by closing the connection. */
+  const stopKeepWarm = async (): Promise<void> => {
+    if (!keepWarm) return;
+    clearInterval(keepWarm);
+    await Promise.all(keepWarmBusy);
+  };
 
   try {
     let nextDue = Math.round(arrivals.next());
@@ -224,6 +229,7 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
     }
     const probes = await Promise.all(pending);
     const refs = (await Promise.all(references)).filter((r): r is Probe => r !== undefined);
+    await stopKeepWarm();
     const schedule: PingSchedule = arrivals.kind === 'poisson' ? { arrivals: 'poisson', mean_interval_ms: o.intervalMs, seed } : { arrivals: 'constant', mean_interval_ms: o.intervalMs };
     return summarizePing({
       probes,
@@ -236,6 +242,6 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
       ...(o.keepWarm ? { keepWarm: { via: warmUpVia(conn), interval_ms: KEEP_WARM_INTERVAL_MS, sent: keepWarmSent } } : {}),
     });
   } finally {
-    if (keepWarm) clearInterval(keepWarm);
+    await stopKeepWarm();
   }
 }
