@@ -46,8 +46,8 @@ export function summaryText(target: string, s: PingSummary): string {
     const u = s.wake_up;
     const every = s.schedule.mean_interval_ms;
     l.push(`warning: idle wake-up: rtt p50 ${f3(u.rtt_p50_ms)} ms at a ${every} ms interval vs ${f3(u.warm_p50_ms)} ms on a warm path (+${f3(u.excess_ms)} ms, +${u.excess_percent.toFixed(0)} %; flagged above +${WAKE_UP_THRESHOLD.min_excess_ms} ms and +${WAKE_UP_THRESHOLD.min_excess_percent} %).`);
-    l.push(`  After ${every} ms without traffic the hosts' idle CPUs are slow to wake and answer: an application that sends this rarely sees it too, but it is not the network's or the server's latency.`);
-    l.push(`  To measure the awake path: a smaller --interval-ms (e.g. 20) or --keep-warm.`);
+    l.push(`  After ${every} ms without traffic the path is slow to wake: idle CPUs leave their sleep states and the client's and server's threads must be scheduled again.`);
+    l.push(`  An application that sends this rarely pays it too; it is not the network's or the busy server's latency. To measure the awake path: a smaller --interval-ms (e.g. 20) or --keep-warm.`);
   }
   if (s.clock) {
     const c = s.clock;
