@@ -212,8 +212,8 @@ describe('ping: warm references and --keep-warm against a real in-process server
     expect(r.out).to.match(/timer error \(actual − scheduled send\): p50 /);
   });
 
-  it('below 100 ms or with --no-warm-reference, no reference and no extra traffic', async () => {
-    for (const args of [['-i', '20'], ['-i', '100', '--no-warm-reference']]) {
+  it('below 100 ms, with payloads or with --no-warm-reference, no reference and no extra traffic', async () => {
+    for (const args of [['-i', '20'], ['-i', '100', '--no-warm-reference'], ['-i', '100', '--payload-bytes', '100', '--calibration-probes', '0']]) {
       const r = await ping(['--target', `127.0.0.1:${relay.port}`, '-c', '3', ...args]);
       expect(r.json.probes.filter((p: Probe) => p.warm_reference)).to.have.length(0);
       expect(r.json.summary.warm_reference).to.equal(undefined);

@@ -108,8 +108,8 @@ function makeRequest(seq: number, payload: Buffer, responseBytes: number): PingR
 /**
  * Warm reference (docs/decisions/0012-ping-idle-wake-up-disclosure.md): after each measured probe's reply,
  * a warm-up exchange, REFERENCE_LEAD_MS of quiet, then one extra probe whose RTT is that of an awake path.
- * Right after the reply, so the next measured probe still sees (almost) the whole idle interval; not below
- * REFERENCE_MIN_INTERVAL_MS, where the probes keep the path awake themselves and a reference would crowd
+ * Right after the reply, so the next measured probe still sees (almost) the whole idle interval; not with
+ * payloads, nor below REFERENCE_MIN_INTERVAL_MS, where the probes keep the path awake themselves and a reference would crowd
  * the schedule; skipped when less than REFERENCE_CLEARANCE_MS would remain before the next probe is due.
  */
 export const REFERENCE_MIN_INTERVAL_MS = 100;
@@ -176,7 +176,9 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
     return p;
   };
 
-  const withReference = (o.warmReference ?? true) && o.intervalMs >= REFERENCE_MIN_INTERVAL_MS;
+  // Not with payloads: a loaded probe's RTT is mostly transfer time, which the calibration probes already
+  // separate out, and a loaded reference could still be transferring when the next probe is due.
+  const withReference = (o.warmReference ?? true) && !loaded && o.intervalMs >= REFERENCE_MIN_INTERVAL_MS;
   const enoughRoom = (nextDueNs: number | undefined): boolean => nextDueNs === undefined || nextDueNs - nowNs() >= REFERENCE_CLEARANCE_MS * 1e6;
   const reference = async (after: Probe, nextDueNs: number | undefined): Promise<Probe | undefined> => {
     if (after.rtt_ns === undefined || o.signal?.aborted || !enoughRoom(nextDueNs)) return undefined;
