@@ -16,7 +16,7 @@ import { classifyOne, classifyText, serverInfo, serverInfoVia } from './classify
 import { connect, Connection, ConnectOptions, describeError, waitForReady } from './connect';
 import { generateImages, loadImages, LoadedImage, parseSize } from '../shared/images';
 import { h2Transport, nodeHttp2Transport } from './h2';
-import { keepWarmText, probeLine, summaryText } from '../measure/ping-printer';
+import { keepWarmText, probeLine, summaryText, wakeUpWarning } from '../measure/ping-printer';
 import { KEEP_WARM_INTERVAL_MS, REFERENCE_MIN_INTERVAL_MS, runPing, warmUpVia } from './ping';
 import { grpcJsTransport, TRANSPORTS, type TransportName, type UnaryTransport } from './unary-transport';
 
@@ -175,6 +175,8 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
           rep.status_counts = r.summary.status_counts;
           rep.errors = r.errors;
           rep.probes = r.probes;
+          const wakeUp = wakeUpWarning(r.summary);
+          if (wakeUp.length > 0) rep.warnings.push(wakeUp.map((x) => x.trim()).join(' '));
           finishReport(rep, a.json, io);
           return r.summary.received === 0 ? EXIT.RUNTIME : EXIT.OK;
         });

@@ -19,6 +19,18 @@ export function probeLine(p: Probe): string {
   return `${p.bytes_down ?? 0} bytes from server: seq=${p.seq} up=${p.bytes_up} B rtt=${f3(p.rtt_ns / 1e6)} ms net=${f3((p.net_rtt_ns ?? 0) / 1e6)} ms${p.late ? ' (late)' : ''}`;
 }
 
+/** The idle wake-up warning's lines (none unless the summary flags it); the JSON's `warnings` gets them too. */
+export function wakeUpWarning(s: PingSummary): string[] {
+  const u = s.wake_up;
+  if (!u?.warning) return [];
+  const every = s.schedule.mean_interval_ms;
+  return [
+    `warning: idle wake-up: rtt p50 ${f3(u.rtt_p50_ms)} ms at a ${every} ms interval vs ${f3(u.warm_p50_ms)} ms on a warm path (+${f3(u.excess_ms)} ms, +${u.excess_percent.toFixed(0)} %; flagged above +${WAKE_UP_THRESHOLD.min_excess_ms} ms and +${WAKE_UP_THRESHOLD.min_excess_percent} %).`,
+    `  After ${every} ms without traffic the path is slow to wake: idle CPUs leave their sleep states and the client's and server's threads must be scheduled again.`,
+    `  An application that sends this rarely pays it too; it is not the network's or the busy server's latency. To measure the awake path: a smaller --interval-ms (e.g. 20) or --keep-warm.`,
+  ];
+}
+
 export function summaryText(target: string, s: PingSummary): string {
   const l: string[] = [];
   const r = s.rtt;
@@ -42,13 +54,7 @@ export function summaryText(target: string, s: PingSummary): string {
     l.push(`warm reference: ${rtt} (${w.received} of ${w.sent} extra probes, each ${w.lead_ms} ms after an ${via(w.warm_up)}; not in the figures above)`);
   }
   if (s.keep_warm_traffic) l.push(`${keepWarmText(s.keep_warm_traffic)}, ${s.keep_warm_traffic.sent} sent`);
-  if (s.wake_up?.warning) {
-    const u = s.wake_up;
-    const every = s.schedule.mean_interval_ms;
-    l.push(`warning: idle wake-up: rtt p50 ${f3(u.rtt_p50_ms)} ms at a ${every} ms interval vs ${f3(u.warm_p50_ms)} ms on a warm path (+${f3(u.excess_ms)} ms, +${u.excess_percent.toFixed(0)} %; flagged above +${WAKE_UP_THRESHOLD.min_excess_ms} ms and +${WAKE_UP_THRESHOLD.min_excess_percent} %).`);
-    l.push(`  After ${every} ms without traffic the path is slow to wake: idle CPUs leave their sleep states and the client's and server's threads must be scheduled again.`);
-    l.push(`  An application that sends this rarely pays it too; it is not the network's or the busy server's latency. To measure the awake path: a smaller --interval-ms (e.g. 20) or --keep-warm.`);
-  }
+  l.push(...wakeUpWarning(s));
   if (s.clock) {
     const c = s.clock;
     l.push(`clock offset (server − client) ${c.offset_ms >= 0 ? '+' : ''}${f3(c.offset_ms)} ms ± ${f3(c.error_bound_ms)} ms (from the ${c.samples_used} lowest-delay ${c.from === 'calibration' ? 'calibration ' : ''}probe(s))`);
