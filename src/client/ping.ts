@@ -108,8 +108,8 @@ function makeRequest(seq: number, payload: Buffer, responseBytes: number): PingR
 /**
  * Warm reference (docs/decisions/0012-ping-idle-wake-up-disclosure.md): after each measured probe's reply,
  * a warm-up exchange, REFERENCE_LEAD_MS of quiet, then one extra probe whose RTT is that of an awake path.
- * Right after the reply, so the next measured probe still sees (almost) the whole idle interval; not with
- * payloads, nor below REFERENCE_MIN_INTERVAL_MS, where the probes keep the path awake themselves and a reference would crowd
+ * Right after the reply, so the next measured probe still sees (almost) the whole idle interval. None below
+ * REFERENCE_MIN_INTERVAL_MS, where the probes keep the path awake themselves and a reference would crowd
  * the schedule; skipped when less than REFERENCE_CLEARANCE_MS would remain before the next probe is due.
  */
 export const REFERENCE_MIN_INTERVAL_MS = 100;
@@ -117,6 +117,8 @@ export const REFERENCE_LEAD_MS = 2;
 const REFERENCE_CLEARANCE_MS = 50;
 /** --keep-warm: the longest the path is left idle between probes. */
 export const KEEP_WARM_INTERVAL_MS = 10;
+/** --keep-warm sends nothing this close before a probe is due, so its exchange is over when the probe leaves. */
+const KEEP_WARM_QUIET_NS = 1e6;
 
 /** What wakes the path: an HTTP/2 PING where the transport can send one, otherwise an extra (uncounted) probe. */
 export const warmUpVia = (t: UnaryTransport): 'http2-ping' | 'probe' => (t.ping ? 'http2-ping' : 'probe');
@@ -191,13 +193,15 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
   };
 
   // --keep-warm: a warm-up exchange on every connection each KEEP_WARM_INTERVAL_MS, none while a measured
-  // probe is in flight (it would only queue with it) and at most one at a time per connection.
+  // probe is in flight or about to leave (it would only queue with it) and at most one at a time per connection.
   const connections = Math.max(1, Math.floor(o.connections ?? 1));
   const keepWarmBusy: Array<Promise<void> | undefined> = new Array(connections).fill(undefined);
   let keepWarmSent = 0;
+  let awaitedDueNs = 0;
   const keepWarm = o.keepWarm
     ? setInterval(() => {
-        if (measuredInFlight > 0) return;
+        const t = nowNs();
+        if (measuredInFlight > 0 || (t < awaitedDueNs && awaitedDueNs - t < KEEP_WARM_QUIET_NS)) return;
         for (let i = 0; i < connections; i++) {
           if (keepWarmBusy[i]) continue;
           keepWarmSent++;
@@ -217,6 +221,7 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
     for (let seq = 0; seq < count; seq++) {
       const dueNs = nextDue;
       nextDue = Math.round(arrivals.next());
+      awaitedDueNs = dueNs;
       await sleepUntil(t0 + BigInt(dueNs), o.signal, idle);
       if (o.signal?.aborted) break;
       const req = makeRequest(seq, payload, o.responseBytes);
