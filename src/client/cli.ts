@@ -152,7 +152,7 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
           .option('warmup', { type: 'number', default: 0, describe: 'probes sent and discarded before measuring (warms the client, the connection and the server)' })
           .option('arrivals', { choices: ['constant', 'poisson'] as const, default: 'constant' as const, describe: 'constant: a probe every interval; poisson: exponential gaps with that mean (cannot phase-lock with anything periodic)' })
           .option('seed', { type: 'number', describe: 'seed of the --arrivals poisson schedule (default random; reported in --json)' })
-          .option('keep-warm', { type: 'boolean', default: false, describe: `keep the path awake between probes (an HTTP/2 PING every ${KEEP_WARM_INTERVAL_MS} ms, not counted): RTT of an awake path at any --interval-ms` })
+          .option('keep-warm', { type: 'boolean', default: false, describe: `keep the path awake between probes (every ${KEEP_WARM_INTERVAL_MS} ms an HTTP/2 PING, or an extra Ping call without --transport h2; not counted): RTT of an awake path at any --interval-ms` })
           .option('warm-reference', { type: 'boolean', default: true, describe: `at intervals ≥ ${REFERENCE_MIN_INTERVAL_MS} ms without payloads, an extra probe after each reply, on a just-woken path, reported apart; warns of idle wake-up (--no-warm-reference: off)` })
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no per-probe lines' })
           .option('transport', { choices: TRANSPORTS, default: 'h2' as TransportName, describe: 'h2: our lean HTTP/2 client (lowest client noise); node-http2: Node\'s HTTP/2 client, for comparison; grpc-js: the grpc-js channel the other verbs use' }),
