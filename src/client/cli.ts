@@ -18,9 +18,9 @@ import { joinJsonDash, jsonToStdout } from '../shared/json-dash';
 import { checkNumbers, CONNECTION_NUMBERS, UsageError, VERDICT_NUMBERS } from '../shared/flag-checks';
 import { failureGuard, type FailureGuard } from './failure-guard';
 import { h2Transport, nodeHttp2Transport } from './h2';
-import { probeLine, summaryText } from '../measure/ping-printer';
+import { keepWarmText, probeLine, summaryText, wakeUpWarning } from '../measure/ping-printer';
 import { describeServer, headerText, type ImageSet } from '../measure/load-printer';
-import { runPing } from './ping';
+import { KEEP_WARM_INTERVAL_MS, REFERENCE_MIN_INTERVAL_MS, runPing, warmUpVia } from './ping';
 import { grpcJsTransport, TRANSPORTS, type TransportName, type UnaryTransport } from './unary-transport';
 
 export const EXIT = { OK: 0, RUNTIME: 1, USAGE: 2, INTERRUPTED: 3, VERDICT_FAIL: 4 } as const;
@@ -193,6 +193,8 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
           .option('warmup', { type: 'number', default: 0, describe: 'probes sent and discarded before measuring (warms the client, the connection and the server)' })
           .option('arrivals', { choices: ['constant', 'poisson'] as const, default: 'constant' as const, describe: 'constant: a probe every interval; poisson: exponential gaps with that mean (cannot phase-lock with anything periodic)' })
           .option('seed', { type: 'number', describe: 'seed of the --arrivals poisson schedule (default random; reported in --json)' })
+          .option('keep-warm', { type: 'boolean', default: false, describe: `keep the path awake between probes (every ${KEEP_WARM_INTERVAL_MS} ms an HTTP/2 PING, or an extra Ping call without --transport h2; not counted): RTT of an awake path at any --interval-ms` })
+          .option('warm-reference', { type: 'boolean', default: true, describe: `at intervals ≥ ${REFERENCE_MIN_INTERVAL_MS} ms without payloads, an extra probe after each reply, on a just-woken path, reported apart; warns of idle wake-up (--no-warm-reference: off)` })
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no per-probe lines' })
           .option('transport', { choices: TRANSPORTS, default: 'h2' as TransportName, describe: 'h2: our lean HTTP/2 client (lowest client noise); node-http2: Node\'s HTTP/2 client, for comparison; grpc-js: the grpc-js channel the other verbs use' }),
       async (a) => {
@@ -202,8 +204,8 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
         const count = a.count ?? (a.duration === undefined ? 10 : undefined);
         code = await withPingTransport(a.transport, o, async (c) => {
           const server = await serverInfoVia(c);
-          human.out(`PING ${c.target} (gRPC Ping over ${c.name}): ${a['payload-bytes']} payload bytes, ${a['response-bytes']} response bytes, ${a.arrivals === 'poisson' ? 'Poisson arrivals, mean interval' : 'every'} ${a['interval-ms']} ms`);
-          const r = await runPing(c, { count, durationS: a.duration, intervalMs: a['interval-ms'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], calibrationProbes: a['calibration-probes'], warmupProbes: a.warmup, arrivals: a.arrivals, seed: a.seed, signal }, a.quiet ? undefined : (p) => human.out(probeLine(p)));
+          human.out(`PING ${c.target} (gRPC Ping over ${c.name}): ${a['payload-bytes']} payload bytes, ${a['response-bytes']} response bytes, ${a.arrivals === 'poisson' ? 'Poisson arrivals, mean interval' : 'every'} ${a['interval-ms']} ms${a['keep-warm'] ? `; ${keepWarmText({ via: warmUpVia(c), interval_ms: KEEP_WARM_INTERVAL_MS })}` : ''}`);
+          const r = await runPing(c, { count, durationS: a.duration, intervalMs: a['interval-ms'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], calibrationProbes: a['calibration-probes'], warmupProbes: a.warmup, arrivals: a.arrivals, seed: a.seed, warmReference: a['warm-reference'], keepWarm: a['keep-warm'], connections: a.connections, signal }, a.quiet ? undefined : (p) => human.out(probeLine(p)));
           human.out('');
           human.out(summaryText(c.target, r.summary));
           const rep = newReport('ping', settingsOf(a), environment(c.target, server), started);
@@ -213,6 +215,8 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
           rep.status_counts = r.summary.status_counts;
           rep.errors = r.errors;
           rep.probes = r.probes;
+          const wakeUp = wakeUpWarning(r.summary);
+          if (wakeUp.length > 0) rep.warnings.push(wakeUp.map((x) => x.trim()).join(' '));
           finishReport(rep, a.json, io);
           return r.summary.received === 0 ? EXIT.RUNTIME : EXIT.OK;
         });

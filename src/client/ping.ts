@@ -38,6 +38,15 @@ export interface PingOptions {
   arrivals?: 'constant' | 'poisson';
   /** Seed of the Poisson schedule; random when not given (reported in the summary). */
   seed?: number;
+  /**
+   * Take warm-reference probes (default true; only at intervals ≥ REFERENCE_MIN_INTERVAL_MS). They are
+   * reported apart from the measured probes and let the summary flag idle wake-up.
+   */
+  warmReference?: boolean;
+  /** Keep the path awake between probes (KEEP_WARM_INTERVAL_MS); the traffic is not counted. */
+  keepWarm?: boolean;
+  /** Connections of the transport (keep-warm wakes each). Default 1. */
+  connections?: number;
   signal?: AbortSignal;
 }
 
@@ -58,10 +67,13 @@ function sendProbe(t: UnaryTransport, seq: number, req: PingRequest, wall: WallC
     const bytes = Buffer.from(PingRequest.encode(req).finish());
     // bytes up = the serialized request as sent (gRPC/HTTP2 framing excluded).
     const probe: Probe = { seq, status: 'OK', due_ns: dueNs, sent_ns: Number(stamp - t0), bytes_up: bytes.length, late: false, t1_unix_nanos: req.clientSendUnixNanos };
+    if (dueNs !== undefined) probe.timer_error_ns = probe.sent_ns - dueNs;
     t.unary(seq, PING_PATH, bytes, (o) => {
       // t1 is when the request really left (after encoding, or after waiting for a connection), so the
       // four clock stamps and the RTT share one start.
       if (o.sentNs !== 0n) probe.t1_unix_nanos = wall.wallOf(o.sentNs);
+      // Timer error runs to the same moment: all of our own delay before the request left.
+      if (o.sentNs !== 0n && dueNs !== undefined) probe.timer_error_ns = Number(o.sentNs - t0) - dueNs;
       if (o.code !== 0 || !o.response) {
         probe.status = statusName(o.code);
         probe.message = o.details;
@@ -92,6 +104,34 @@ function sendProbe(t: UnaryTransport, seq: number, req: PingRequest, wall: WallC
 function makeRequest(seq: number, payload: Buffer, responseBytes: number): PingRequest {
   return { seq: BigInt(seq), payload, responseBytes, echoPayload: false, clientSendUnixNanos: 0n };
 }
+
+/**
+ * Warm reference (docs/decisions/0015-ping-idle-wake-up-disclosure.md): after each measured probe's reply,
+ * a warm-up exchange, REFERENCE_LEAD_MS of quiet, then one extra probe whose RTT is that of an awake path.
+ * Right after the reply, so the next measured probe still sees (almost) the whole idle interval. None below
+ * REFERENCE_MIN_INTERVAL_MS, where the probes keep the path awake themselves and a reference would crowd
+ * the schedule; skipped when less than REFERENCE_CLEARANCE_MS would remain before the next probe is due.
+ */
+export const REFERENCE_MIN_INTERVAL_MS = 100;
+export const REFERENCE_LEAD_MS = 2;
+const REFERENCE_CLEARANCE_MS = 50;
+/** --keep-warm: the longest the path is left idle between probes. */
+export const KEEP_WARM_INTERVAL_MS = 10;
+/** --keep-warm sends nothing this close before a probe is due, so its exchange is over when the probe leaves. */
+const KEEP_WARM_QUIET_NS = 1e6;
+
+/** What wakes the path: an HTTP/2 PING where the transport can send one, otherwise an extra (uncounted) probe. */
+export const warmUpVia = (t: UnaryTransport): 'http2-ping' | 'probe' => (t.ping ? 'http2-ping' : 'probe');
+
+function warmUp(t: UnaryTransport, index: number, wall: WallClock, t0: bigint): Promise<void> {
+  if (t.ping) {
+    const ping = t.ping.bind(t);
+    return new Promise((resolve) => ping(index, () => resolve()));
+  }
+  return sendProbe(t, index, makeRequest(index, Buffer.alloc(0), 0), wall, t0).then(() => undefined);
+}
+
+const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p: Probe) => void): Promise<PingResult> {
   const wall = createWallClock();
@@ -124,23 +164,91 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
   const arrivals = pacer();
   const count = o.count ?? (o.durationS !== undefined ? Math.max(1, Math.floor((o.durationS * 1000) / o.intervalMs)) : 1);
   const t0 = process.hrtime.bigint();
+  const nowNs = (): number => Number(process.hrtime.bigint() - t0);
   const pending: Array<Promise<Probe>> = [];
+  const references: Array<Promise<Probe | undefined>> = [];
   const sentAtNs: number[] = [];
+  // Anything of ours in flight keeps the precise wait polling, so no reply waits on a blocked thread.
   let inFlight = 0;
+  let measuredInFlight = 0;
   const idle = (): boolean => inFlight === 0;
-  const landed = (): void => void inFlight--;
-  for (let seq = 0; seq < count; seq++) {
-    const dueNs = Math.round(arrivals.next());
-    await sleepUntil(t0 + BigInt(dueNs), o.signal, idle);
-    if (o.signal?.aborted) break;
-    const req = makeRequest(seq, payload, o.responseBytes);
-    sentAtNs.push(Number(process.hrtime.bigint() - t0));
+  const track = <T>(p: Promise<T>): Promise<T> => {
     inFlight++;
-    const p = sendProbe(conn, seq, req, wall, t0, dueNs);
-    void p.then(landed);
-    if (onProbe) void p.then(onProbe);
-    pending.push(p);
+    void p.then(() => void inFlight--);
+    return p;
+  };
+
+  // Not with payloads: a loaded probe's RTT is mostly transfer time, which the calibration probes already
+  // separate out, and a loaded reference could still be transferring when the next probe is due.
+  const withReference = (o.warmReference ?? true) && !loaded && o.intervalMs >= REFERENCE_MIN_INTERVAL_MS;
+  const enoughRoom = (nextDueNs: number | undefined): boolean => nextDueNs === undefined || nextDueNs - nowNs() >= REFERENCE_CLEARANCE_MS * 1e6;
+  const reference = async (after: Probe, nextDueNs: number | undefined): Promise<Probe | undefined> => {
+    if (after.rtt_ns === undefined || o.signal?.aborted || !enoughRoom(nextDueNs)) return undefined;
+    await track(warmUp(conn, after.seq, wall, t0));
+    await pause(REFERENCE_LEAD_MS);
+    if (o.signal?.aborted || !enoughRoom(nextDueNs)) return undefined;
+    const r = await track(sendProbe(conn, after.seq, makeRequest(after.seq, payload, o.responseBytes), wall, t0));
+    r.warm_reference = true;
+    return r;
+  };
+
+  // --keep-warm: a warm-up exchange on every connection each KEEP_WARM_INTERVAL_MS, none while a measured
+  // probe is in flight or about to leave (it would only queue with it) and at most one at a time per connection.
+  const connections = Math.max(1, Math.floor(o.connections ?? 1));
+  const keepWarmBusy: Array<Promise<void> | undefined> = new Array(connections).fill(undefined);
+  let keepWarmSent = 0;
+  let awaitedDueNs = 0;
+  const keepWarm = o.keepWarm
+    ? setInterval(() => {
+        const t = nowNs();
+        if (measuredInFlight > 0 || (t < awaitedDueNs && awaitedDueNs - t < KEEP_WARM_QUIET_NS)) return;
+        for (let i = 0; i < connections; i++) {
+          if (keepWarmBusy[i]) continue;
+          keepWarmSent++;
+          keepWarmBusy[i] = track(warmUp(conn, i, wall, t0)).then(() => void (keepWarmBusy[i] = undefined));
+        }
+      }, KEEP_WARM_INTERVAL_MS)
+    : undefined;
+  /** Stops --keep-warm and waits for its last exchanges, so none is cut off by closing the connection. */
+  const stopKeepWarm = async (): Promise<void> => {
+    if (!keepWarm) return;
+    clearInterval(keepWarm);
+    await Promise.all(keepWarmBusy);
+  };
+
+  try {
+    let nextDue = Math.round(arrivals.next());
+    for (let seq = 0; seq < count; seq++) {
+      const dueNs = nextDue;
+      nextDue = Math.round(arrivals.next());
+      awaitedDueNs = dueNs;
+      await sleepUntil(t0 + BigInt(dueNs), o.signal, idle);
+      if (o.signal?.aborted) break;
+      const req = makeRequest(seq, payload, o.responseBytes);
+      sentAtNs.push(nowNs());
+      measuredInFlight++;
+      const p = track(sendProbe(conn, seq, req, wall, t0, dueNs));
+      void p.then(() => void measuredInFlight--);
+      if (onProbe) void p.then(onProbe);
+      const followedBy = seq + 1 < count ? nextDue : undefined;
+      if (withReference) references.push(p.then((done) => reference(done, followedBy)));
+      pending.push(p);
+    }
+    const probes = await Promise.all(pending);
+    const refs = (await Promise.all(references)).filter((r): r is Probe => r !== undefined);
+    await stopKeepWarm();
+    const schedule: PingSchedule = arrivals.kind === 'poisson' ? { arrivals: 'poisson', mean_interval_ms: o.intervalMs, seed } : { arrivals: 'constant', mean_interval_ms: o.intervalMs };
+    return summarizePing({
+      probes,
+      sentAtNs,
+      calibration,
+      schedule,
+      payloadBytes: o.payloadBytes,
+      responseBytes: o.responseBytes,
+      ...(withReference ? { references: refs, warmReference: { warm_up: warmUpVia(conn), lead_ms: REFERENCE_LEAD_MS } } : {}),
+      ...(o.keepWarm ? { keepWarm: { via: warmUpVia(conn), interval_ms: KEEP_WARM_INTERVAL_MS, sent: keepWarmSent } } : {}),
+    });
+  } finally {
+    await stopKeepWarm();
   }
-  const schedule: PingSchedule = arrivals.kind === 'poisson' ? { arrivals: 'poisson', mean_interval_ms: o.intervalMs, seed } : { arrivals: 'constant', mean_interval_ms: o.intervalMs };
-  return summarizePing({ probes: await Promise.all(pending), sentAtNs, calibration, schedule, payloadBytes: o.payloadBytes, responseBytes: o.responseBytes });
 }

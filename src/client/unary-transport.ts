@@ -38,6 +38,11 @@ export interface UnaryTransport {
    * connection's configured deadline for this call (undefined: use it).
    */
   unary(index: number, path: string, request: Buffer, done: UnaryDone, deadlineMs?: number): void;
+  /**
+   * An HTTP/2 PING round trip on connection `index` (ns; undefined if it could not be made), where the
+   * transport can send one: `ping` wakes the path with it without a call the server counts.
+   */
+  ping?(index: number, done: (rttNs: bigint | undefined) => void): void;
   close(): void;
 }
 

@@ -3,13 +3,32 @@
  * Prints only what ping-summary.ts computed.
  */
 import type { LatencySummary } from './histogram';
-import type { PingSummary, Probe } from './ping-summary';
+import { WAKE_UP_THRESHOLD, type KeepWarmInfo, type PingSummary, type Probe, type SpreadMs } from './ping-summary';
 
 const f3 = (x: number): string => x.toFixed(3);
+const spread = (x: SpreadMs): string => `p50 ${f3(x.p50_ms)} p99 ${f3(x.p99_ms)} max ${f3(x.max_ms)} ms`;
+const via = (v: KeepWarmInfo['via']): string => (v === 'http2-ping' ? 'HTTP/2 PING' : 'extra probe');
+
+/** For the header and the summary: what --keep-warm sends between probes. */
+export function keepWarmText(k: Pick<KeepWarmInfo, 'via' | 'interval_ms'>): string {
+  return `keep-warm on: an ${via(k.via)} every ${k.interval_ms} ms between probes (not counted)`;
+}
 
 export function probeLine(p: Probe): string {
   if (p.rtt_ns === undefined) return `seq=${p.seq} ${p.status}${p.message ? `: ${p.message}` : ''}`;
   return `${p.bytes_down ?? 0} bytes from server: seq=${p.seq} up=${p.bytes_up} B rtt=${f3(p.rtt_ns / 1e6)} ms net=${f3((p.net_rtt_ns ?? 0) / 1e6)} ms${p.late ? ' (late)' : ''}`;
+}
+
+/** The idle wake-up warning's lines (none unless the summary flags it); the JSON's `warnings` gets them too. */
+export function wakeUpWarning(s: PingSummary): string[] {
+  const u = s.wake_up;
+  if (!u?.warning) return [];
+  const every = s.schedule.mean_interval_ms;
+  return [
+    `warning: idle wake-up: rtt p50 ${f3(u.rtt_p50_ms)} ms at a ${every} ms interval vs ${f3(u.warm_p50_ms)} ms on a warm path (+${f3(u.excess_ms)} ms, +${u.excess_percent.toFixed(0)} %; flagged above +${WAKE_UP_THRESHOLD.min_excess_ms} ms and +${WAKE_UP_THRESHOLD.min_excess_percent} %).`,
+    `  After ${every} ms without traffic the path is slow to wake: idle CPUs leave their sleep states and the client's and server's threads must be scheduled again.`,
+    `  An application that sends this rarely pays it too; it is not the network's or the busy server's latency. To measure the awake path: a smaller --interval-ms (e.g. 20) or --keep-warm.`,
+  ];
 }
 
 export function summaryText(target: string, s: PingSummary): string {
@@ -28,6 +47,14 @@ export function summaryText(target: string, s: PingSummary): string {
     l.push(`jitter send:    RFC 3550 ${f3(j.send.rfc3550_ms)} ms, mean |IPDV| ${f3(j.send.mean_abs_ipdv_ms)} ms`);
     l.push(`jitter receive: RFC 3550 ${f3(j.receive.rfc3550_ms)} ms, mean |IPDV| ${f3(j.receive.mean_abs_ipdv_ms)} ms`);
   }
+  if (s.timer_error) l.push(`timer error (actual − scheduled send): ${spread(s.timer_error)} (${s.timer_error.count} probes; not part of the rtt)`);
+  const w = s.warm_reference;
+  if (w) {
+    const rtt = w.received > 0 ? `rtt ${spread(w.rtt)}` : 'no reply';
+    l.push(`warm reference: ${rtt} (${w.received} of ${w.sent} extra probes, each ${w.lead_ms} ms after an ${via(w.warm_up)}; not in the figures above)`);
+  }
+  if (s.keep_warm_traffic) l.push(`${keepWarmText(s.keep_warm_traffic)}, ${s.keep_warm_traffic.sent} sent`);
+  l.push(...wakeUpWarning(s));
   if (s.clock) {
     const c = s.clock;
     l.push(`clock offset (server − client) ${c.offset_ms >= 0 ? '+' : ''}${f3(c.offset_ms)} ms ± ${f3(c.error_bound_ms)} ms (from the ${c.samples_used} lowest-delay ${c.from === 'calibration' ? 'calibration ' : ''}probe(s))`);

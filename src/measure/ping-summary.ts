@@ -12,10 +12,17 @@
  *   (gRPC/HTTP2 framing excluded).
  * - lost: no reply by the deadline (or any error status); late: the reply came after the next probe was
  *   sent. Both are counted and listed, never averaged away.
+ * - timer error (irtt's term): actual send − scheduled send of each measured probe, i.e. how late our own
+ *   wait let it leave. It is the client's share of any delay; RTT does not include it.
+ * - warm reference: extra probes, each sent a few ms after a warm-up exchange, so their RTT is that of an
+ *   awake path. They are kept out of every figure above and summarised on their own; when the measured RTT
+ *   exceeds theirs by more than WAKE_UP_THRESHOLD, the summary flags idle wake-up
+ *   (docs/decisions/0015-ping-idle-wake-up-disclosure.md).
  */
 import { ClockSample, estimateClock, oneWayDelays } from './clock';
 import { createLatencyHistogram, LatencyHistogram, LatencySummary, summarize } from './histogram';
 import { jitter } from './jitter';
+import { nearestRankSorted, sortedCopy } from './stats';
 import { transferRate } from './throughput';
 import { createTimeSeries, SeriesPoint } from './timeseries';
 
@@ -42,6 +49,39 @@ export interface Probe {
   t3_unix_nanos?: bigint;
   t4_unix_nanos?: bigint;
   recv_ns?: number;
+  /** Measured probes: actual send (the transport's send stamp) − due_ns, ns. */
+  timer_error_ns?: number;
+  /** Set on a warm-reference probe: sent shortly after a warm-up exchange, right after measured probe `seq`. */
+  warm_reference?: true;
+}
+
+/** Order statistics of raw samples, ms. */
+export interface SpreadMs {
+  count: number;
+  p50_ms: number;
+  p99_ms: number;
+  max_ms: number;
+}
+
+/**
+ * When the warning fires: the measured p50 RTT exceeds the warm reference's p50 by more than both. Either
+ * alone misleads: 50 % of a 0.1 ms RTT is scheduling noise, and 1 ms on a 50 ms WAN path is jitter.
+ */
+export const WAKE_UP_THRESHOLD = { min_excess_ms: 1, min_excess_percent: 50, min_samples: 3 } as const;
+
+/** How the warm-reference probes were taken (PingRun.warmReference). */
+export interface WarmReferencePlan {
+  /** What woke the path first: an HTTP/2 PING on the probe's connection, or an extra probe (not counted). */
+  warm_up: 'http2-ping' | 'probe';
+  /** Pause between the warm-up's answer and the reference probe, ms. */
+  lead_ms: number;
+}
+
+export interface KeepWarmInfo {
+  via: 'http2-ping' | 'probe';
+  interval_ms: number;
+  /** Keep-warm exchanges sent during the run (none while a measured probe is in flight). */
+  sent: number;
 }
 
 export interface JitterFigures {
@@ -80,6 +120,15 @@ export interface PingSummary {
   };
   throughput?: { up_mb_per_s?: number; down_mb_per_s?: number; up_bytes: number; down_bytes: number; calibration_probes: number };
   status_counts: Record<string, number>;
+  /** Timer error of the measured probes (absent when they carry no schedule). */
+  timer_error?: SpreadMs;
+  /** Warm-reference probes (absent when none were taken: see PingRun.warmReference). */
+  warm_reference?: WarmReferencePlan & { sent: number; received: number; rtt: SpreadMs };
+  /** Measured vs warm-reference p50 RTT; `warning` per WAKE_UP_THRESHOLD. */
+  wake_up?: { rtt_p50_ms: number; warm_p50_ms: number; excess_ms: number; excess_percent: number; warning: boolean };
+  /** --keep-warm: the path was kept awake between probes, so the RTT is that of an awake path. */
+  keep_warm: boolean;
+  keep_warm_traffic?: KeepWarmInfo;
 }
 
 /** What a ping run measured, as sent by the verb. */
@@ -93,10 +142,15 @@ export interface PingRun {
   schedule: PingSchedule;
   payloadBytes: number;
   responseBytes: number;
+  /** Warm-reference probes (`warm_reference: true`), and how they were taken; none when omitted. */
+  references?: Probe[];
+  warmReference?: WarmReferencePlan;
+  /** Set when --keep-warm was on. */
+  keepWarm?: KeepWarmInfo;
 }
 
 export interface PingResult {
-  /** The run's probes, each marked late or not. */
+  /** The run's measured probes, each marked late or not, then its warm-reference probes. */
   probes: Probe[];
   summary: PingSummary;
   series: SeriesPoint[];
@@ -108,6 +162,22 @@ export interface PingResult {
 function jitterMs(xs: Array<number | null>): JitterFigures {
   const j = jitter(xs);
   return { rfc3550_ms: j.rfc3550 / 1e6, mean_abs_ipdv_ms: j.meanAbsIpdv / 1e6, max_abs_ipdv_ms: j.maxAbsIpdv / 1e6, pairs: j.pairs };
+}
+
+function spreadMs(xs: number[]): SpreadMs {
+  const s = sortedCopy(xs);
+  return { count: s.length, p50_ms: nearestRankSorted(s, 50) / 1e6, p99_ms: nearestRankSorted(s, 99) / 1e6, max_ms: nearestRankSorted(s, 100) / 1e6 };
+}
+
+/** Compares the measured probes' p50 RTT with the warm reference's; undefined without enough of either. */
+function wakeUp(rttNs: number[], warmNs: number[]): PingSummary['wake_up'] {
+  if (rttNs.length < WAKE_UP_THRESHOLD.min_samples || warmNs.length < WAKE_UP_THRESHOLD.min_samples) return undefined;
+  const rtt = nearestRankSorted(sortedCopy(rttNs), 50) / 1e6;
+  const warm = nearestRankSorted(sortedCopy(warmNs), 50) / 1e6;
+  const excess = rtt - warm;
+  const percent = warm > 0 ? (100 * excess) / warm : Infinity;
+  const warning = excess > WAKE_UP_THRESHOLD.min_excess_ms && percent > WAKE_UP_THRESHOLD.min_excess_percent;
+  return { rtt_p50_ms: rtt, warm_p50_ms: warm, excess_ms: excess, excess_percent: percent, warning };
 }
 
 function summaryOfNs(xs: number[]): LatencySummary {
@@ -188,8 +258,13 @@ export function summarizePing(run: PingRun): PingResult {
   }
   const sent = probes.length;
   const lost = sent - ok.length;
+  const timed = probes.filter((p) => p.timer_error_ns !== undefined).map((p) => p.timer_error_ns as number);
+  const refs = run.references ?? [];
+  const refRtt = refs.filter((p) => p.rtt_ns !== undefined).map((p) => p.rtt_ns as number);
+  const warmReference = run.warmReference && refs.length > 0 ? { ...run.warmReference, sent: refs.length, received: refRtt.length, rtt: spreadMs(refRtt) } : undefined;
   return {
-    probes,
+    // Reports list every probe sent; the reference ones are marked `warm_reference`.
+    probes: refs.length > 0 ? [...probes, ...refs] : probes,
     rttHistogram: rttHist,
     series: series.points(),
     errors: [...errorCounts].map(([message, count]) => ({ message, count })),
@@ -207,6 +282,10 @@ export function summarizePing(run: PingRun): PingResult {
       clock,
       throughput,
       status_counts: statusCounts,
+      ...(timed.length > 0 ? { timer_error: spreadMs(timed) } : {}),
+      ...(warmReference ? { warm_reference: warmReference, wake_up: wakeUp(ok.map((p) => p.rtt_ns as number), refRtt) } : {}),
+      keep_warm: run.keepWarm !== undefined,
+      ...(run.keepWarm ? { keep_warm_traffic: run.keepWarm } : {}),
     },
   };
 }

@@ -93,6 +93,8 @@ export interface ConnectionOptions {
  */
 const LIVENESS_TIMEOUT_MS = 2000;
 const MAX_STREAM_ID = 2 ** 31 - 1;
+/** First half of the payload of ping()'s PINGs ('rtin'). */
+const PING_MARK = 0x7274696e;
 
 export class H2Connection {
   private readonly socket: net.Socket;
@@ -118,6 +120,9 @@ export class H2Connection {
   private lastError: string | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
   private livenessTimer: NodeJS.Timeout | undefined;
+  /** ping() round trips awaiting their ACK, by the sequence number in their payload. */
+  private readonly pings = new Map<number, { sentNs: bigint; done: (rttNs: bigint | undefined) => void }>();
+  private pingSeq = 0;
 
   constructor(private readonly ep: Endpoint, o: ConnectionOptions, private readonly events: ConnectionEvents) {
     this.enc = new RequestHeaderEncoder({ https: ep.tls !== undefined, authority: ep.authority, userAgent: o.userAgent, metadata: o.metadata });
@@ -192,6 +197,21 @@ export class H2Connection {
       this.afterStreamEnd();
       return;
     }
+  }
+
+  /**
+   * One HTTP/2 PING round trip (RFC 9113 §6.7): `done` gets the ns from its write to its ACK's parse, or
+   * undefined if the connection closes first. The peer's HTTP/2 layer answers without its application, so
+   * `ping` uses it to wake the path (warm reference, --keep-warm) without a call the server would count.
+   */
+  ping(done: (rttNs: bigint | undefined) => void): void {
+    if (this.state === 'closed') return done(undefined);
+    const seq = (this.pingSeq = (this.pingSeq + 1) >>> 0);
+    const p = Buffer.alloc(8);
+    p.writeUInt32BE(PING_MARK, 0); // the liveness PING's payload is all zeros: never mistaken for ours
+    p.writeUInt32BE(seq, 4);
+    this.pings.set(seq, { sentNs: process.hrtime.bigint(), done });
+    this.socket.write(frame(Frame.PING, 0, 0, p));
   }
 
   /** Tells the peer (GOAWAY NO_ERROR) and closes at once; calls still in flight fail as UNAVAILABLE. */
@@ -350,7 +370,9 @@ export class H2Connection {
         if (flags & Flag.ACK) return;
         return this.onSettings(p);
       case Frame.PING:
-        if (!(flags & Flag.ACK) && p.length === 8) this.socket.write(frame(Frame.PING, Flag.ACK, 0, p));
+        if (p.length !== 8) return;
+        if (!(flags & Flag.ACK)) this.socket.write(frame(Frame.PING, Flag.ACK, 0, p));
+        else if (p.readUInt32BE(0) === PING_MARK) this.onPingAck(p.readUInt32BE(4));
         return;
       case Frame.GOAWAY:
         return this.onGoaway(p);
@@ -368,6 +390,14 @@ export class H2Connection {
       default:
         return; // PRIORITY and unknown frame types are ignored (RFC 9113 §4.1, §5.5)
     }
+  }
+
+  private onPingAck(seq: number): void {
+    const end = process.hrtime.bigint();
+    const q = this.pings.get(seq);
+    if (!q) return;
+    this.pings.delete(seq);
+    q.done(end - q.sentNs);
   }
 
   private onDataFrame(flags: number, id: number, p: Buffer): void {
@@ -530,6 +560,8 @@ export class H2Connection {
     this.streams.clear();
     this.blocked.clear();
     for (const w of this.waiting.splice(0)) w.end({ code, details, sentNs: 0n, endNs: end });
+    for (const q of this.pings.values()) q.done(undefined);
+    this.pings.clear();
     this.events.closed(wasReady && this.lastError === undefined ? undefined : (this.lastError ?? (wasReady ? undefined : `connection to ${this.ep.label} closed before HTTP/2 SETTINGS`)), wasReady);
   }
 }

@@ -142,6 +142,13 @@ export class H2Channel {
     throw connectError(this.ep.label, reason, d, timeoutMs);
   }
 
+  /** An HTTP/2 PING round trip on the live connection (H2Connection.ping); undefined when there is none. */
+  ping(done: (rttNs: bigint | undefined) => void): void {
+    const c = this.conn;
+    if (c && c.usable) c.ping(done);
+    else done(undefined);
+  }
+
   close(): void {
     this.closed = true;
     this.conn?.close();
@@ -211,6 +218,7 @@ export function h2Transport(o: ConnectOptions): H2Transport {
     name: 'h2',
     target: normalizeTarget(o.target),
     unary: (index, path, request, done, callDeadlineMs) => channels[index % channels.length].unary(path, request, done, callDeadlineMs ?? deadlineMs),
+    ping: (index, done) => channels[index % channels.length].ping(done),
     ready: async (timeoutMs) => {
       await Promise.all(channels.map((c) => c.ready(timeoutMs)));
     },
