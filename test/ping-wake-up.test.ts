@@ -1,5 +1,5 @@
 /**
- * `rtinfer ping` discloses what its default interval does to the RTT (docs/decisions/0012-ping-idle-wake-up-disclosure.md):
+ * `rtinfer ping` discloses what its default interval does to the RTT (docs/decisions/0015-ping-idle-wake-up-disclosure.md):
  * the client's own timer error, warm-reference probes reported apart, a warning naming idle wake-up, and
  * --keep-warm. The figures are checked on synthetic probes; the traffic against a real in-process server,
  * by counting what it received (no timing asserts).
