@@ -189,8 +189,11 @@ export function nodeHttp2Transport(o: ConnectOptions): NodeHttp2Transport {
     req.on('close', () => {
       if (finished) return;
       const rst = req.rstCode ?? H2Error.NO_ERROR;
-      if (rst === H2Error.REFUSED_STREAM && httpStatus === undefined && !resent) {
-        // Never processed by the server (RFC 9113 §8.7): once more on a new session, as grpc-js does.
+      if (rst === H2Error.REFUSED_STREAM && !resent) {
+        // Never processed by the server (RFC 9113 §8.7): once more on a new session, as grpc-js does. Even
+        // when response HEADERS arrived: nghttp2 reports a stream above a GOAWAY's last-stream-id as refused,
+        // and a server that answers such a stream anyway has already said it will not count it (our own
+        // transport reads REFUSED_STREAM the same way).
         finished = true;
         clearTimeout(timer);
         if (slot.session === session) slot.session = undefined;
