@@ -1,6 +1,5 @@
 import { expect } from 'chai';
 import { main } from '../src/client/cli';
-import { main as localMain } from '../src/local/cli';
 import type { CallOutcome } from '../src/measure/call';
 import type { LoadResult } from '../src/measure/load-phase';
 import { histogramText, logBuckets, loadSummaryText } from '../src/measure/load-printer';
@@ -9,7 +8,6 @@ import { createRecorder } from '../src/measure/recorder';
 import { environment, newReport, type RunReport } from '../src/measure/report-json';
 import { compareRate } from '../src/measure/verdict';
 import { startServer, type RunningServer } from '../src/server/app';
-import { MOBILENET_JSON, sharedFixture } from './helpers/fixtures';
 
 interface Frame {
   /** Intended send time, and how late it actually left, ms. */
@@ -173,23 +171,5 @@ describe('bench/stream output: the header against the default server (synthetic 
     expect(c.out[3]).to.match(/^  weights  SYNTHETIC/);
     expect(c.out[4]).to.match(/^  images   generated noise 64×48, 4 JPEGs/);
     expect(c.out[5]).to.equal('  load     stream at 20 fps, window 3 (a frame due while 3 are in flight is dropped), 4 frames after 0 s warm-up');
-  });
-});
-
-describe('local bench output', function () {
-  this.timeout(120000);
-  it('prints the in-process header and no "client busy" warning', async function () {
-    const model = sharedFixture(this, MOBILENET_JSON);
-    const cat = sharedFixture(this, 'images/chelsea.jpg');
-    const out: string[] = [];
-    const code = await localMain(['bench', '--model', model, '--normalize', 'signed', '--images', cat, '--requests', '8', '--warmup', '0'], (l) => out.push(...l.split('\n')), () => undefined);
-    expect(code).to.equal(0);
-    expect(out[0]).to.equal('local bench (in-process, no network)');
-    expect(out[1]).to.match(/^  model    \S+ \(.*input 224×224/);
-    expect(out[2]).to.match(/^  engine   \S+ \(/);
-    expect(out[3]).to.match(/^  weights  real/);
-    expect(out[4]).to.match(/^  images   1 file \(chelsea\.jpg\)/);
-    expect(out[5]).to.equal('  load     closed loop, -C 1 (one request at a time, the next sent as soon as a reply arrives), 8 requests after 0 s warm-up');
-    expect(out.join('\n')).not.to.match(/client busy/);
   });
 });

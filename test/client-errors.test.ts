@@ -236,16 +236,22 @@ describe('client errors: numeric flags are usage errors naming the flag', functi
   }
 });
 
+/** A plaintext tiny server for the suite this is called in (started before its tests, closed after). */
+function usePlainServer(): () => TinyServer {
+  let server: TinyServer | undefined;
+  before(async () => {
+    server = await startTinyServer(grpc.ServerCredentials.createInsecure());
+  });
+  after(() => server?.close());
+  return () => server!;
+}
+
 describe('client errors: bad images and runs that cannot measure anything', function () {
   this.timeout(120_000);
-  let plain: TinyServer;
-  before(async () => {
-    plain = await startTinyServer(grpc.ServerCredentials.createInsecure());
-  });
-  after(() => plain?.close());
+  const plain = usePlainServer();
 
   it('bench --images package.json is refused before the run, naming the file (exit 2)', async () => {
-    const r = await rtinfer(['bench', '--images', 'package.json', '-t', `127.0.0.1:${plain.port}`, '--duration', '600']);
+    const r = await rtinfer(['bench', '--images', 'package.json', '-t', `127.0.0.1:${plain().port}`, '--duration', '600']);
     expect(r.code).to.equal(2);
     expect(r.err.join('\n')).to.match(/--images: package\.json: not an image this client can read/);
   });
@@ -254,7 +260,7 @@ describe('client errors: bad images and runs that cannot measure anything', func
     const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'rti-img-'));
     try {
       fs.writeFileSync(path.join(dir, 'empty.jpg'), '');
-      const r = await rtinfer(['stream', '--images', path.join(dir, 'empty.jpg'), '-t', `127.0.0.1:${plain.port}`]);
+      const r = await rtinfer(['stream', '--images', path.join(dir, 'empty.jpg'), '-t', `127.0.0.1:${plain().port}`]);
       expect(r.code).to.equal(2);
       expect(r.err.join('\n')).to.match(/empty\.jpg: the file is empty/);
     } finally {
@@ -266,7 +272,7 @@ describe('client errors: bad images and runs that cannot measure anything', func
   // stop on its own (the test timeout is far shorter) and say why once, with the count.
   for (const verb of [['bench', '--duration', '600', '--concurrency', '4'], ['stream', '--duration', '600', '--fps', '200']]) {
     it(`${verb[0]}: the first ${IDENTICAL_FAILURES_TO_STOP} calls failing alike stop the run (exit 1, the error once)`, async () => {
-      const r = await rtinfer([...verb, '--image-size', '8x8', '--warmup', '0', '-t', `127.0.0.1:${plain.port}`]);
+      const r = await rtinfer([...verb, '--image-size', '8x8', '--warmup', '0', '-t', `127.0.0.1:${plain().port}`]);
       expect(r.code).to.equal(1);
       const stops = r.err.filter((l) => /stopped: the first \d+ calls all failed with UNIMPLEMENTED: not in the tiny test server/.test(l));
       expect(stops).to.have.length(1);
@@ -276,7 +282,7 @@ describe('client errors: bad images and runs that cannot measure anything', func
   }
 
   it('a run that succeeds is not stopped by the guard', async () => {
-    const r = await rtinfer(['bench', '--rpc', 'ping', '--requests', String(3 * IDENTICAL_FAILURES_TO_STOP), '--warmup', '0', '-t', `127.0.0.1:${plain.port}`]);
+    const r = await rtinfer(['bench', '--rpc', 'ping', '--requests', String(3 * IDENTICAL_FAILURES_TO_STOP), '--warmup', '0', '-t', `127.0.0.1:${plain().port}`]);
     expect(r.code, r.err.join('\n')).to.equal(0);
     expect(r.err.join('\n')).not.to.match(/stopped/);
   });
@@ -284,14 +290,10 @@ describe('client errors: bad images and runs that cannot measure anything', func
 
 describe('client: --json -, --version and --help', function () {
   this.timeout(60_000);
-  let plain: TinyServer;
-  before(async () => {
-    plain = await startTinyServer(grpc.ServerCredentials.createInsecure());
-  });
-  after(() => plain?.close());
+  const plain = usePlainServer();
 
   it('--json - writes the JSON alone to stdout and the human lines to stderr', async () => {
-    const r = await rtinfer(['ping', '-c', '2', '-i', '10', '--json', '-', '-t', `127.0.0.1:${plain.port}`]);
+    const r = await rtinfer(['ping', '-c', '2', '-i', '10', '--json', '-', '-t', `127.0.0.1:${plain().port}`]);
     expect(r.code, r.err.join('\n')).to.equal(0);
     const rep = JSON.parse(r.out.join('\n'));
     expect(rep.verb).to.equal('ping');
