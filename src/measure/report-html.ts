@@ -7,6 +7,7 @@ import * as path from 'node:path';
 import { chartsFor, renderSvg, runLabels, svgToPng } from './charts';
 import { compareRuns, Comparison, FIGURES, headline, JITTER_WINDOW } from './report-compare';
 import type { RunReport } from './report-json';
+import { stabilityWord } from './stability';
 
 export interface ReportFiles {
   html: string;
@@ -79,7 +80,7 @@ function imagesCell(r: RunReport): string {
 }
 
 function stabilityCell(r: RunReport): string {
-  if (r.stability) return `${r.stability.stable ? 'stable' : 'NOT stable'} — ${r.stability.reason}`;
+  if (r.stability) return `${stabilityWord(r.stability)} — ${r.stability.reason}`;
   return r.verb === 'ping' ? 'not assessed for ping' : '—';
 }
 
@@ -188,7 +189,7 @@ export async function writeHtmlReport(runs: Array<{ report: RunReport; file: str
   const details = runs
     .map(
       ({ report }, i) => `<details><summary>${esc(labels[i])}: settings, environment, status codes, warnings</summary>
-<pre>${esc(JSON.stringify({ settings: report.settings, environment: report.environment, status_counts: report.status_counts, errors: report.errors, warnings: report.warnings, stability: report.stability ? { stable: report.stability.stable, reason: report.stability.reason } : undefined }, null, 2))}</pre></details>`,
+<pre>${esc(JSON.stringify({ settings: report.settings, environment: report.environment, status_counts: report.status_counts, errors: report.errors, warnings: report.warnings, stability: report.stability ? { stable: report.stability.stable, judged: report.stability.judged, reason: report.stability.reason } : undefined }, null, 2))}</pre></details>`,
     )
     .join('\n');
   const html = `<!doctype html>

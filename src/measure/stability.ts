@@ -135,3 +135,10 @@ export function selfCheck(i: SelfCheckInput): string[] {
   }
   return w;
 }
+
+/** The one word for a stability result, as the printed summary and the HTML report both say it. */
+export function stabilityWord(s: Pick<Stability, 'stable'> & { judged?: boolean }): 'steady' | 'NOT steady' | 'not judged' {
+  // Run files written before `judged` existed carry only `stable`: they were judged.
+  if (s.judged === false) return 'not judged';
+  return s.stable ? 'steady' : 'NOT steady';
+}
