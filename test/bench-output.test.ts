@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { main } from '../src/client/cli';
 import type { CallOutcome } from '../src/measure/call';
 import type { LoadResult } from '../src/measure/load-phase';
-import { histogramText, logBuckets, loadSummaryText } from '../src/measure/load-printer';
+import { histogramText, loadSummaryText } from '../src/measure/load-printer';
+import { logBuckets } from '../src/measure/histogram';
 import { fillLoadReport } from '../src/measure/load-report';
 import { createRecorder } from '../src/measure/recorder';
 import { environment, newReport, type RunReport } from '../src/measure/report-json';
@@ -93,7 +94,7 @@ describe('bench/stream output: stability, late sends and the verdict agree', () 
   it('the text histogram: log-spaced buckets from min to max whose counts sum to the successful calls', () => {
     // Service times from 1 ms to 400 ms: a wide, skewed spread.
     const r = fakeOpenRun(frames(200, 20, () => 0, (i) => 1 + (i * i) / 100));
-    const b = logBuckets(r.latency);
+    const b = logBuckets(r.latency, { count: 10 });
     expect(b).to.have.length(10);
     expect(b.reduce((s, x) => s + x.count, 0)).to.equal(r.ok);
     expect(b[0].from_ms).to.equal(1);

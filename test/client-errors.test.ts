@@ -249,6 +249,7 @@ function usePlainServer(): () => TinyServer {
 describe('client errors: bad images and runs that cannot measure anything', function () {
   this.timeout(120_000);
   const plain = usePlainServer();
+  const tmp = suiteTempDir('rti-img-');
 
   it('bench --images package.json is refused before the run, naming the file (exit 2)', async () => {
     const r = await rtinfer(['bench', '--images', 'package.json', '-t', `127.0.0.1:${plain().port}`, '--duration', '600']);
@@ -257,15 +258,11 @@ describe('client errors: bad images and runs that cannot measure anything', func
   });
 
   it('stream --images with an empty file is refused the same way', async () => {
-    const dir = fs.mkdtempSync(path.join(require('node:os').tmpdir(), 'rti-img-'));
-    try {
-      fs.writeFileSync(path.join(dir, 'empty.jpg'), '');
-      const r = await rtinfer(['stream', '--images', path.join(dir, 'empty.jpg'), '-t', `127.0.0.1:${plain().port}`]);
-      expect(r.code).to.equal(2);
-      expect(r.err.join('\n')).to.match(/empty\.jpg: the file is empty/);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    const empty = path.join(tmp.path, 'empty.jpg');
+    fs.writeFileSync(empty, '');
+    const r = await rtinfer(['stream', '--images', empty, '-t', `127.0.0.1:${plain().port}`]);
+    expect(r.code).to.equal(2);
+    expect(r.err.join('\n')).to.match(/empty\.jpg: the file is empty/);
   });
 
   // The tiny server answers Classify with UNIMPLEMENTED: every call fails the same way. A 600 s run must

@@ -8,7 +8,6 @@ import { expect } from 'chai';
 import * as grpc from '@grpc/grpc-js';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { main } from '../src/client/cli';
 import { H2Connection } from '../src/client/h2/connection';
@@ -18,6 +17,7 @@ import { summaryText } from '../src/measure/ping-printer';
 import { summarizePing, WAKE_UP_THRESHOLD, type PingResult, type Probe } from '../src/measure/ping-summary';
 import { startScriptedPeer } from './helpers/h2-peer';
 import { listenLoopback, type LoopbackServer } from './helpers/loopback-server';
+import { suiteTempDir } from './helpers/temp-dir';
 import { startTinyServer, type TinyServer } from './helpers/tiny-grpc-server';
 
 const MS = 1e6;
@@ -159,14 +159,13 @@ describe('ping: warm references and --keep-warm against a real in-process server
   this.timeout(60000);
   let server: TinyServer;
   let relay: LoopbackServer & { pings(): number };
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rtinfer-ping-wake-'));
+  const tmp = suiteTempDir('rtinfer-ping-wake-');
 
   before(async () => {
     server = await startTinyServer(grpc.ServerCredentials.createInsecure());
   });
   after(async () => {
     await server.close();
-    fs.rmSync(dir, { recursive: true, force: true });
   });
   beforeEach(async () => {
     relay = await pingCountingRelay(server.port);
@@ -176,7 +175,7 @@ describe('ping: warm references and --keep-warm against a real in-process server
   });
 
   async function ping(args: string[]): Promise<{ out: string; json: any; pingsServed: number }> {
-    const json = path.join(dir, `p${Math.random().toString(36).slice(2)}.json`);
+    const json = path.join(tmp.path, `p${Math.random().toString(36).slice(2)}.json`);
     const out: string[] = [];
     const err: string[] = [];
     const before = server.pings();

@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import * as fs from 'node:fs';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import { main } from '../src/client/cli';
 import { chartsFor } from '../src/measure/charts';
 import { readReport, RunReport } from '../src/measure/report-json';
 import { startServer, RunningServer } from '../src/server/app';
 import { MOBILENET_JSON, sharedFixture } from './helpers/fixtures';
+import { suiteTempDir } from './helpers/temp-dir';
 
 // What a reader of `rtinfer report` sees, checked on reports rendered from real runs against an
 // in-process server: the properties that made the charts misleading, read back from the SVG and HTML.
@@ -71,8 +71,8 @@ describe('report: rendered from real runs, read back as a person would', functio
   this.timeout(180000);
   let server: RunningServer;
   let target: string;
-  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rtinfer-report-render-'));
-  const file = (n: string): string => path.join(dir, n);
+  const tmp = suiteTempDir('rtinfer-report-render-');
+  const file = (n: string): string => path.join(tmp.path, n);
   let loadHtml = '';
   let pingHtml = '';
   let loadRuns: Array<{ file: string; report: RunReport }> = [];
@@ -101,7 +101,6 @@ describe('report: rendered from real runs, read back as a person would', functio
   });
   after(async () => {
     await server?.shutdown(1000);
-    fs.rmSync(dir, { recursive: true, force: true });
   });
 
   it('latency histograms: bars from 0 (no negative count tick) and equal bar widths on a declared log scale', () => {

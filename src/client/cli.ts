@@ -7,7 +7,7 @@
  * `local …` is dispatched by bin/rtinfer.js to src/local/cli.ts, so this module never loads tfjs.
  */
 import yargs, { Argv } from 'yargs';
-import { environment, histogramSection, newReport, RunReport, toJson, toolVersion, Verb, writeReport } from '../measure/report-json';
+import { emitReport, environment, EXIT, histogramSection, loadRunExitCode, newReport, toolVersion, Verb } from '../measure/report-json';
 import { writeHtmlReport } from '../measure/report-html';
 import { readReport } from '../measure/report-json';
 import { runBench, runStream, Rpc } from './bench';
@@ -23,7 +23,7 @@ import { describeServer, headerText, type ImageSet } from '../measure/load-print
 import { KEEP_WARM_INTERVAL_MS, REFERENCE_MIN_INTERVAL_MS, runPing, warmUpVia } from './ping';
 import { grpcJsTransport, TRANSPORTS, type TransportName, type UnaryTransport } from './unary-transport';
 
-export const EXIT = { OK: 0, RUNTIME: 1, USAGE: 2, INTERRUPTED: 3, VERDICT_FAIL: 4 } as const;
+export { EXIT };
 
 export interface Io {
   out(line: string): void;
@@ -147,26 +147,12 @@ async function withPingTransport<T>(name: TransportName, o: ConnectOptions, f: (
   }
 }
 
-function finishReport(rep: RunReport, jsonFile: string | undefined, io: Io): void {
-  if (jsonFile === '-') io.out(toJson(rep).trimEnd());
-  else if (jsonFile) {
-    writeReport(jsonFile, rep);
-    io.err(`wrote ${jsonFile}`);
-  }
-}
-
 /** Says why a load run stopped early (failure-guard.ts); true when it did. */
 function reportTripped(guard: FailureGuard, human: Io): boolean {
   const t = guard.tripped();
   if (!t) return false;
   human.err(`error: stopped: the first ${t.count} calls all failed with ${t.error}`);
   return true;
-}
-
-function verdictExit(rep: RunReport): number {
-  const s = rep.summary as { ok?: number; errors?: number };
-  if ((s.ok ?? 0) === 0 && (s.errors ?? 0) > 0) return EXIT.RUNTIME;
-  return rep.verdict?.status === 'FAIL' ? EXIT.VERDICT_FAIL : EXIT.OK;
 }
 
 /** Runs the CLI; resolves to the exit code. `signal` aborts a run gracefully (first Ctrl-C). */
@@ -217,7 +203,7 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
           rep.probes = r.probes;
           const wakeUp = wakeUpWarning(r.summary);
           if (wakeUp.length > 0) rep.warnings.push(wakeUp.map((x) => x.trim()).join(' '));
-          finishReport(rep, a.json, io);
+          emitReport(rep, a.json, io);
           return r.summary.received === 0 ? EXIT.RUNTIME : EXIT.OK;
         });
       },
@@ -244,7 +230,7 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
           rep.summary = { images: results.length, ok: results.length - failed, errors: failed };
           for (const r of results) rep.status_counts[r.status] = (rep.status_counts[r.status] ?? 0) + 1;
           rep.errors = results.filter((r) => r.status !== 'OK').map((r) => ({ message: `${r.status}: ${r.message} (${r.image})`, count: 1 }));
-          finishReport(rep, a.json, io);
+          emitReport(rep, a.json, io);
           return failed > 0 ? EXIT.RUNTIME : EXIT.OK;
         });
       },
@@ -292,15 +278,15 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
             await pingTransport?.ready(Math.max(3000, o.deadlineMs ?? 0));
             const text = await runBench(c, { rpc: a.rpc, concurrency, rate: a.rate, arrivals: a.arrivals, durationS, requests: a.requests, warmupS: a.warmup, topK: a['top-k'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], sweep, budgetMs: a['budget-ms'], fps: a.fps, percentile: a.percentile, signal: guard.signal, guard, pingTransport }, images, rep);
             if (reportTripped(guard, human)) {
-              finishReport(rep, a.json, io);
+              emitReport(rep, a.json, io);
               return EXIT.RUNTIME;
             }
             human.out(text);
           } finally {
             pingTransport?.close();
           }
-          finishReport(rep, a.json, io);
-          return verdictExit(rep);
+          emitReport(rep, a.json, io);
+          return loadRunExitCode(rep);
         });
       },
     )
@@ -330,12 +316,12 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
           }));
           const text = await runStream(c, { fps: a.fps, window: a.window, durationS, frames: a.frames, warmupS: a.warmup, topK: a['top-k'], budgetMs: a['budget-ms'], percentile: a.percentile, signal: guard.signal, guard }, images, rep);
           if (reportTripped(guard, human)) {
-            finishReport(rep, a.json, io);
+            emitReport(rep, a.json, io);
             return EXIT.RUNTIME;
           }
           human.out(text);
-          finishReport(rep, a.json, io);
-          return verdictExit(rep);
+          emitReport(rep, a.json, io);
+          return loadRunExitCode(rep);
         });
       },
     )

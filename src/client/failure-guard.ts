@@ -39,7 +39,7 @@ export function failureGuard(outer?: AbortSignal, limit = IDENTICAL_FAILURES_TO_
     else outer.addEventListener('abort', () => ac.abort(), { once: true });
   }
   let judging = true;
-  let firstCode = -1;
+  let firstCode = -1; // not a status code: read only once the first failure has set it (count > 0)
   let firstDetails: string | undefined;
   let count = 0;
   let trip: Tripped | undefined;

@@ -10,13 +10,11 @@ import { fillLoadReport } from '../measure/load-report';
 import { headerText, loadSummaryText, type ServerDescription } from '../measure/load-printer';
 import type { ServedModel } from '../models/served-model';
 import { constantPacer } from '../measure/pacer';
-import { environment, newReport, RunReport, toJson, toolVersion, writeReport } from '../measure/report-json';
+import { emitReport, environment, EXIT, loadRunExitCode, newReport, toolVersion } from '../measure/report-json';
 import { joinJsonDash, jsonToStdout } from '../shared/json-dash';
 import { firstUnreadableImage, generateImages, loadImages, parseSize } from '../shared/images';
-import { checkNumbers, UsageError } from '../shared/flag-checks';
+import { checkNumbers, UsageError, VERDICT_NUMBERS } from '../shared/flag-checks';
 import { classifyLocal, loadLocal, localIssuer } from './local';
-
-const EXIT = { OK: 0, RUNTIME: 1, USAGE: 2, VERDICT_FAIL: 4 } as const;
 
 /** The in-process model, described as the remote header describes a server's (GetServerInfo). */
 function describeLocal(m: ServedModel): ServerDescription {
@@ -33,7 +31,7 @@ export async function main(argv: string[], stdout: (l: string) => void = (l) => 
   argv = joinJsonDash(argv);
   // `--json -`: stdout carries the JSON alone, the human lines go to stderr.
   const out = jsonToStdout(argv) ? err : stdout;
-  const writeJson = (file: string, rep: RunReport): void => (file === '-' ? stdout(toJson(rep).trimEnd()) : writeReport(file, rep));
+  const io = { out: stdout, err };
   let code: number = EXIT.OK;
   const started = new Date();
   const modelOpts = {
@@ -72,7 +70,7 @@ export async function main(argv: string[], stdout: (l: string) => void = (l) => 
         }
         rep.results = results;
         rep.summary = { images: results.length, ok: results.filter((r) => r.status === 'OK').length };
-        if (a.json) writeJson(a.json, rep);
+        emitReport(rep, a.json, io);
         await m.engine.dispose();
       })
       .command('bench', 'in-process load test (closed loop or --rate)', (y) =>
@@ -87,7 +85,7 @@ export async function main(argv: string[], stdout: (l: string) => void = (l) => 
           .option('budget-ms', { type: 'number', describe: 'latency budget for the verdict' })
           .option('fps', { type: 'number', describe: 'images/s the verdict requires (PASS needs at least this throughput)' })
           .option('percentile', { type: 'number', default: 99, describe: 'percentile the budget applies to' }), async (a) => {
-        checkNumbers(a, { threads: 'count>=1', 'top-k': 'count>=1', concurrency: 'count>=1', rate: '>0', duration: '>0', requests: 'count>=1', warmup: '>=0', 'budget-ms': '>0', fps: '>0', percentile: 'percentile' }, argv);
+        checkNumbers(a, { threads: 'count>=1', 'top-k': 'count>=1', concurrency: 'count>=1', rate: '>0', duration: '>0', requests: 'count>=1', warmup: '>=0', ...VERDICT_NUMBERS, fps: '>0' }, argv);
         const files = a.images && a.images.length > 0 ? loadImages(a.images) : undefined;
         const bad = files && (await firstUnreadableImage(files));
         if (bad) throw new UsageError(`--images: ${bad}`);
@@ -115,9 +113,9 @@ export async function main(argv: string[], stdout: (l: string) => void = (l) => 
         const rep = newReport('local-bench', settingsOf(a), environment('in-process', { backend: m.selection.backend, reason: m.selection.reason, model: m.descriptor.name }), started);
         fillLoadReport(rep, r, { budgetMs: a['budget-ms'], fps: a.fps, percentile: a.percentile }, {}, { offeredRate: a.rate, inProcess: true });
         out(loadSummaryText(rep, r.latency));
-        if (a.json) writeJson(a.json, rep);
+        emitReport(rep, a.json, io);
         await m.engine.dispose();
-        code = rep.verdict?.status === 'FAIL' ? EXIT.VERDICT_FAIL : r.ok === 0 ? EXIT.RUNTIME : EXIT.OK;
+        code = loadRunExitCode(rep);
       })
       .demandCommand(1, 'give classify or bench')
       .strict()

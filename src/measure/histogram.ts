@@ -141,29 +141,66 @@ export function cdf(h: LatencyHistogram, maxPoints = 200): CdfPoint[] {
   return out;
 }
 
-/** Buckets per decade of `logBuckets`: fine enough to show a mode, coarse enough to hold a few samples each. */
+/** Buckets per decade of the report's grid: fine enough to show a mode, coarse enough to hold a few samples each. */
 export const LOG_BUCKETS_PER_DECADE = 10;
 
 /**
- * Log-spaced buckets on one fixed grid, edges 10^(k/10) ms: every run gets the same edges, so two runs'
- * bars line up, and a latency tail spanning decades stays readable (equal-width bins squash the body into
- * one bar). Contiguous from the first to the last non-empty bucket (empty ones kept, count 0); the counts
- * sum to the total.
+ * Where logBuckets puts its edges. Log spacing either way: a latency tail spans decades, and equal-width
+ * bins squash the body into one bar.
+ * - `perDecade`: one fixed grid, edges 10^(k/perDecade) ms, so every run gets the same edges and two runs'
+ *   bars line up (the report's charts: docs/decisions/0014-report-log-histogram-and-noise-band.md). Buckets
+ *   run from the first to the last non-empty one.
+ * - `count`: that many buckets of equal ratio from the smallest to the largest recorded latency (the text
+ *   histogram after a run, which has one run to show and a fixed number of lines to fill).
  */
-export function logBuckets(h: LatencyHistogram, perDecade = LOG_BUCKETS_PER_DECADE): HistogramBucket[] {
-  if (h.hdr.totalCount === 0) return [];
-  // A tiny epsilon keeps a value lying exactly on an edge (1 ms, 10 ms) in the bucket that starts there.
-  const index = (ms: number): number => Math.floor(Math.log10(ms) * perDecade + 1e-9);
+export type LogGrid = { perDecade: number } | { count: number };
+
+interface GridLayout {
+  /** Bucket of a value in µs. */
+  index(us: number): number;
+  /** Lower edge of bucket k, ms. */
+  edgeMs(k: number): number;
+  /** First and last bucket shown when the grid itself fixes them. */
+  range?: [number, number];
+}
+
+function fixedGrid(perDecade: number): GridLayout {
+  return {
+    // A tiny epsilon keeps a value lying exactly on an edge (1 ms, 10 ms) in the bucket that starts there.
+    index: (us) => Math.floor(Math.log10(usToMs(us)) * perDecade + 1e-9),
+    edgeMs: (k) => Number((10 ** (k / perDecade)).toPrecision(6)),
+  };
+}
+
+function spanGrid(minUs: number, maxUs: number, count: number): GridLayout {
+  const ratio = maxUs / minUs;
+  const n = ratio <= 1 ? 1 : Math.max(1, Math.floor(count));
+  return {
+    index: (us) => (n === 1 ? 0 : Math.min(n - 1, Math.floor((n * Math.log(us / minUs)) / Math.log(ratio)))),
+    edgeMs: (k) => usToMs(k === 0 ? minUs : k === n ? maxUs : minUs * Math.pow(ratio, k / n)),
+    range: [0, n - 1],
+  };
+}
+
+/**
+ * Log-spaced buckets (see LogGrid); empty buckets inside the range are kept with count 0. Each recorded
+ * value is placed by its HDR bucket's value clamped into [min, max], as the summary's figures are, so every
+ * sample lands in exactly one bucket and the counts sum to the total.
+ */
+export function logBuckets(h: LatencyHistogram, grid: LogGrid = { perDecade: LOG_BUCKETS_PER_DECADE }): HistogramBucket[] {
+  const x = h.hdr;
+  if (x.totalCount === 0) return [];
+  const min = x.minNonZeroValue;
+  const max = x.maxValue;
+  const layout = 'perDecade' in grid ? fixedGrid(grid.perDecade) : spanGrid(min, max, grid.count);
   const counts = new Map<number, number>();
   for (const v of recordedValues(h)) {
-    const k = index(usToMs(v.us));
+    const k = layout.index(Math.min(max, Math.max(min, v.us)));
     counts.set(k, (counts.get(k) ?? 0) + v.count);
   }
   const ks = [...counts.keys()];
-  const lo = Math.min(...ks);
-  const hi = Math.max(...ks);
-  const edge = (k: number): number => Number((10 ** (k / perDecade)).toPrecision(6));
+  const [lo, hi] = layout.range ?? [Math.min(...ks), Math.max(...ks)];
   const out: HistogramBucket[] = [];
-  for (let k = lo; k <= hi; k++) out.push({ from_ms: edge(k), to_ms: edge(k + 1), count: counts.get(k) ?? 0 });
+  for (let k = lo; k <= hi; k++) out.push({ from_ms: layout.edgeMs(k), to_ms: layout.edgeMs(k + 1), count: counts.get(k) ?? 0 });
   return out;
 }

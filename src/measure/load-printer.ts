@@ -4,7 +4,7 @@
  * after it, and a latency histogram in text (ghz's "Response time histogram"). Verbs pass data; every
  * wording lives here so the remote and in-process modes read the same.
  */
-import type { LatencyHistogram } from './histogram';
+import { logBuckets, type LatencyHistogram } from './histogram';
 import type { LoadSummary, RunReport } from './report-json';
 import type { Stability } from './stability';
 
@@ -166,43 +166,12 @@ export function headerText(h: RunHeader): string {
   return l.join('\n');
 }
 
-export interface HistogramBucketCount {
-  from_ms: number;
-  to_ms: number;
-  count: number;
-}
-
-/**
- * `n` log-spaced buckets from the smallest to the largest recorded latency: latency spreads over orders of
- * magnitude in its tail, and equal-width buckets would put nearly every call in the first one. Every
- * recorded value lands in exactly one bucket, so the counts sum to the successful calls.
- */
-export function logBuckets(h: LatencyHistogram, n = 10): HistogramBucketCount[] {
-  const x = h.hdr;
-  if (x.totalCount === 0) return [];
-  const min = x.minNonZeroValue;
-  const max = x.maxValue;
-  const ratio = max / min;
-  const k = ratio <= 1 ? 1 : n;
-  const edge = (i: number): number => (i === 0 ? min : i === k ? max : min * Math.pow(ratio, i / k));
-  const out: HistogramBucketCount[] = Array.from({ length: k }, (_, i) => ({ from_ms: edge(i) / 1000, to_ms: edge(i + 1) / 1000, count: 0 }));
-  const it = (x as unknown as { recordedValuesIterator: { reset(): void; hasNext(): boolean; next(): { valueIteratedTo: number; countAddedInThisIterationStep: number } } }).recordedValuesIterator;
-  it.reset();
-  while (it.hasNext()) {
-    const v = it.next();
-    // A value inside each HDR bucket, clamped into [min, max] as the summary's figures are.
-    const us = Math.min(max, Math.max(min, v.valueIteratedTo));
-    const i = k === 1 ? 0 : Math.min(k - 1, Math.floor((k * Math.log(us / min)) / Math.log(ratio)));
-    out[i].count += v.countAddedInThisIterationStep;
-  }
-  return out;
-}
-
 const BAR = 40;
 
 /** ghz's "Response time histogram": lower and upper edge, count and a bar of #. */
 export function histogramText(h: LatencyHistogram, n = 10): string {
-  const b = logBuckets(h, n);
+  // n buckets spanning this run's own min..max: one run has no other run's edges to line up with.
+  const b = logBuckets(h, { count: n });
   if (b.length === 0) return 'latency histogram: no successful calls';
   const peak = Math.max(...b.map((x) => x.count));
   const w = Math.max(...b.map((x) => x.to_ms.toFixed(3).length));

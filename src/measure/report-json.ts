@@ -191,6 +191,37 @@ export function writeReport(file: string, rep: RunReport): void {
   fs.writeFileSync(file, toJson(rep));
 }
 
+/** rtinfer's exit codes, the same for the remote verbs and `rtinfer local` (docs/CLIENT.md). */
+export const EXIT = { OK: 0, RUNTIME: 1, USAGE: 2, INTERRUPTED: 3, VERDICT_FAIL: 4 } as const;
+
+/** Where a CLI's lines go: `out` is stdout, `err` stderr. */
+export interface ReportIo {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+/**
+ * Writes `--json FILE`: with "-", the JSON alone on stdout (the human lines went to stderr); otherwise the
+ * file, and "wrote FILE" on stderr so it never mixes into output piped elsewhere. No file: nothing.
+ */
+export function emitReport(rep: RunReport, file: string | undefined, io: ReportIo): void {
+  if (file === '-') io.out(toJson(rep).trimEnd());
+  else if (file) {
+    writeReport(file, rep);
+    io.err(`wrote ${file}`);
+  }
+}
+
+/**
+ * Exit code of a finished load run. A run whose calls all failed measured nothing, so it is a runtime
+ * error (1) whatever the verdict says; otherwise a FAIL verdict gives 4.
+ */
+export function loadRunExitCode(rep: RunReport): number {
+  const s = rep.summary as { ok?: number; errors?: number };
+  if ((s.ok ?? 0) === 0 && (s.errors ?? 0) > 0) return EXIT.RUNTIME;
+  return rep.verdict?.status === 'FAIL' ? EXIT.VERDICT_FAIL : EXIT.OK;
+}
+
 export function readReport(file: string): RunReport {
   const rep = JSON.parse(fs.readFileSync(file, 'utf8')) as RunReport;
   if (rep.tool?.name !== TOOL_NAME || typeof rep.format_version !== 'number') {

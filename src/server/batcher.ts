@@ -104,14 +104,21 @@ export interface Admission {
 export interface Batcher {
   /**
    * Holds a place for an image that still has work to do before it can queue (decoding). Throws
-   * RESOURCE_EXHAUSTED when the places held plus the queue reach maxQueue.
+   * RESOURCE_EXHAUSTED when the places held plus the queue reach maxQueue, UNAVAILABLE once drain() began.
    */
   admit(): Admission;
+  /** Queues an image that holds no place; UNAVAILABLE once drain() began. */
   submit(item: BatchItemInput): Promise<BatchItemResult>;
   stats(): BatcherStats;
-  /** Stops admitting (UNAVAILABLE) and resolves when queued and running work has finished. */
+  /**
+   * Stops admitting (UNAVAILABLE) and resolves when the work already admitted has finished: images still
+   * being decoded are queued and run when they arrive, so a graceful shutdown finishes them too.
+   */
   drain(): Promise<void>;
-  /** Fails everything still queued with UNAVAILABLE (used when the grace period ran out). */
+  /**
+   * Gives up on what is left (used when the grace period ran out): fails everything queued with UNAVAILABLE,
+   * and so will a submit from a place still decoding; drain() then waits only for batches on the engine.
+   */
   abortQueued(reason: string): void;
 }
 
@@ -141,6 +148,8 @@ export function createBatcher(engine: Engine, o: BatcherOptions): Batcher {
   let timer: unknown;
   let timerDueNs: bigint | undefined;
   let closed = false;
+  /** Set by abortQueued: the reason late arrivals from the decoder are refused with. */
+  let abandoned: string | undefined;
   let idleWaiters: Array<() => void> = [];
   /** Places held by admit() and not yet submitted or released. */
   let decoding = 0;
@@ -163,6 +172,8 @@ export function createBatcher(engine: Engine, o: BatcherOptions): Batcher {
   };
 
   function admit(): Admission {
+    // Refused before decoding starts: a shutting-down server spends no work on a request it will not run.
+    if (closed) throw unavailable('server is shutting down');
     const waiting = decoding + queue.length;
     if (waiting >= o.maxQueue) {
       st.rejectedQueueFull++;
@@ -176,11 +187,18 @@ export function createBatcher(engine: Engine, o: BatcherOptions): Batcher {
       if (!held) return;
       held = false;
       decoding--;
+      notifyIdle();
     };
     return {
       submit(input) {
-        release();
-        return submit(input);
+        if (held) {
+          held = false;
+          decoding--;
+        }
+        // Admitted before drain() began, so it still runs, unless the grace period ran out meanwhile.
+        const result = abandoned !== undefined ? Promise.reject(unavailable(abandoned)) : enqueue(input);
+        notifyIdle(); // a drain() may have been waiting for this last image to leave the decoder
+        return result;
       },
       release,
     };
@@ -188,6 +206,10 @@ export function createBatcher(engine: Engine, o: BatcherOptions): Batcher {
 
   function submit(input: BatchItemInput): Promise<BatchItemResult> {
     if (closed) return Promise.reject(unavailable('server is shutting down'));
+    return enqueue(input);
+  }
+
+  function enqueue(input: BatchItemInput): Promise<BatchItemResult> {
     if (input.rgb.length !== itemSize) {
       return Promise.reject(
         new ServiceError(status.INTERNAL, `image has ${input.rgb.length} values, model input needs ${itemSize}`),
@@ -341,7 +363,8 @@ export function createBatcher(engine: Engine, o: BatcherOptions): Batcher {
   }
 
   function notifyIdle(): void {
-    if (queue.length === 0 && inFlight === 0 && idleWaiters.length > 0) {
+    const decodingDone = decoding === 0 || abandoned !== undefined;
+    if (queue.length === 0 && inFlight === 0 && decodingDone && idleWaiters.length > 0) {
       const ws = idleWaiters;
       idleWaiters = [];
       for (const w of ws) w();
@@ -358,6 +381,8 @@ export function createBatcher(engine: Engine, o: BatcherOptions): Batcher {
   }
 
   function abortQueued(reason: string): void {
+    closed = true;
+    abandoned = reason;
     clearTimer();
     for (const p of queue.splice(0)) {
       detach(p);

@@ -1,6 +1,7 @@
 /**
- * gRPC status code names (the numbers are fixed by the gRPC spec), so every layer (measure, client, server) names outcomes the same way
- * without depending on a transport. Code −1 is ours: the client dropped the work before sending it.
+ * gRPC status code names (the numbers are fixed by the gRPC spec), so every layer (measure, client, server)
+ * names outcomes the same way without depending on a transport. No code of our own is added: work the
+ * client dropped before sending it gets no status, it is counted apart (recorder.ts, `dropped`).
  */
 export const STATUS_NAMES: readonly string[] = [
   'OK',
