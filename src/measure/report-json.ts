@@ -213,12 +213,12 @@ export function emitReport(rep: RunReport, file: string | undefined, io: ReportI
 }
 
 /**
- * Exit code of a finished load run. A run whose calls all failed measured nothing, so it is a runtime
- * error (1) whatever the verdict says; otherwise a FAIL verdict gives 4.
+ * Exit code of a finished load run. A run with no successful call (all failed, or none finished) measured
+ * nothing, so it is a runtime error (1) whatever the verdict says; otherwise a FAIL verdict gives 4.
  */
 export function loadRunExitCode(rep: RunReport): number {
   const s = rep.summary as { ok?: number; errors?: number };
-  if ((s.ok ?? 0) === 0 && (s.errors ?? 0) > 0) return EXIT.RUNTIME;
+  if ((s.ok ?? 0) === 0) return EXIT.RUNTIME;
   return rep.verdict?.status === 'FAIL' ? EXIT.VERDICT_FAIL : EXIT.OK;
 }
 
