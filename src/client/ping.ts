@@ -123,12 +123,13 @@ const KEEP_WARM_QUIET_NS = 1e6;
 /** What wakes the path: an HTTP/2 PING where the transport can send one, otherwise an extra (uncounted) probe. */
 export const warmUpVia = (t: UnaryTransport): 'http2-ping' | 'probe' => (t.ping ? 'http2-ping' : 'probe');
 
-function warmUp(t: UnaryTransport, index: number, wall: WallClock, t0: bigint): Promise<void> {
+/** One warm-up exchange on connection `index`; true when it was answered (a PING's ACK, a probe's OK). */
+function warmUp(t: UnaryTransport, index: number, wall: WallClock, t0: bigint): Promise<boolean> {
   if (t.ping) {
     const ping = t.ping.bind(t);
-    return new Promise((resolve) => ping(index, () => resolve()));
+    return new Promise((resolve) => ping(index, (rtt) => resolve(rtt !== undefined)));
   }
-  return sendProbe(t, index, makeRequest(index, Buffer.alloc(0), 0), wall, t0).then(() => undefined);
+  return sendProbe(t, index, makeRequest(index, Buffer.alloc(0), 0), wall, t0).then((p) => p.rtt_ns !== undefined);
 }
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -184,7 +185,9 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
   const enoughRoom = (nextDueNs: number | undefined): boolean => nextDueNs === undefined || nextDueNs - nowNs() >= REFERENCE_CLEARANCE_MS * 1e6;
   const reference = async (after: Probe, nextDueNs: number | undefined): Promise<Probe | undefined> => {
     if (after.rtt_ns === undefined || o.signal?.aborted || !enoughRoom(nextDueNs)) return undefined;
-    await track(warmUp(conn, after.seq, wall, t0));
+    // An unanswered warm-up (the transport's PING timeout or the call deadline ended it) woke nothing:
+    // a probe after it would not measure a warm path, so this reference is missing.
+    if (!(await track(warmUp(conn, after.seq, wall, t0)))) return undefined;
     await pause(REFERENCE_LEAD_MS);
     if (o.signal?.aborted || !enoughRoom(nextDueNs)) return undefined;
     const r = await track(sendProbe(conn, after.seq, makeRequest(after.seq, payload, o.responseBytes), wall, t0));

@@ -95,6 +95,12 @@ const LIVENESS_TIMEOUT_MS = 2000;
 const MAX_STREAM_ID = 2 ** 31 - 1;
 /** First half of the payload of ping()'s PINGs ('rtin'). */
 const PING_MARK = 0x7274696e;
+/**
+ * How long ping() waits for its ACK by default. A peer or proxy that never ACKs our PINGs (RFC 9113 says it
+ * must, but nothing enforces it) must not leave the caller waiting for ever: `ping`'s warm reference awaits
+ * its warm-up PING, and --keep-warm sends a connection's next PING only after the last one settled.
+ */
+export const PING_TIMEOUT_MS = 2000;
 
 export class H2Connection {
   private readonly socket: net.Socket;
@@ -121,7 +127,7 @@ export class H2Connection {
   private connectTimer: NodeJS.Timeout | undefined;
   private livenessTimer: NodeJS.Timeout | undefined;
   /** ping() round trips awaiting their ACK, by the sequence number in their payload. */
-  private readonly pings = new Map<number, { sentNs: bigint; done: (rttNs: bigint | undefined) => void }>();
+  private readonly pings = new Map<number, { sentNs: bigint; done: (rttNs: bigint | undefined) => void; timer: NodeJS.Timeout }>();
   private pingSeq = 0;
 
   constructor(private readonly ep: Endpoint, o: ConnectionOptions, private readonly events: ConnectionEvents) {
@@ -201,18 +207,28 @@ export class H2Connection {
 
   /**
    * One HTTP/2 PING round trip (RFC 9113 §6.7): `done` gets the ns from its write to its ACK's parse, or
-   * undefined if the connection closes first. The peer's HTTP/2 layer answers without its application, so
-   * `ping` uses it to wake the path (warm reference, --keep-warm) without a call the server would count.
+   * undefined if the connection closes first or no ACK came within `timeoutMs` (a late ACK is then
+   * ignored). The peer's HTTP/2 layer answers without its application, so `ping` uses it to wake the path
+   * (warm reference, --keep-warm) without a call the server would count.
    */
-  ping(done: (rttNs: bigint | undefined) => void): void {
+  ping(done: (rttNs: bigint | undefined) => void, timeoutMs = PING_TIMEOUT_MS): void {
     if (this.state === 'closed') return done(undefined);
     const seq = (this.pingSeq = (this.pingSeq + 1) >>> 0);
     const p = Buffer.alloc(8);
     p.writeUInt32BE(PING_MARK, 0); // the liveness PING's payload is all zeros: never mistaken for ours
     p.writeUInt32BE(seq, 4);
-    this.pings.set(seq, { sentNs: process.hrtime.bigint(), done });
+    const timer = setTimeout(this.onPingTimeout, timeoutMs, seq);
+    this.pings.set(seq, { sentNs: process.hrtime.bigint(), done, timer });
     this.socket.write(frame(Frame.PING, 0, 0, p));
   }
+
+  /** Bound once, so a PING's timer needs no closure of its own. */
+  private readonly onPingTimeout = (seq: number): void => {
+    const q = this.pings.get(seq);
+    if (!q) return;
+    this.pings.delete(seq);
+    q.done(undefined);
+  };
 
   /** Tells the peer (GOAWAY NO_ERROR) and closes at once; calls still in flight fail as UNAVAILABLE. */
   close(): void {
@@ -397,6 +413,7 @@ export class H2Connection {
     const q = this.pings.get(seq);
     if (!q) return;
     this.pings.delete(seq);
+    clearTimeout(q.timer);
     q.done(end - q.sentNs);
   }
 
@@ -560,7 +577,10 @@ export class H2Connection {
     this.streams.clear();
     this.blocked.clear();
     for (const w of this.waiting.splice(0)) w.end({ code, details, sentNs: 0n, endNs: end });
-    for (const q of this.pings.values()) q.done(undefined);
+    for (const q of this.pings.values()) {
+      clearTimeout(q.timer);
+      q.done(undefined);
+    }
     this.pings.clear();
     this.events.closed(wasReady && this.lastError === undefined ? undefined : (this.lastError ?? (wasReady ? undefined : `connection to ${this.ep.label} closed before HTTP/2 SETTINGS`)), wasReady);
   }

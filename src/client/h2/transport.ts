@@ -17,7 +17,7 @@
  */
 import { Status } from '../../shared/grpc-status';
 import { grpcTimeout } from './grpc-wire';
-import { H2Connection, type CallOutcome, type StreamOwner } from './connection';
+import { H2Connection, PING_TIMEOUT_MS, type CallOutcome, type StreamOwner } from './connection';
 import { endpointOf, type Endpoint } from './endpoint';
 import { normalizeTarget, type ConnectOptions } from '../connect';
 import { connectError, diagnose, type ConnectDiagnosis } from '../connect-diagnosis';
@@ -142,10 +142,14 @@ export class H2Channel {
     throw connectError(this.ep.label, reason, d, timeoutMs);
   }
 
-  /** An HTTP/2 PING round trip on the live connection (H2Connection.ping); undefined when there is none. */
+  /**
+   * An HTTP/2 PING round trip on the live connection (H2Connection.ping); undefined when there is none or
+   * no ACK came within the call deadline (PING_TIMEOUT_MS without one): a PING slower than a call may be
+   * is as good as lost.
+   */
   ping(done: (rttNs: bigint | undefined) => void): void {
     const c = this.conn;
-    if (c && c.usable) c.ping(done);
+    if (c && c.usable) c.ping(done, this.deadlineMs ?? PING_TIMEOUT_MS);
     else done(undefined);
   }
 
