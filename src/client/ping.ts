@@ -11,8 +11,8 @@ import { createWallClock, WallClock } from '../measure/clock';
 import { constantPacer, poissonPacer, type Pacer } from '../measure/pacer';
 import { summarizePing, type PingResult, type PingSchedule, type Probe } from '../measure/ping-summary';
 import { sleepUntil } from '../measure/sleep';
-import { statusName } from '../shared/grpc-status';
-import type { UnaryTransport } from './unary-transport';
+import { Status, statusName } from '../shared/grpc-status';
+import type { UnaryOutcome, UnaryTransport } from './unary-transport';
 
 export interface PingOptions {
   count?: number;
@@ -68,7 +68,7 @@ function sendProbe(t: UnaryTransport, seq: number, req: PingRequest, wall: WallC
     // bytes up = the serialized request as sent (gRPC/HTTP2 framing excluded).
     const probe: Probe = { seq, status: 'OK', due_ns: dueNs, sent_ns: Number(stamp - t0), bytes_up: bytes.length, late: false, t1_unix_nanos: req.clientSendUnixNanos };
     if (dueNs !== undefined) probe.timer_error_ns = probe.sent_ns - dueNs;
-    t.unary(seq, PING_PATH, bytes, (o) => {
+    const ended = (o: UnaryOutcome): void => {
       // t1 is when the request really left (after encoding, or after waiting for a connection), so the
       // four clock stamps and the RTT share one start.
       if (o.sentNs !== 0n) probe.t1_unix_nanos = wall.wallOf(o.sentNs);
@@ -97,7 +97,14 @@ function sendProbe(t: UnaryTransport, seq: number, req: PingRequest, wall: WallC
       probe.net_rtt_ns = probe.rtt_ns - Number(res.serverSendUnixNanos - res.serverReceiveUnixNanos);
       probe.bytes_down = o.response.length;
       resolve(probe);
-    });
+    };
+    // A transport that throws (grpc-js on a closed channel) fails this probe, not the run: a rejected
+    // probe would also leave the bookkeeping chained on it (runPing) rejected and unhandled.
+    try {
+      t.unary(seq, PING_PATH, bytes, ended);
+    } catch (e) {
+      ended({ code: Status.INTERNAL, details: `the transport could not send the call: ${(e as Error).message}`, sentNs: 0n, endNs: process.hrtime.bigint() });
+    }
   });
 }
 
@@ -175,7 +182,7 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
   const idle = (): boolean => inFlight === 0;
   const track = <T>(p: Promise<T>): Promise<T> => {
     inFlight++;
-    void p.then(() => void inFlight--);
+    void p.then(() => void inFlight--, () => void inFlight--);
     return p;
   };
 
@@ -231,7 +238,7 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
       sentAtNs.push(nowNs());
       measuredInFlight++;
       const p = track(sendProbe(conn, seq, req, wall, t0, dueNs));
-      void p.then(() => void measuredInFlight--);
+      void p.then(() => void measuredInFlight--, () => void measuredInFlight--);
       if (onProbe) void p.then(onProbe);
       const followedBy = seq + 1 < count ? nextDue : undefined;
       if (withReference) references.push(p.then((done) => reference(done, followedBy)));
