@@ -47,6 +47,27 @@ describe('client: ping over a transport that throws instead of calling back', ()
   });
 });
 
+describe('client: a failed connection whose diagnosis throws', function () {
+  // The only bound: before, ready() never settled and the run hung.
+  this.timeout(60_000);
+
+  it('grpc-js with --tls to port 99999 (the probe\'s tls.connect throws): ready() still rejects, exit 1 naming UNAVAILABLE, no unhandled rejection', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => void unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const c = io();
+      const code = await main(['ping', '--transport', 'grpc-js', '--tls', '--target', '127.0.0.1:99999', '--count', '1'], c.io);
+      expect(code).to.equal(1);
+      expect(c.err.join('\n')).to.match(/UNAVAILABLE: could not connect to 127\.0\.0\.1:99999/);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled.map(String)).to.deep.equal([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+});
+
 describe('client: every verb end to end against an in-process server', function () {
   this.timeout(120000);
   let server: RunningServer;

@@ -74,7 +74,8 @@ export function hintFor(message: string, o: Pick<ConnectOptions, 'tls' | 'ca' | 
 
 /**
  * The cause of a failed connection attempt, or undefined when neither the error text nor a probe names
- * one (a slow or silent server: the caller keeps waiting until its deadline).
+ * one (a slow or silent server: the caller keeps waiting until its deadline). Never rejects: a probe that
+ * cannot even start names nothing either.
  */
 export async function diagnose(o: ConnectOptions, reason: string | undefined, mayProbe = true): Promise<ConnectDiagnosis | undefined> {
   let ep: Endpoint;
@@ -88,7 +89,14 @@ export async function diagnose(o: ConnectOptions, reason: string | undefined, ma
     if (hint) return { reason: shortReason(reason), hint };
   }
   if (!mayProbe) return undefined;
-  const probed = await probe(o, ep).catch(() => undefined);
+  let probed: string | undefined;
+  try {
+    // Inside the try, since tls.connect and net.connect throw synchronously on options they refuse (a port
+    // above 65535 that the transport's own resolver merely failed to reach).
+    probed = await probe(o, ep);
+  } catch {
+    return undefined;
+  }
   if (!probed) return undefined;
   const hint = hintFor(probed, o, ep.label);
   return hint ? { reason: shortReason(probed), hint } : undefined;

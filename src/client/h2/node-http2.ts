@@ -18,7 +18,7 @@ import * as tls from 'node:tls';
 import { Status } from '../../shared/grpc-status';
 import { toolVersion } from '../../measure/report-json';
 import { normalizeTarget, type ConnectOptions } from '../connect';
-import { connectError, diagnose } from '../connect-diagnosis';
+import { connectError, diagnose, type ConnectDiagnosis } from '../connect-diagnosis';
 import type { UnaryDone, UnaryTransport } from '../unary-transport';
 import { endpointOf, type Endpoint } from './endpoint';
 import { grpcTimeout, H2Error, statusFromReset, statusFromTrailers, unaryMessage, writeMessagePrefix, type GrpcStatus } from './grpc-wire';
@@ -100,7 +100,9 @@ function sessionReady(o: ConnectOptions, ep: Endpoint, slot: Slot, timeoutMs: nu
       if (failed) return;
       failed = true;
       cleanup();
-      void diagnose(o, why, !timedOut).then((d) => reject(connectError(ep.label, why, d, timedOut ? timeoutMs : undefined)));
+      const explained = (d: ConnectDiagnosis | undefined): void => reject(connectError(ep.label, why, d, timedOut ? timeoutMs : undefined));
+      // A diagnosis that fails names nothing: the plain error, never a wait that does not end.
+      void diagnose(o, why, !timedOut).then(explained, () => explained(undefined));
     };
     const onSettings = (): void => (cleanup(), resolve());
     const onError = (e: Error): void => fail(e.message, false);
