@@ -185,12 +185,15 @@ export class H2Connection {
     this.open(owner);
   }
 
-  /** Abandons a call (deadline, cancel): RST_STREAM(CANCEL) if it was sent. The owner reports its own status. */
-  cancel(owner: StreamOwner): void {
+  /**
+   * Abandons a call (deadline, cancel): RST_STREAM(CANCEL) if it was sent. The owner reports its own
+   * status, with the send stamp returned here (0n: never written).
+   */
+  cancel(owner: StreamOwner): bigint {
     const w = this.waiting.indexOf(owner);
     if (w >= 0) {
       this.waiting.splice(w, 1);
-      return;
+      return 0n;
     }
     for (const s of this.streams.values()) {
       if (s.owner !== owner) continue;
@@ -201,8 +204,9 @@ export class H2Connection {
         this.checkLiveness();
       }
       this.afterStreamEnd();
-      return;
+      return s.sentNs;
     }
+    return 0n;
   }
 
   /**

@@ -196,9 +196,11 @@ export class H2Channel {
     if (call.finished) return;
     const q = this.queue.indexOf(call);
     if (q >= 0) this.queue.splice(q, 1);
-    call.conn?.cancel(call);
+    // The send stamp stays when the request was written: the probe's timer error and t1 then end where an
+    // answered probe's do.
+    const sentNs = call.conn?.cancel(call) ?? 0n;
     const now = process.hrtime.bigint();
-    call.end({ code: Status.DEADLINE_EXCEEDED, details: `Deadline exceeded after ${((Date.now() - startedMs) / 1000).toFixed(3)}s,remote_addr=${this.ep.label}`, sentNs: 0n, endNs: now });
+    call.end({ code: Status.DEADLINE_EXCEEDED, details: `Deadline exceeded after ${((Date.now() - startedMs) / 1000).toFixed(3)}s,remote_addr=${this.ep.label}`, sentNs, endNs: now });
   }
 
   private unavailable(details: string): CallOutcome {
