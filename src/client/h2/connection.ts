@@ -133,8 +133,7 @@ export class H2Connection {
   constructor(private readonly ep: Endpoint, o: ConnectionOptions, private readonly events: ConnectionEvents) {
     this.enc = new RequestHeaderEncoder({ https: ep.tls !== undefined, authority: ep.authority, userAgent: o.userAgent, metadata: o.metadata });
     if (ep.tls) {
-      const servername = ep.tls.servername ?? (ep.host && net.isIP(ep.host) === 0 ? ep.host : undefined);
-      this.socket = tls.connect({ host: ep.host, port: ep.port, path: ep.socketPath, ca: ep.tls.ca, cert: ep.tls.cert, key: ep.tls.key, servername, ALPNProtocols: ['h2'] });
+      this.socket = tls.connect({ host: ep.host, port: ep.port, path: ep.socketPath, ca: ep.tls.ca, cert: ep.tls.cert, key: ep.tls.key, servername: ep.tls.servername, ALPNProtocols: ['h2'] });
       this.socket.once('secureConnect', () => {
         const alpn = (this.socket as tls.TLSSocket).alpnProtocol;
         if (alpn !== 'h2') return this.fail(`the server at ${ep.label} did not negotiate HTTP/2 over TLS (ALPN: ${alpn || 'none'})`);

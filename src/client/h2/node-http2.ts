@@ -57,11 +57,10 @@ function retire(slot: Slot, s: http2.ClientHttp2Session): void {
 
 function openSession(ep: Endpoint, slot: Slot): http2.ClientHttp2Session {
   const secure = ep.tls !== undefined;
-  const servername = ep.tls?.servername ?? (ep.host && net.isIP(ep.host) === 0 ? ep.host : undefined);
   let session: http2.ClientHttp2Session | undefined;
   const createConnection = (): net.Socket => {
     const socket = secure
-      ? tls.connect({ host: ep.host, port: ep.port, path: ep.socketPath, ca: ep.tls?.ca, cert: ep.tls?.cert, key: ep.tls?.key, servername, ALPNProtocols: ['h2'] })
+      ? tls.connect({ host: ep.host, port: ep.port, path: ep.socketPath, ca: ep.tls?.ca, cert: ep.tls?.cert, key: ep.tls?.key, servername: ep.tls?.servername, ALPNProtocols: ['h2'] })
       : ep.socketPath
         ? net.connect({ path: ep.socketPath })
         : net.connect({ host: ep.host, port: ep.port ?? 0 });
@@ -113,7 +112,7 @@ function sessionReady(o: ConnectOptions, ep: Endpoint, slot: Slot, timeoutMs: nu
       cleanup();
       const explained = (d: ConnectDiagnosis | undefined): void => reject(connectError(ep.label, why, d, timedOut ? timeoutMs : undefined));
       // A diagnosis that fails names nothing: the plain error, never a wait that does not end.
-      void diagnose(o, why, !timedOut).then(explained, () => explained(undefined));
+      void diagnose(o, why, !timedOut, ep).then(explained, () => explained(undefined));
     };
     const onSettings = (): void => (cleanup(), resolve());
     const onError = (e: Error): void => fail(e.message, false);

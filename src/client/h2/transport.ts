@@ -218,7 +218,7 @@ export function h2Transport(o: ConnectOptions): H2Transport {
   const ep = endpointOf(o);
   const metadata: Array<[string, string]> = o.token ? [['authorization', `Bearer ${o.token}`]] : [];
   const deadlineMs = o.deadlineMs !== undefined && o.deadlineMs > 0 ? o.deadlineMs : undefined;
-  const explain = (reason: string, mayProbe?: boolean): Promise<ConnectDiagnosis | undefined> => diagnose(o, reason, mayProbe);
+  const explain = (reason: string, mayProbe?: boolean): Promise<ConnectDiagnosis | undefined> => diagnose(o, reason, mayProbe, ep);
   const channels = Array.from({ length: Math.max(1, Math.floor(o.connections)) }, () => new H2Channel(ep, metadata, deadlineMs, explain));
   return {
     name: 'h2',
