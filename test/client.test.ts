@@ -3,7 +3,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { main } from '../src/client/cli';
-import { normalizeTarget } from '../src/client/connect';
+import { connect, normalizeTarget } from '../src/client/connect';
+import { runPing } from '../src/client/ping';
+import { grpcJsTransport } from '../src/client/unary-transport';
 import { constantPacer, poissonPacer, type Pacer } from '../src/measure/pacer';
 import { startServer, RunningServer } from '../src/server/app';
 import { MOBILENET_JSON, sharedFixture } from './helpers/fixtures';
@@ -21,6 +23,48 @@ describe('client: target parsing', () => {
     expect(normalizeTarget('::1')).to.equal('[::1]:8000');
     expect(normalizeTarget('dns:///a.b:9')).to.equal('dns:///a.b:9');
     expect(() => normalizeTarget('a:b:c d')).to.throw(/cannot parse target/);
+  });
+});
+
+describe('client: ping over a transport that throws instead of calling back', () => {
+  it('every probe is recorded as failed with the error, the run resolves, no unhandled rejection', async () => {
+    // grpc-js throws "Channel has been shut down" from makeUnaryRequest on a closed channel.
+    const c = connect({ target: '127.0.0.1:1', tls: false, connections: 1 });
+    c.close();
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => void unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const r = await runPing(grpcJsTransport(c), { count: 3, intervalMs: 20, payloadBytes: 0, responseBytes: 0, calibrationProbes: 0 });
+      expect(r.summary).to.include({ sent: 3, received: 0 });
+      expect(r.summary.status_counts).to.deep.equal({ INTERNAL: 3 });
+      expect(r.errors).to.deep.equal([{ message: 'INTERNAL: the transport could not send the call: Channel has been shut down', count: 3 }]);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled.map(String)).to.deep.equal([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+});
+
+describe('client: a failed connection whose diagnosis throws', function () {
+  // The only bound: before, ready() never settled and the run hung.
+  this.timeout(60_000);
+
+  it('grpc-js with --tls to port 99999 (the probe\'s tls.connect throws): ready() still rejects, exit 1 naming UNAVAILABLE, no unhandled rejection', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (e: unknown): void => void unhandled.push(e);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const c = io();
+      const code = await main(['ping', '--transport', 'grpc-js', '--tls', '--target', '127.0.0.1:99999', '--count', '1'], c.io);
+      expect(code).to.equal(1);
+      expect(c.err.join('\n')).to.match(/UNAVAILABLE: could not connect to 127\.0\.0\.1:99999/);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(unhandled.map(String)).to.deep.equal([]);
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
   });
 });
 

@@ -10,6 +10,7 @@
  */
 import { expect } from 'chai';
 import { createHash, randomBytes } from 'node:crypto';
+import { main } from '../src/client/cli';
 import { h2Transport } from '../src/client/h2';
 import { DEFAULT_WINDOW, Flag, Frame, frame, Setting, settingsFrame, windowUpdateFrame } from '../src/client/h2/frames';
 import type { UnaryOutcome } from '../src/client/unary-transport';
@@ -372,5 +373,52 @@ describe('h2 frames: SETTINGS changed while a stream is open', function () {
     expect(r.details).to.match(/PROTOCOL_ERROR .*invalid SETTINGS_MAX_FRAME_SIZE 1000/);
     await until(() => goaway !== undefined);
     expect(goaway).to.equal(1);
+  });
+});
+
+describe('h2 frames: a peer that never ACKs our PINGs', function () {
+  // The only bound: a PING that waits for its ACK for ever never lets these runs end.
+  this.timeout(60_000);
+  let port = 0;
+  let pings = 0;
+
+  before(async () => {
+    // Answers every call (GetServerInfo, Ping) with an empty message and OK; swallows PINGs.
+    port = await peer([serverSettings()], (f, p) => {
+      if (f.type === Frame.PING) return void (f.flags & Flag.ACK || pings++);
+      if ((f.type === Frame.DATA || f.type === Frame.HEADERS) && f.flags & Flag.END_STREAM) {
+        p.send(
+          frame(Frame.HEADERS, Flag.END_HEADERS, f.streamId, RESPONSE_HEADERS),
+          frame(Frame.DATA, 0, f.streamId, grpcMessage(Buffer.alloc(0))),
+          frame(Frame.HEADERS, Flag.END_HEADERS | Flag.END_STREAM, f.streamId, OK_TRAILERS),
+        );
+      }
+    });
+  });
+
+  async function ping(args: string[]): Promise<{ code: number; json: any; err: string }> {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(['ping', '--target', `127.0.0.1:${port}`, '-c', '2', '-i', '100', '-q', '--json', '-', ...args], { out: (l) => out.push(l), err: (l) => err.push(l) });
+    return { code, json: JSON.parse(out.join('\n')), err: err.join('\n') };
+  }
+
+  it('warm references: the run ends, every probe is answered, and the references whose warm-up went unanswered are missing', async () => {
+    const before = pings;
+    const r = await ping([]);
+    expect(r.code, r.err).to.equal(0);
+    expect(r.json.summary).to.include({ sent: 2, received: 2 });
+    expect(pings - before, 'warm-up PINGs sent').to.be.at.least(1);
+    expect(r.json.probes.filter((p: { warm_reference?: boolean }) => p.warm_reference)).to.have.length(0);
+    expect(r.json.summary.warm_reference).to.equal(undefined);
+  });
+
+  it('--keep-warm: the run ends, its unanswered PINGs counted as sent, the probes all answered', async () => {
+    const before = pings;
+    const r = await ping(['--no-warm-reference', '--keep-warm']);
+    expect(r.code, r.err).to.equal(0);
+    expect(r.json.summary).to.include({ sent: 2, received: 2, keep_warm: true });
+    expect(r.json.summary.keep_warm_traffic.sent).to.be.at.least(1);
+    expect(pings - before).to.equal(r.json.summary.keep_warm_traffic.sent);
   });
 });

@@ -14,7 +14,10 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import hpack from 'hpack.js';
 import { main } from '../src/client/cli';
+import { h2Transport } from '../src/client/h2';
 import { RequestHeaderEncoder } from '../src/client/h2/hpack';
+import { nodeHttp2Transport } from '../src/client/h2/node-http2';
+import type { UnaryOutcome, UnaryTransport } from '../src/client/unary-transport';
 import { startServer, type RunningServer } from '../src/server/app';
 import { makeDevCerts, type DevCerts } from './helpers/dev-certs';
 import { MOBILENET_JSON, sharedFixture } from './helpers/fixtures';
@@ -494,6 +497,60 @@ describe('h2 transport: peers that are not our server', function () {
       expect(sessions.size).to.be.at.least(2);
     });
   }
+
+  const transports: Record<string, (port: number) => UnaryTransport & { ready(ms: number): Promise<void> }> = {
+    h2: (port) => h2Transport({ target: `127.0.0.1:${port}`, tls: false, connections: 1 }),
+    'node-http2': (port) => nodeHttp2Transport({ target: `127.0.0.1:${port}`, tls: false, connections: 1 }),
+  };
+
+  for (const transport of ['h2', 'node-http2']) {
+    it(`${transport}: a call that reaches the server and passes its deadline reports DEADLINE_EXCEEDED with its request's send stamp`, async () => {
+      let streams = 0;
+      const port = await listen(http2.createServer((req) => void (streams++, req.resume()))); // never answers
+      const t = transports[transport](port);
+      try {
+        await t.ready(10_000);
+        const before = process.hrtime.bigint();
+        const o = await new Promise<UnaryOutcome>((r) => t.unary(0, '/test.Peer/Call', Buffer.from('x'), r, 200));
+        expect(o.code, o.details).to.equal(4);
+        expect(streams, 'requests the server received').to.equal(1);
+        // 0n would say "never written", and ping would then date the probe before the transport sent it.
+        expect(o.sentNs >= before && o.sentNs <= o.endNs, `${before} ≤ ${o.sentNs} ≤ ${o.endNs}`).to.equal(true);
+      } finally {
+        t.close();
+      }
+    });
+  }
+
+  it('node-http2: close() also ends a session left draining by GOAWAY with a stream the server never answers', async () => {
+    const sessions = new Set<http2.ServerHttp2Session>();
+    let closedSessions = 0;
+    const srv = http2.createServer((req, res) => {
+      const session = req.stream.session as http2.ServerHttp2Session;
+      req.resume();
+      if (!sessions.has(session)) {
+        sessions.add(session);
+        session.on('close', () => void closedSessions++);
+      }
+      if (sessions.size === 1) return void session.goaway(http2.constants.NGHTTP2_NO_ERROR, req.stream.id ?? 0); // this stream will be processed… never
+      res.writeHead(200, { 'content-type': 'application/grpc' });
+      res.write(EMPTY_GRPC_MESSAGE);
+      res.addTrailers({ 'grpc-status': '0' });
+      res.end();
+    });
+    const port = await listen(srv);
+    const t = nodeHttp2Transport({ target: `127.0.0.1:${port}`, tls: false, connections: 1 });
+    await t.ready(10_000);
+    const first = new Promise<UnaryOutcome>((r) => t.unary(0, '/test.Peer/Call', Buffer.alloc(0), r));
+    while (sessions.size < 1) await new Promise((r) => setTimeout(r, 5));
+    // Once the GOAWAY is in, the next call goes to a new session (the test's timeout bounds the wait).
+    let second: UnaryOutcome | undefined;
+    while (sessions.size < 2) second = await new Promise<UnaryOutcome>((r) => t.unary(0, '/test.Peer/Call', Buffer.alloc(0), r));
+    expect(second?.code).to.equal(0);
+    t.close();
+    while (closedSessions < 2) await new Promise((r) => setTimeout(r, 5));
+    expect((await first).code).to.equal(14);
+  });
 
   it('a server that allows 1 stream at a time (SETTINGS_MAX_CONCURRENT_STREAMS 1): bench -C 4 queues on the client, never exceeds it, all OK', async () => {
     let peak = 0;

@@ -266,6 +266,28 @@ describe('measure: open-loop driver (virtual time)', () => {
     expect(sentAt).to.deep.equal(range(0, 4));
     expect([r.sent, r.ok, r.endReason]).to.deep.equal([5, 5, 'requests']);
   });
+
+  it('a backlog whose calls fail inside their own issue() drains without recursing: 100 000 queued, all sent and counted', async () => {
+    // Every request falls due at once while the one slot waits 1 ms on the first call; the transport then
+    // fails each queued call synchronously (as h2's channel does during its reconnect back-off).
+    const backlog = 100_000;
+    const vt = virtualTime();
+    let depth = 0;
+    let maxDepth = 0;
+    const r = await vt.run(runLoad({
+      mode: 'open', concurrency: 1, requests: backlog + 1, timebase: vt.timebase,
+      pacer: () => ({ kind: 'constant', next: () => 0 }),
+      issue: (slot, seq, done) => {
+        if (seq === 0) return vt.after(1e6, () => done(outcome(slot)));
+        maxDepth = Math.max(maxDepth, ++depth);
+        done(outcome(slot, 14, 'no connection'));
+        depth--;
+      },
+    }));
+    expect([r.sent, r.scheduled, r.ok, r.errors, r.dropped, r.unfinished, r.endReason]).to.deep.equal([backlog + 1, backlog + 1, 1, backlog, 0, 0, 'requests']);
+    expect(r.errorMessages).to.deep.equal({ 'UNAVAILABLE: no connection': backlog });
+    expect(maxDepth).to.equal(1);
+  });
 });
 
 describe('measure: closed-loop driver (virtual time)', () => {

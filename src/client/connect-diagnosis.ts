@@ -12,7 +12,7 @@
 import * as net from 'node:net';
 import * as tls from 'node:tls';
 import type { ConnectOptions } from './connect';
-import { endpointOf, tlsFilesOf, usesTls, type Endpoint } from './h2/endpoint';
+import { endpointOf, serverNameOf, usesTls, type Endpoint, type TlsSettings } from './h2/endpoint';
 
 export interface ConnectDiagnosis {
   /** The low-level reason (OpenSSL's short reason or the socket error), kept so nothing is hidden. */
@@ -74,12 +74,14 @@ export function hintFor(message: string, o: Pick<ConnectOptions, 'tls' | 'ca' | 
 
 /**
  * The cause of a failed connection attempt, or undefined when neither the error text nor a probe names
- * one (a slow or silent server: the caller keeps waiting until its deadline).
+ * one (a slow or silent server: the caller keeps waiting until its deadline). Never rejects: a probe that
+ * cannot even start names nothing either. `endpoint`: the transport's own (its PEM files already read);
+ * without it (grpc-js) one is made from `o`.
  */
-export async function diagnose(o: ConnectOptions, reason: string | undefined, mayProbe = true): Promise<ConnectDiagnosis | undefined> {
+export async function diagnose(o: ConnectOptions, reason: string | undefined, mayProbe = true, endpoint?: Endpoint): Promise<ConnectDiagnosis | undefined> {
   let ep: Endpoint;
   try {
-    ep = endpointOf(o, 'diagnosis');
+    ep = endpoint ?? endpointOf(o, 'diagnosis');
   } catch {
     return undefined; // a gRPC URI the probe cannot follow (xds:, …): the transport's own words stand
   }
@@ -88,7 +90,14 @@ export async function diagnose(o: ConnectOptions, reason: string | undefined, ma
     if (hint) return { reason: shortReason(reason), hint };
   }
   if (!mayProbe) return undefined;
-  const probed = await probe(o, ep).catch(() => undefined);
+  let probed: string | undefined;
+  try {
+    // Inside the try, since tls.connect and net.connect throw synchronously on options they refuse (a port
+    // above 65535 that the transport's own resolver merely failed to reach).
+    probed = await probe(ep);
+  } catch {
+    return undefined;
+  }
   if (!probed) return undefined;
   const hint = hintFor(probed, o, ep.label);
   return hint ? { reason: shortReason(probed), hint } : undefined;
@@ -98,8 +107,8 @@ export async function diagnose(o: ConnectOptions, reason: string | undefined, ma
  * One connection as the client would make it. Returns an error text for hintFor, "speaks TLS" as one, or
  * undefined when the connection looked healthy or timed out (nothing to say).
  */
-export function probe(o: ConnectOptions, ep: Endpoint = endpointOf(o, 'diagnosis')): Promise<string | undefined> {
-  return ep.tls ? probeTls(o, ep) : probePlain(ep);
+export function probe(ep: Endpoint): Promise<string | undefined> {
+  return ep.tls ? probeTls(ep, ep.tls) : probePlain(ep);
 }
 
 function settle(socket: net.Socket, f: (done: (v: string | undefined) => void) => void, fallback: string | undefined): Promise<string | undefined> {
@@ -119,10 +128,8 @@ function settle(socket: net.Socket, f: (done: (v: string | undefined) => void) =
 }
 
 /** The client's own TLS settings; the server's first bytes after our preface mean all is well, an alert names the problem. */
-function probeTls(o: ConnectOptions, ep: Endpoint): Promise<string | undefined> {
-  const files = tlsFilesOf(o);
-  const servername = o.servername ?? (ep.host && net.isIP(ep.host) === 0 ? ep.host : undefined);
-  const s = tls.connect({ host: ep.host, port: ep.port, path: ep.socketPath, ca: files.ca, cert: files.cert, key: files.key, servername, ALPNProtocols: ['h2'] });
+function probeTls(ep: Endpoint, t: TlsSettings): Promise<string | undefined> {
+  const s = tls.connect({ host: ep.host, port: ep.port, path: ep.socketPath, ca: t.ca, cert: t.cert, key: t.key, servername: t.servername, ALPNProtocols: ['h2'] });
   return settle(s, (done) => {
     // TLS 1.3: the server checks our certificate after our side of the handshake is done, so its
     // "certificate required" alert arrives as an error on the first read: send the preface and read.
@@ -147,7 +154,7 @@ async function probePlain(ep: Endpoint): Promise<string | undefined> {
     s.once('close', () => done(HUNG_UP));
   }, undefined);
   if (plain !== HUNG_UP) return plain; // an error names the cause; an answer means HTTP/2 is spoken here
-  const t = tls.connect({ host: ep.host, port: ep.port, path: ep.socketPath, rejectUnauthorized: false, ALPNProtocols: ['h2'], servername: ep.host && net.isIP(ep.host) === 0 ? ep.host : undefined });
+  const t = tls.connect({ host: ep.host, port: ep.port, path: ep.socketPath, rejectUnauthorized: false, ALPNProtocols: ['h2'], servername: serverNameOf(ep.host) });
   const speaksTls = await settle(t, (done) => t.once('secureConnect', () => done('tls')), undefined);
   return speaksTls === 'tls' ? SPEAKS_TLS : undefined;
 }

@@ -168,7 +168,8 @@ export async function waitForReady(c: Connection, timeoutMs: number, o?: Connect
         if (state === grpc.connectivityState.SHUTDOWN) return reject(new Error(`UNAVAILABLE: the channel to ${c.target} was closed`));
         if (state !== grpc.connectivityState.TRANSIENT_FAILURE || probed || !o) return watch(state);
         probed = true;
-        void explain().then((d) => (d ? reject(connectError(c.target, d.reason, d)) : watch(state)));
+        // A diagnosis that fails names nothing: keep watching, as when it finds no cause.
+        void explain().then((d) => (d ? reject(connectError(c.target, d.reason, d)) : watch(state)), () => watch(state));
       };
       step();
     });

@@ -11,8 +11,8 @@ import { createWallClock, WallClock } from '../measure/clock';
 import { constantPacer, poissonPacer, type Pacer } from '../measure/pacer';
 import { summarizePing, type PingResult, type PingSchedule, type Probe } from '../measure/ping-summary';
 import { sleepUntil } from '../measure/sleep';
-import { statusName } from '../shared/grpc-status';
-import type { UnaryTransport } from './unary-transport';
+import { Status, statusName } from '../shared/grpc-status';
+import type { UnaryOutcome, UnaryTransport } from './unary-transport';
 
 export interface PingOptions {
   count?: number;
@@ -68,7 +68,7 @@ function sendProbe(t: UnaryTransport, seq: number, req: PingRequest, wall: WallC
     // bytes up = the serialized request as sent (gRPC/HTTP2 framing excluded).
     const probe: Probe = { seq, status: 'OK', due_ns: dueNs, sent_ns: Number(stamp - t0), bytes_up: bytes.length, late: false, t1_unix_nanos: req.clientSendUnixNanos };
     if (dueNs !== undefined) probe.timer_error_ns = probe.sent_ns - dueNs;
-    t.unary(seq, PING_PATH, bytes, (o) => {
+    const ended = (o: UnaryOutcome): void => {
       // t1 is when the request really left (after encoding, or after waiting for a connection), so the
       // four clock stamps and the RTT share one start.
       if (o.sentNs !== 0n) probe.t1_unix_nanos = wall.wallOf(o.sentNs);
@@ -97,7 +97,14 @@ function sendProbe(t: UnaryTransport, seq: number, req: PingRequest, wall: WallC
       probe.net_rtt_ns = probe.rtt_ns - Number(res.serverSendUnixNanos - res.serverReceiveUnixNanos);
       probe.bytes_down = o.response.length;
       resolve(probe);
-    });
+    };
+    // A transport that throws (grpc-js on a closed channel) fails this probe, not the run: a rejected
+    // probe would also leave the bookkeeping chained on it (runPing) rejected and unhandled.
+    try {
+      t.unary(seq, PING_PATH, bytes, ended);
+    } catch (e) {
+      ended({ code: Status.INTERNAL, details: `the transport could not send the call: ${(e as Error).message}`, sentNs: 0n, endNs: process.hrtime.bigint() });
+    }
   });
 }
 
@@ -123,12 +130,21 @@ const KEEP_WARM_QUIET_NS = 1e6;
 /** What wakes the path: an HTTP/2 PING where the transport can send one, otherwise an extra (uncounted) probe. */
 export const warmUpVia = (t: UnaryTransport): 'http2-ping' | 'probe' => (t.ping ? 'http2-ping' : 'probe');
 
-function warmUp(t: UnaryTransport, index: number, wall: WallClock, t0: bigint): Promise<void> {
-  if (t.ping) {
-    const ping = t.ping.bind(t);
-    return new Promise((resolve) => ping(index, () => resolve()));
-  }
-  return sendProbe(t, index, makeRequest(index, Buffer.alloc(0), 0), wall, t0).then(() => undefined);
+/** One warm-up exchange on connection `index`; `done` gets its round trip, undefined when it went unanswered. */
+type WarmUp = (index: number, done: (rttNs: bigint | undefined) => void) => void;
+
+/**
+ * Made once per run, so --keep-warm's exchange every KEEP_WARM_INTERVAL_MS per connection adds no
+ * function of ours to the garbage (docs/decisions/0010-probe-wait-without-garbage.md): an HTTP/2 PING
+ * where the transport can send one, otherwise an extra probe (a whole call, garbage and all).
+ */
+function warmUpOf(t: UnaryTransport, wall: WallClock, t0: bigint): WarmUp {
+  if (t.ping) return t.ping.bind(t);
+  return (index, done) =>
+    void sendProbe(t, index, makeRequest(index, Buffer.alloc(0), 0), wall, t0).then(
+      (p) => done(p.rtt_ns === undefined ? undefined : BigInt(p.rtt_ns)),
+      () => done(undefined),
+    );
 }
 
 const pause = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
@@ -172,11 +188,15 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
   let inFlight = 0;
   let measuredInFlight = 0;
   const idle = (): boolean => inFlight === 0;
+  // Built once: the bookkeeping of each probe adds no closure of its own (decision 0010).
+  const endInFlight = (): void => void inFlight--;
+  const endMeasured = (): void => void measuredInFlight--;
   const track = <T>(p: Promise<T>): Promise<T> => {
     inFlight++;
-    void p.then(() => void inFlight--);
+    void p.then(endInFlight, endInFlight);
     return p;
   };
+  const warmUp = warmUpOf(conn, wall, t0);
 
   // Not with payloads: a loaded probe's RTT is mostly transfer time, which the calibration probes already
   // separate out, and a loaded reference could still be transferring when the next probe is due.
@@ -184,7 +204,10 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
   const enoughRoom = (nextDueNs: number | undefined): boolean => nextDueNs === undefined || nextDueNs - nowNs() >= REFERENCE_CLEARANCE_MS * 1e6;
   const reference = async (after: Probe, nextDueNs: number | undefined): Promise<Probe | undefined> => {
     if (after.rtt_ns === undefined || o.signal?.aborted || !enoughRoom(nextDueNs)) return undefined;
-    await track(warmUp(conn, after.seq, wall, t0));
+    // An unanswered warm-up (the transport's PING timeout or the call deadline ended it) woke nothing:
+    // a probe after it would not measure a warm path, so this reference is missing.
+    const answered = await track(new Promise<boolean>((resolve) => warmUp(after.seq, (rtt) => resolve(rtt !== undefined))));
+    if (!answered) return undefined;
     await pause(REFERENCE_LEAD_MS);
     if (o.signal?.aborted || !enoughRoom(nextDueNs)) return undefined;
     const r = await track(sendProbe(conn, after.seq, makeRequest(after.seq, payload, o.responseBytes), wall, t0));
@@ -195,7 +218,15 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
   // --keep-warm: a warm-up exchange on every connection each KEEP_WARM_INTERVAL_MS, none while a measured
   // probe is in flight or about to leave (it would only queue with it) and at most one at a time per connection.
   const connections = Math.max(1, Math.floor(o.connections ?? 1));
-  const keepWarmBusy: Array<Promise<void> | undefined> = new Array(connections).fill(undefined);
+  const keepWarmBusy: boolean[] = new Array<boolean>(connections).fill(false);
+  let keepWarmOutstanding = 0;
+  let keepWarmSettled: (() => void) | undefined;
+  /** Per connection, built once: ends that connection's keep-warm exchange. */
+  const keepWarmDone = Array.from({ length: connections }, (_, i) => (): void => {
+    keepWarmBusy[i] = false;
+    inFlight--;
+    if (--keepWarmOutstanding === 0) keepWarmSettled?.();
+  });
   let keepWarmSent = 0;
   let awaitedDueNs = 0;
   const keepWarm = o.keepWarm
@@ -205,7 +236,10 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
         for (let i = 0; i < connections; i++) {
           if (keepWarmBusy[i]) continue;
           keepWarmSent++;
-          keepWarmBusy[i] = track(warmUp(conn, i, wall, t0)).then(() => void (keepWarmBusy[i] = undefined));
+          keepWarmBusy[i] = true;
+          keepWarmOutstanding++;
+          inFlight++;
+          warmUp(i, keepWarmDone[i]);
         }
       }, KEEP_WARM_INTERVAL_MS)
     : undefined;
@@ -213,7 +247,7 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
   const stopKeepWarm = async (): Promise<void> => {
     if (!keepWarm) return;
     clearInterval(keepWarm);
-    await Promise.all(keepWarmBusy);
+    if (keepWarmOutstanding > 0) await new Promise<void>((resolve) => (keepWarmSettled = resolve));
   };
 
   try {
@@ -228,7 +262,7 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
       sentAtNs.push(nowNs());
       measuredInFlight++;
       const p = track(sendProbe(conn, seq, req, wall, t0, dueNs));
-      void p.then(() => void measuredInFlight--);
+      void p.then(endMeasured, endMeasured);
       if (onProbe) void p.then(onProbe);
       const followedBy = seq + 1 < count ? nextDue : undefined;
       if (withReference) references.push(p.then((done) => reference(done, followedBy)));

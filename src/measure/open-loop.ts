@@ -17,6 +17,8 @@ export function openLoop(phase: PhaseControl, pacer: Pacer, concurrency: number,
   for (let i = concurrency - 1; i >= 0; i--) free.push(i);
   const backlog: number[] = [];
   let backlogHead = 0;
+  /** ended() is sending from the backlog (see there). */
+  let draining = false;
   /** Due times taken from the pacer: sent, queued or dropped. */
   let taken = 0;
   let nextDue = pacer.next();
@@ -55,8 +57,17 @@ export function openLoop(phase: PhaseControl, pacer: Pacer, concurrency: number,
       if (sendDue()) void pace();
     },
     ended(slot): void {
-      if (backlogHead < backlog.length) phase.send(slot, backlog[backlogHead++]);
-      else free.push(slot);
+      free.push(slot);
+      // A call that ends inside its own send (a transport failing at once, e.g. while reconnecting) comes
+      // back here from phase.send: it only frees its slot, and the loop below sends the next backlog entry,
+      // so a long backlog drains iteratively instead of recursing once per entry.
+      if (draining) return;
+      draining = true;
+      try {
+        while (backlogHead < backlog.length && free.length > 0) phase.send(free.pop()!, backlog[backlogHead++]);
+      } finally {
+        draining = false;
+      }
     },
     waiting: () => backlog.length - backlogHead,
   };

@@ -95,6 +95,12 @@ const LIVENESS_TIMEOUT_MS = 2000;
 const MAX_STREAM_ID = 2 ** 31 - 1;
 /** First half of the payload of ping()'s PINGs ('rtin'). */
 const PING_MARK = 0x7274696e;
+/**
+ * How long ping() waits for its ACK by default. A peer or proxy that never ACKs our PINGs (RFC 9113 says it
+ * must, but nothing enforces it) must not leave the caller waiting for ever: `ping`'s warm reference awaits
+ * its warm-up PING, and --keep-warm sends a connection's next PING only after the last one settled.
+ */
+export const PING_TIMEOUT_MS = 2000;
 
 export class H2Connection {
   private readonly socket: net.Socket;
@@ -121,14 +127,13 @@ export class H2Connection {
   private connectTimer: NodeJS.Timeout | undefined;
   private livenessTimer: NodeJS.Timeout | undefined;
   /** ping() round trips awaiting their ACK, by the sequence number in their payload. */
-  private readonly pings = new Map<number, { sentNs: bigint; done: (rttNs: bigint | undefined) => void }>();
+  private readonly pings = new Map<number, { sentNs: bigint; done: (rttNs: bigint | undefined) => void; timer: NodeJS.Timeout }>();
   private pingSeq = 0;
 
   constructor(private readonly ep: Endpoint, o: ConnectionOptions, private readonly events: ConnectionEvents) {
     this.enc = new RequestHeaderEncoder({ https: ep.tls !== undefined, authority: ep.authority, userAgent: o.userAgent, metadata: o.metadata });
     if (ep.tls) {
-      const servername = ep.tls.servername ?? (ep.host && net.isIP(ep.host) === 0 ? ep.host : undefined);
-      this.socket = tls.connect({ host: ep.host, port: ep.port, path: ep.socketPath, ca: ep.tls.ca, cert: ep.tls.cert, key: ep.tls.key, servername, ALPNProtocols: ['h2'] });
+      this.socket = tls.connect({ host: ep.host, port: ep.port, path: ep.socketPath, ca: ep.tls.ca, cert: ep.tls.cert, key: ep.tls.key, servername: ep.tls.servername, ALPNProtocols: ['h2'] });
       this.socket.once('secureConnect', () => {
         const alpn = (this.socket as tls.TLSSocket).alpnProtocol;
         if (alpn !== 'h2') return this.fail(`the server at ${ep.label} did not negotiate HTTP/2 over TLS (ALPN: ${alpn || 'none'})`);
@@ -179,12 +184,15 @@ export class H2Connection {
     this.open(owner);
   }
 
-  /** Abandons a call (deadline, cancel): RST_STREAM(CANCEL) if it was sent. The owner reports its own status. */
-  cancel(owner: StreamOwner): void {
+  /**
+   * Abandons a call (deadline, cancel): RST_STREAM(CANCEL) if it was sent. The owner reports its own
+   * status, with the send stamp returned here (0n: never written).
+   */
+  cancel(owner: StreamOwner): bigint {
     const w = this.waiting.indexOf(owner);
     if (w >= 0) {
       this.waiting.splice(w, 1);
-      return;
+      return 0n;
     }
     for (const s of this.streams.values()) {
       if (s.owner !== owner) continue;
@@ -195,24 +203,35 @@ export class H2Connection {
         this.checkLiveness();
       }
       this.afterStreamEnd();
-      return;
+      return s.sentNs;
     }
+    return 0n;
   }
 
   /**
    * One HTTP/2 PING round trip (RFC 9113 §6.7): `done` gets the ns from its write to its ACK's parse, or
-   * undefined if the connection closes first. The peer's HTTP/2 layer answers without its application, so
-   * `ping` uses it to wake the path (warm reference, --keep-warm) without a call the server would count.
+   * undefined if the connection closes first or no ACK came within `timeoutMs` (a late ACK is then
+   * ignored). The peer's HTTP/2 layer answers without its application, so `ping` uses it to wake the path
+   * (warm reference, --keep-warm) without a call the server would count.
    */
-  ping(done: (rttNs: bigint | undefined) => void): void {
+  ping(done: (rttNs: bigint | undefined) => void, timeoutMs = PING_TIMEOUT_MS): void {
     if (this.state === 'closed') return done(undefined);
     const seq = (this.pingSeq = (this.pingSeq + 1) >>> 0);
     const p = Buffer.alloc(8);
     p.writeUInt32BE(PING_MARK, 0); // the liveness PING's payload is all zeros: never mistaken for ours
     p.writeUInt32BE(seq, 4);
-    this.pings.set(seq, { sentNs: process.hrtime.bigint(), done });
+    const timer = setTimeout(this.onPingTimeout, timeoutMs, seq);
+    this.pings.set(seq, { sentNs: process.hrtime.bigint(), done, timer });
     this.socket.write(frame(Frame.PING, 0, 0, p));
   }
+
+  /** Bound once, so a PING's timer needs no closure of its own. */
+  private readonly onPingTimeout = (seq: number): void => {
+    const q = this.pings.get(seq);
+    if (!q) return;
+    this.pings.delete(seq);
+    q.done(undefined);
+  };
 
   /** Tells the peer (GOAWAY NO_ERROR) and closes at once; calls still in flight fail as UNAVAILABLE. */
   close(): void {
@@ -397,6 +416,7 @@ export class H2Connection {
     const q = this.pings.get(seq);
     if (!q) return;
     this.pings.delete(seq);
+    clearTimeout(q.timer);
     q.done(end - q.sentNs);
   }
 
@@ -560,7 +580,10 @@ export class H2Connection {
     this.streams.clear();
     this.blocked.clear();
     for (const w of this.waiting.splice(0)) w.end({ code, details, sentNs: 0n, endNs: end });
-    for (const q of this.pings.values()) q.done(undefined);
+    for (const q of this.pings.values()) {
+      clearTimeout(q.timer);
+      q.done(undefined);
+    }
     this.pings.clear();
     this.events.closed(wasReady && this.lastError === undefined ? undefined : (this.lastError ?? (wasReady ? undefined : `connection to ${this.ep.label} closed before HTTP/2 SETTINGS`)), wasReady);
   }

@@ -3,6 +3,7 @@
  * :authority to send. Parsed once from the connection options every verb takes.
  */
 import * as fs from 'node:fs';
+import * as net from 'node:net';
 import * as tls from 'node:tls';
 import { normalizeTarget, type ConnectOptions } from '../connect';
 
@@ -11,6 +12,7 @@ export interface TlsSettings {
   /** Client certificate chain and key for mutual TLS (--cert/--key). */
   cert?: Buffer;
   key?: Buffer;
+  /** The TLS server name to send and verify (serverNameOf), resolved once here. */
   servername?: string;
 }
 
@@ -56,6 +58,15 @@ export function tlsFilesOf(o: Pick<ConnectOptions, 'ca' | 'cert' | 'key'>): { ca
   return files;
 }
 
+/**
+ * The TLS server name (SNI, and the name the server's certificate must hold): --servername, else the host
+ * when it is a name. Never an IP literal: SNI cannot carry one (RFC 6066 §3), and Node checks an IP
+ * against the certificate's IP addresses without it.
+ */
+export function serverNameOf(host: string | undefined, override?: string): string | undefined {
+  return override ?? (host && net.isIP(host) === 0 ? host : undefined);
+}
+
 /** --tls, or any flag that only makes sense with it. */
 export function usesTls(o: Pick<ConnectOptions, 'tls' | 'ca' | 'cert'>): boolean {
   return o.tls || o.ca !== undefined || o.cert !== undefined;
@@ -64,11 +75,12 @@ export function usesTls(o: Pick<ConnectOptions, 'tls' | 'ca' | 'cert'>): boolean
 /** Endpoint from a normalized target: host:port, [v6]:port, dns:[///]host:port, ipv4:/ipv6:addr:port, unix:path. */
 export function endpointOf(o: ConnectOptions, transport = 'h2'): Endpoint {
   const target = normalizeTarget(o.target);
-  const tlsOpts = usesTls(o) ? { ...tlsFilesOf(o), servername: o.servername } : undefined;
+  const files = usesTls(o) ? tlsFilesOf(o) : undefined;
+  const tlsOf = (host: string | undefined): TlsSettings | undefined => files && { ...files, servername: serverNameOf(host, o.servername) };
   const unix = /^unix:(?:\/\/)?(.+)$/i.exec(target);
-  if (unix) return { label: target, socketPath: unix[1], tls: tlsOpts, authority: o.servername ?? 'localhost' };
+  if (unix) return { label: target, socketPath: unix[1], tls: tlsOf(undefined), authority: o.servername ?? 'localhost' };
   const hostPort = target.replace(/^dns:(?:\/\/[^/]*\/)?/i, '').replace(/^ipv[46]:/i, '');
   const m = /^\[([^\]]+)\]:(\d+)$/.exec(hostPort) ?? /^([^:[\]]+):(\d+)$/.exec(hostPort);
   if (!m) throw new Error(`--transport ${transport} cannot use target "${o.target}": give host:port or [ipv6]:port (or use --transport grpc-js)`);
-  return { label: hostPort, host: m[1], port: Number(m[2]), tls: tlsOpts, authority: o.servername ?? hostPort };
+  return { label: hostPort, host: m[1], port: Number(m[2]), tls: tlsOf(m[1]), authority: o.servername ?? hostPort };
 }

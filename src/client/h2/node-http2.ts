@@ -18,7 +18,7 @@ import * as tls from 'node:tls';
 import { Status } from '../../shared/grpc-status';
 import { toolVersion } from '../../measure/report-json';
 import { normalizeTarget, type ConnectOptions } from '../connect';
-import { connectError, diagnose } from '../connect-diagnosis';
+import { connectError, diagnose, type ConnectDiagnosis } from '../connect-diagnosis';
 import type { UnaryDone, UnaryTransport } from '../unary-transport';
 import { endpointOf, type Endpoint } from './endpoint';
 import { grpcTimeout, H2Error, statusFromReset, statusFromTrailers, unaryMessage, writeMessagePrefix, type GrpcStatus } from './grpc-wire';
@@ -41,15 +41,26 @@ interface Slot {
   lastError: string | undefined;
   /** Set while ready() waits: a socket error before SETTINGS ends the wait at once. */
   onSocketError?: (message: string) => void;
+  /**
+   * Sessions replaced (GOAWAY, a refused stream) but not yet closed: no new call goes to them, yet a stream
+   * still open on one holds it, and with it the process, open. close() ends them.
+   */
+  readonly retired: Set<http2.ClientHttp2Session>;
+}
+
+/** The slot's current session `s` takes no new calls: the next call opens a new one. */
+function retire(slot: Slot, s: http2.ClientHttp2Session): void {
+  if (slot.session !== s) return;
+  slot.session = undefined;
+  if (!s.destroyed) slot.retired.add(s);
 }
 
 function openSession(ep: Endpoint, slot: Slot): http2.ClientHttp2Session {
   const secure = ep.tls !== undefined;
-  const servername = ep.tls?.servername ?? (ep.host && net.isIP(ep.host) === 0 ? ep.host : undefined);
   let session: http2.ClientHttp2Session | undefined;
   const createConnection = (): net.Socket => {
     const socket = secure
-      ? tls.connect({ host: ep.host, port: ep.port, path: ep.socketPath, ca: ep.tls?.ca, cert: ep.tls?.cert, key: ep.tls?.key, servername, ALPNProtocols: ['h2'] })
+      ? tls.connect({ host: ep.host, port: ep.port, path: ep.socketPath, ca: ep.tls?.ca, cert: ep.tls?.cert, key: ep.tls?.key, servername: ep.tls?.servername, ALPNProtocols: ['h2'] })
       : ep.socketPath
         ? net.connect({ path: ep.socketPath })
         : net.connect({ host: ep.host, port: ep.port ?? 0 });
@@ -74,11 +85,10 @@ function openSession(ep: Endpoint, slot: Slot): http2.ClientHttp2Session {
   });
   s.on('close', () => {
     if (slot.session === s) slot.session = undefined;
+    slot.retired.delete(s);
   });
   // No new streams after GOAWAY: the next call opens a new session while this one drains.
-  s.on('goaway', () => {
-    if (slot.session === s) slot.session = undefined;
-  });
+  s.on('goaway', () => retire(slot, s));
   slot.session = s;
   slot.settled = false;
   slot.lastError = undefined;
@@ -100,7 +110,9 @@ function sessionReady(o: ConnectOptions, ep: Endpoint, slot: Slot, timeoutMs: nu
       if (failed) return;
       failed = true;
       cleanup();
-      void diagnose(o, why, !timedOut).then((d) => reject(connectError(ep.label, why, d, timedOut ? timeoutMs : undefined)));
+      const explained = (d: ConnectDiagnosis | undefined): void => reject(connectError(ep.label, why, d, timedOut ? timeoutMs : undefined));
+      // A diagnosis that fails names nothing: the plain error, never a wait that does not end.
+      void diagnose(o, why, !timedOut, ep).then(explained, () => explained(undefined));
     };
     const onSettings = (): void => (cleanup(), resolve());
     const onError = (e: Error): void => fail(e.message, false);
@@ -123,7 +135,7 @@ function sessionReady(o: ConnectOptions, ep: Endpoint, slot: Slot, timeoutMs: nu
 export function nodeHttp2Transport(o: ConnectOptions): NodeHttp2Transport {
   const ep = endpointOf(o, 'node-http2');
   const deadlineMs = o.deadlineMs !== undefined && o.deadlineMs > 0 ? o.deadlineMs : undefined;
-  const slots: Slot[] = Array.from({ length: Math.max(1, Math.floor(o.connections)) }, () => ({ session: undefined, settled: false, lastError: undefined }));
+  const slots: Slot[] = Array.from({ length: Math.max(1, Math.floor(o.connections)) }, () => ({ session: undefined, settled: false, lastError: undefined, retired: new Set<http2.ClientHttp2Session>() }));
   const base: http2.OutgoingHttpHeaders = {
     ':method': 'POST',
     ':scheme': ep.tls ? 'https' : 'http',
@@ -163,7 +175,7 @@ export function nodeHttp2Transport(o: ConnectOptions): NodeHttp2Transport {
     if (deadlineAt !== undefined) {
       timer = setTimeout(() => {
         req.close(http2.constants.NGHTTP2_CANCEL);
-        finish({ code: Status.DEADLINE_EXCEEDED, details: `Deadline exceeded after ${((Date.now() - startedMs) / 1000).toFixed(3)}s,remote_addr=${ep.label}` }, 0n);
+        finish({ code: Status.DEADLINE_EXCEEDED, details: `Deadline exceeded after ${((Date.now() - startedMs) / 1000).toFixed(3)}s,remote_addr=${ep.label}` }, sentNs);
       }, Math.max(0, deadlineAt - Date.now()));
     }
     let httpStatus: number | undefined;
@@ -196,9 +208,12 @@ export function nodeHttp2Transport(o: ConnectOptions): NodeHttp2Transport {
         // transport reads REFUSED_STREAM the same way).
         finished = true;
         clearTimeout(timer);
-        if (slot.session === session) slot.session = undefined;
+        retire(slot, session);
         return call(index, path, body, done, deadlineAt, startedMs, true);
       }
+      // No answer at all and the session is gone (close() ended a retired one): node:http2 closes such a
+      // stream with NO_ERROR, which is no status from the server; the connection was lost under it.
+      if (httpStatus === undefined && grpcStatus === undefined && session.destroyed) return finish({ code: Status.UNAVAILABLE, details: streamError ?? slot.lastError ?? 'Connection dropped' }, sentNs);
       if (grpcStatus !== undefined || (rst === H2Error.NO_ERROR && streamError === undefined)) {
         const st = statusFromTrailers(grpcStatus, grpcMessage, httpStatus, contentType);
         if (st.code !== Status.OK) return finish(st, sentNs);
@@ -228,7 +243,13 @@ export function nodeHttp2Transport(o: ConnectOptions): NodeHttp2Transport {
     },
     close(): void {
       closed = true;
-      for (const s of slots) s.session?.close();
+      for (const s of slots) {
+        s.session?.close();
+        // Node began a graceful close of each on its GOAWAY; what can remain is a stream the server never
+        // ends, so these are ended now (their calls fail as UNAVAILABLE, as on our own transport's close).
+        for (const r of s.retired) r.destroy();
+        s.retired.clear();
+      }
     },
   };
 }

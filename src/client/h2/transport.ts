@@ -17,7 +17,7 @@
  */
 import { Status } from '../../shared/grpc-status';
 import { grpcTimeout } from './grpc-wire';
-import { H2Connection, type CallOutcome, type StreamOwner } from './connection';
+import { H2Connection, PING_TIMEOUT_MS, type CallOutcome, type StreamOwner } from './connection';
 import { endpointOf, type Endpoint } from './endpoint';
 import { normalizeTarget, type ConnectOptions } from '../connect';
 import { connectError, diagnose, type ConnectDiagnosis } from '../connect-diagnosis';
@@ -142,10 +142,14 @@ export class H2Channel {
     throw connectError(this.ep.label, reason, d, timeoutMs);
   }
 
-  /** An HTTP/2 PING round trip on the live connection (H2Connection.ping); undefined when there is none. */
+  /**
+   * An HTTP/2 PING round trip on the live connection (H2Connection.ping); undefined when there is none or
+   * no ACK came within the call deadline (PING_TIMEOUT_MS without one): a PING slower than a call may be
+   * is as good as lost.
+   */
   ping(done: (rttNs: bigint | undefined) => void): void {
     const c = this.conn;
-    if (c && c.usable) c.ping(done);
+    if (c && c.usable) c.ping(done, this.deadlineMs ?? PING_TIMEOUT_MS);
     else done(undefined);
   }
 
@@ -192,9 +196,11 @@ export class H2Channel {
     if (call.finished) return;
     const q = this.queue.indexOf(call);
     if (q >= 0) this.queue.splice(q, 1);
-    call.conn?.cancel(call);
+    // The send stamp stays when the request was written: the probe's timer error and t1 then end where an
+    // answered probe's do.
+    const sentNs = call.conn?.cancel(call) ?? 0n;
     const now = process.hrtime.bigint();
-    call.end({ code: Status.DEADLINE_EXCEEDED, details: `Deadline exceeded after ${((Date.now() - startedMs) / 1000).toFixed(3)}s,remote_addr=${this.ep.label}`, sentNs: 0n, endNs: now });
+    call.end({ code: Status.DEADLINE_EXCEEDED, details: `Deadline exceeded after ${((Date.now() - startedMs) / 1000).toFixed(3)}s,remote_addr=${this.ep.label}`, sentNs, endNs: now });
   }
 
   private unavailable(details: string): CallOutcome {
@@ -212,7 +218,7 @@ export function h2Transport(o: ConnectOptions): H2Transport {
   const ep = endpointOf(o);
   const metadata: Array<[string, string]> = o.token ? [['authorization', `Bearer ${o.token}`]] : [];
   const deadlineMs = o.deadlineMs !== undefined && o.deadlineMs > 0 ? o.deadlineMs : undefined;
-  const explain = (reason: string, mayProbe?: boolean): Promise<ConnectDiagnosis | undefined> => diagnose(o, reason, mayProbe);
+  const explain = (reason: string, mayProbe?: boolean): Promise<ConnectDiagnosis | undefined> => diagnose(o, reason, mayProbe, ep);
   const channels = Array.from({ length: Math.max(1, Math.floor(o.connections)) }, () => new H2Channel(ep, metadata, deadlineMs, explain));
   return {
     name: 'h2',
