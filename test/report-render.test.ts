@@ -186,7 +186,7 @@ describe('report: rendered from real runs, read back as a person would', functio
     expect(rows.get('model')![0]).to.include('mobilenet_v1_0.25_224');
     expect(rows.get('weights')![0]).to.match(/^real/);
     expect(rows.get('images')![0]).to.match(/generated noise JPEGs 224x224/);
-    expect(rows.get('stability')![0]).to.match(/stable/);
+    expect(rows.get('stability')![0]).to.match(/^(steady|NOT steady|not judged) — /);
     const ping = [...summaryRows(pingHtml).keys()];
     const ipdv = ping.indexOf('jitter mean |IPDV| (ms)');
     expect(ipdv).to.be.at.least(0);
