@@ -1,44 +1,14 @@
 import { expect } from 'chai';
 import { status } from '@grpc/grpc-js';
 import type { Engine } from '../src/backends/engine';
-import { createBatcher, type Batcher, type BatcherClock } from '../src/server/batcher';
-import { ServiceError } from '../src/server/errors';
-import { createColourEngine } from './helpers/colour-engine';
+import { createBatcher, type Batcher } from '../src/server/batcher';
+import { createColourEngine, redImage } from './helpers/colour-engine';
+import { refusal } from './helpers/refusal';
+import { handClock } from './helpers/hand-clock';
 
 const SIZE = 16;
-const RED = new Uint8Array(SIZE * SIZE * 3).map((_, i) => (i % 3 === 0 ? 255 : 0));
-
-/** Time stands still until the test lets the queue delay pass: nothing leaves the queue behind its back. */
-function handClock(): BatcherClock & { passDelay(): void } {
-  let t = 1_000_000_000n;
-  let pending: Array<() => void> = [];
-  return {
-    now: () => t,
-    setTimeout: (fn: () => void) => {
-      pending.push(fn);
-      return fn;
-    },
-    clearTimeout: (h: unknown) => {
-      pending = pending.filter((f) => f !== h);
-    },
-    passDelay: () => {
-      t += 10_000_000_000n;
-      const fs = pending;
-      pending = [];
-      for (const f of fs) f();
-    },
-  };
-}
-
-function refusal(b: Batcher): ServiceError {
-  try {
-    b.admit();
-  } catch (err) {
-    expect(err).to.be.instanceOf(ServiceError);
-    return err as ServiceError;
-  }
-  throw new Error('admit() should have refused');
-}
+const RED = redImage(SIZE);
+const QUEUE_DELAY_NS = 10_000_000_000n;
 
 describe('batcher: admission control (--max-queue counts images being decoded and queued)', () => {
   let engine: Engine;
@@ -63,7 +33,7 @@ describe('batcher: admission control (--max-queue counts images being decoded an
     expect(err.code).to.equal(status.RESOURCE_EXHAUSTED);
     expect(err.message).to.equal('server busy: queue is full (3 waiting, --max-queue 3) with 2 decoding and 1 queued for a batch; retry later');
     expect(b.stats()).to.include({ rejectedQueueFull: 1 });
-    clock.passDelay();
+    clock.pass(QUEUE_DELAY_NS);
     expect((await queued).batchSize).to.equal(1);
   });
 
@@ -81,7 +51,7 @@ describe('batcher: admission control (--max-queue counts images being decoded an
     expect(b.stats()).to.include({ decoding: 1, queued: 1 });
     expect(refusal(b).code, 'the submitted image still counts, now as queued').to.equal(status.RESOURCE_EXHAUSTED);
     third.release();
-    clock.passDelay();
+    clock.pass(QUEUE_DELAY_NS);
     expect((await result).batchSize).to.equal(1);
     expect(b.stats()).to.include({ decoding: 0, queued: 0 });
     b.admit(); // room again

@@ -7,51 +7,22 @@
 import { expect } from 'chai';
 import * as grpc from '@grpc/grpc-js';
 import type { Engine } from '../src/backends/engine';
-import { createBatcher, type Batcher, type BatcherClock } from '../src/server/batcher';
+import { createBatcher, type Batcher } from '../src/server/batcher';
 import { ServiceError } from '../src/server/errors';
 import { createHealth } from '../src/server/health';
 import { createLogger } from '../src/server/log';
 import { createShutdown } from '../src/server/shutdown';
-import { createColourEngine } from './helpers/colour-engine';
+import { createColourEngine, redImage } from './helpers/colour-engine';
+import { refusal } from './helpers/refusal';
+import { handClock } from './helpers/hand-clock';
 
 const SIZE = 16;
-const RED = new Uint8Array(SIZE * SIZE * 3).map((_, i) => (i % 3 === 0 ? 255 : 0));
-
-/** Time stands still until the test moves it: neither the batching delay nor the grace period passes alone. */
-function handClock(): BatcherClock & { pass(): void } {
-  let t = 1_000_000_000n;
-  let pending: Array<() => void> = [];
-  return {
-    now: () => t,
-    setTimeout: (fn: () => void) => {
-      pending.push(fn);
-      return fn;
-    },
-    clearTimeout: (h: unknown) => {
-      pending = pending.filter((f) => f !== h);
-    },
-    pass: () => {
-      t += 3_600_000_000_000n;
-      const fs = pending;
-      pending = [];
-      for (const f of fs) f();
-    },
-  };
-}
+const RED = redImage(SIZE);
+const AN_HOUR_NS = 3_600_000_000_000n;
 
 const turns = async (n: number): Promise<void> => {
   for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
 };
-
-function refusal(b: Batcher): ServiceError {
-  try {
-    b.admit();
-  } catch (err) {
-    expect(err).to.be.instanceOf(ServiceError);
-    return err as ServiceError;
-  }
-  throw new Error('admit() should have refused');
-}
 
 function stoppedLine(lines: string[]): { forced?: boolean } {
   const line = lines.map((l) => JSON.parse(l) as { msg: string; forced?: boolean }).find((l) => l.msg === 'stopped');
@@ -106,7 +77,7 @@ describe('batcher: graceful shutdown finishes admitted work and refuses new work
     const decoding = batcher.admit();
     const stopping = shutdown();
     await turns(5);
-    clock.pass(); // the grace period runs out
+    clock.pass(AN_HOUR_NS); // the grace period runs out
     await stopping;
     const err = await decoding.submit({ rgb: RED }).catch((e: unknown) => e);
     expect(err).to.be.instanceOf(ServiceError);

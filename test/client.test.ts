@@ -26,24 +26,31 @@ describe('client: target parsing', () => {
   });
 });
 
+/** Runs `fn` and fails if any promise rejection went unhandled meanwhile (it would crash a real run). */
+async function withoutUnhandledRejections(fn: () => Promise<void>): Promise<void> {
+  const unhandled: unknown[] = [];
+  const onUnhandled = (e: unknown): void => void unhandled.push(e);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    await fn();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(unhandled.map(String)).to.deep.equal([]);
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+}
+
 describe('client: ping over a transport that throws instead of calling back', () => {
   it('every probe is recorded as failed with the error, the run resolves, no unhandled rejection', async () => {
     // grpc-js throws "Channel has been shut down" from makeUnaryRequest on a closed channel.
     const c = connect({ target: '127.0.0.1:1', tls: false, connections: 1 });
     c.close();
-    const unhandled: unknown[] = [];
-    const onUnhandled = (e: unknown): void => void unhandled.push(e);
-    process.on('unhandledRejection', onUnhandled);
-    try {
+    await withoutUnhandledRejections(async () => {
       const r = await runPing(grpcJsTransport(c), { count: 3, intervalMs: 20, payloadBytes: 0, responseBytes: 0, calibrationProbes: 0 });
       expect(r.summary).to.include({ sent: 3, received: 0 });
       expect(r.summary.status_counts).to.deep.equal({ INTERNAL: 3 });
       expect(r.errors).to.deep.equal([{ message: 'INTERNAL: the transport could not send the call: Channel has been shut down', count: 3 }]);
-      await new Promise((resolve) => setImmediate(resolve));
-      expect(unhandled.map(String)).to.deep.equal([]);
-    } finally {
-      process.off('unhandledRejection', onUnhandled);
-    }
+    });
   });
 });
 
@@ -52,19 +59,12 @@ describe('client: a failed connection whose diagnosis throws', function () {
   this.timeout(60_000);
 
   it('grpc-js with --tls to port 99999 (the probe\'s tls.connect throws): ready() still rejects, exit 1 naming UNAVAILABLE, no unhandled rejection', async () => {
-    const unhandled: unknown[] = [];
-    const onUnhandled = (e: unknown): void => void unhandled.push(e);
-    process.on('unhandledRejection', onUnhandled);
-    try {
+    await withoutUnhandledRejections(async () => {
       const c = io();
       const code = await main(['ping', '--transport', 'grpc-js', '--tls', '--target', '127.0.0.1:99999', '--count', '1'], c.io);
       expect(code).to.equal(1);
       expect(c.err.join('\n')).to.match(/UNAVAILABLE: could not connect to 127\.0\.0\.1:99999/);
-      await new Promise((resolve) => setImmediate(resolve));
-      expect(unhandled.map(String)).to.deep.equal([]);
-    } finally {
-      process.off('unhandledRejection', onUnhandled);
-    }
+    });
   });
 });
 

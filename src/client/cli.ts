@@ -61,18 +61,11 @@ export function verdictOptions<T>(y: Argv<T>) {
     .option('percentile', { type: 'number', default: 99, describe: 'percentile the budget applies to' });
 }
 
-interface ConnArgs {
-  target: string;
-  tls: boolean;
-  ca?: string;
-  cert?: string;
-  key?: string;
-  servername?: string;
-  token?: string;
+/** The connection flags as yargs spells them. */
+type ConnArgs = Pick<ConnectOptions, 'target' | 'tls' | 'ca' | 'cert' | 'key' | 'servername' | 'token' | 'connections'> & {
   'deadline-ms'?: number;
-  connections: number;
   json?: string;
-}
+};
 
 function connOpts(a: ConnArgs, defaultDeadlineMs?: number): ConnectOptions {
   if (!(a.connections >= 1)) throw new UsageError('--connections must be ≥ 1');

@@ -43,3 +43,8 @@ export async function createColourEngine(size = 16, o: { delayMs?: number } = {}
     },
   };
 }
+
+/** A size×size all-red RGB image: the colour engine classifies it as 'red'. */
+export function redImage(size = 16): Uint8Array {
+  return new Uint8Array(size * size * 3).map((_, i) => (i % 3 === 0 ? 255 : 0));
+}
