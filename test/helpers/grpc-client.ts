@@ -1,5 +1,6 @@
 /** Test-side gRPC helpers for the server tests (promisified calls on the generated client). */
 import * as http from 'node:http';
+import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
 import {
   ClassifyRequest,
@@ -62,6 +63,36 @@ export function rawUnary(target: string, method: string, bytes: Buffer): Promise
         else resolve(res as Buffer);
       },
     );
+  });
+}
+
+/**
+ * One unary call over plain HTTP/2 carrying `grpc-timeout`, from a client that never cancels at its deadline
+ * (a grpc-js client resets the stream when its own timer fires, which can beat the server's timer by the
+ * header's transit time). The server's deadline alone ends the call; resolves to the grpc-status it sent.
+ */
+export function unaryWithServerDeadline(target: string, method: string, message: Buffer, timeout: string): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const session = http2.connect(`http://${target}`);
+    session.on('error', reject);
+    const frame = Buffer.alloc(5 + message.length);
+    frame.writeUInt32BE(message.length, 1);
+    message.copy(frame, 5);
+    const req = session.request({ ':method': 'POST', ':path': method, 'content-type': 'application/grpc', te: 'trailers', 'grpc-timeout': timeout });
+    let code: number | undefined;
+    const take = (h: http2.IncomingHttpHeaders) => {
+      if (h['grpc-status'] !== undefined) code = Number(h['grpc-status']);
+    };
+    req.on('response', take);
+    req.on('trailers', take);
+    req.on('data', () => undefined);
+    req.on('error', reject);
+    req.on('close', () => {
+      session.close();
+      if (code === undefined) reject(new Error(`${method}: stream closed without a grpc-status`));
+      else resolve(code);
+    });
+    req.end(frame);
   });
 }
 
