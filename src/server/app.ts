@@ -26,6 +26,7 @@ import { createShutdown } from './shutdown';
 import { serverCredentials, transportSecurity } from './tls';
 import { serverVersion } from './versions';
 import { unixNanos } from './wall-clock';
+import { checkOrigins, startWebServer, type WebServer } from './web';
 
 export type { ServerOptions } from './options';
 
@@ -35,6 +36,8 @@ export interface RunningServer {
   served: ServedModel;
   /** Port of the Prometheus endpoint, when enabled. */
   metricsPort?: number;
+  /** Port of the web endpoint (gRPC-web, Connect, the page), when enabled. */
+  webPort?: number;
   /** Milliseconds from startServer() to SERVING (model load and warm-up included). */
   startupMs: number;
   batcher: Batcher;
@@ -101,6 +104,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   const tokens = loadTokens({ tokensFile: o.tokensFile, envVar: TOKENS_ENV_VAR });
   const exempt = resolveExemptMethods(o.authExempt);
   const serverId = o.serverId !== undefined ? checkServerId(o.serverId) : hostServerId(os.hostname());
+  checkOrigins(o.webOrigins);
 
   let metrics: ServerMetrics | undefined;
   const interceptors: grpc.ServerInterceptor[] = [];
@@ -129,6 +133,16 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
 
   const { port, host } = await bindWithFallback(server, o.host, o.port, credentials, log);
   log.info('listening (NOT_SERVING until the model is warm)', { address: bindAddress(host, port), security: transportSecurity(tlsFiles), auth: tokens.length > 0 });
+  let web: WebServer | undefined;
+  if (o.webPort !== undefined) {
+    try {
+      web = await startWebServer({ host, port: o.webPort, tls: tlsFiles, origins: o.webOrigins, handlers: inference.handlers, tokens, exemptMethods: exempt, metrics, maxMessageBytes: o.maxMessageBytes, log });
+    } catch (err) {
+      server.forceShutdown();
+      throw err;
+    }
+    log.info('web port: gRPC-web, Connect and the page', { address: bindAddress(host, web.port), page: `${transportSecurity(tlsFiles) === 'plaintext' ? 'http' : 'https'}://${reachableAddresses(host, web.port)[0]}/`, origins: o.webOrigins });
+  }
 
   let served: ServedModel | undefined;
   let metricsEndpoint: MetricsEndpoint | undefined;
@@ -166,6 +180,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   } catch (err) {
     // Whatever failed after binding (load, warm-up, metrics port), leave nothing behind.
     server.forceShutdown();
+    await web?.close(0);
     await metricsEndpoint?.close().catch(() => undefined);
     await served?.engine.dispose().catch(() => undefined);
     throw err;
@@ -192,8 +207,11 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
     metricsPort: metricsEndpoint?.port,
   });
 
-  const shutdown = createShutdown({ server, health, batcher, engine, metricsEndpoint, log, defaultGraceMs: o.graceMs });
-  return { port, host, served, metricsPort: metricsEndpoint?.port, startupMs, batcher, log, shutdown };
+  const grpcShutdown = createShutdown({ server, health, batcher, engine, metricsEndpoint, log, defaultGraceMs: o.graceMs });
+  const shutdown = async (graceMs?: number): Promise<void> => {
+    await Promise.all([web?.close(graceMs ?? o.graceMs), grpcShutdown(graceMs)]);
+  };
+  return { port, host, served, metricsPort: metricsEndpoint?.port, webPort: web?.port, startupMs, batcher, log, shutdown };
 }
 
 /**
@@ -235,7 +253,7 @@ async function loadAndWarm(o: ServerOptions, log: Logger): Promise<{ served: Ser
  * Registers InferenceService before the model is loaded: until ready() is given the real handlers, they
  * answer UNAVAILABLE (health says NOT_SERVING meanwhile).
  */
-function addInferenceService(server: grpc.Server): { ready(impl: InferenceServiceServer): void } {
+function addInferenceService(server: grpc.Server): { ready(impl: InferenceServiceServer): void; handlers: InferenceServiceServer } {
   let impl: InferenceServiceServer | undefined;
   const notReady = { code: grpc.status.UNAVAILABLE, details: 'model is still loading; watch grpc.health.v1 for SERVING' };
   const handlers: InferenceServiceServer = {
@@ -249,6 +267,7 @@ function addInferenceService(server: grpc.Server): { ready(impl: InferenceServic
   };
   server.addService(inferenceServiceDefinition, handlers);
   return {
+    handlers, // the web port serves these very handlers (web-service.ts)
     ready: (i) => {
       impl = i;
     },

@@ -120,6 +120,23 @@ export function resolveExemptMethods(values: readonly string[]): string[] {
   return [...out];
 }
 
+/** The SHA-256 digests tokenMatches compares against (computed once per server). */
+export function tokenDigests(tokens: readonly string[]): Buffer[] {
+  return tokens.map(digest);
+}
+
+/**
+ * Why a call with this `authorization` header value must be refused (the UNAUTHENTICATED message), or
+ * undefined when its token is valid. The one decision both ports make: the gRPC port's interceptor below and
+ * the web port's (web-interceptors.ts).
+ */
+export function authFailure(header: string | undefined, digests: readonly Buffer[]): string | undefined {
+  if (header === undefined) return MISSING_TOKEN_MESSAGE;
+  const token = bearerToken(header);
+  if (token === undefined) return MALFORMED_TOKEN_MESSAGE;
+  return tokenMatches(token, digests) ? undefined : INVALID_TOKEN_MESSAGE;
+}
+
 /**
  * Rejects calls without a valid bearer token with UNAUTHENTICATED before the handler sees anything.
  * Place it AFTER a metrics interceptor in the `interceptors` array so rejected calls are still counted
@@ -127,25 +144,16 @@ export function resolveExemptMethods(values: readonly string[]): string[] {
  */
 export function authInterceptor(o: { tokens: string[]; exemptMethods: string[] }): grpc.ServerInterceptor {
   if (o.tokens.length === 0) throw new Error('authInterceptor needs at least one token (leave it out to disable auth)');
-  const digests = o.tokens.map(digest);
+  const digests = tokenDigests(o.tokens);
   const exempt = [...o.exemptMethods];
   return (methodDescriptor, call) => {
     if (isExempt(methodDescriptor.path, exempt)) return new grpc.ServerInterceptingCall(call);
     const listener = new grpc.ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
         const values = metadata.get('authorization');
-        const header = values.length > 0 ? String(values[0]) : undefined;
-        if (header === undefined) {
-          call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: MISSING_TOKEN_MESSAGE });
-          return;
-        }
-        const token = bearerToken(header);
-        if (token === undefined) {
-          call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: MALFORMED_TOKEN_MESSAGE });
-          return;
-        }
-        if (!tokenMatches(token, digests)) {
-          call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: INVALID_TOKEN_MESSAGE });
+        const failure = authFailure(values.length > 0 ? String(values[0]) : undefined, digests);
+        if (failure !== undefined) {
+          call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: failure });
           return;
         }
         next(metadata);

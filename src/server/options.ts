@@ -58,6 +58,10 @@ export interface ServerOptions {
   graceMs: number;
   /** The replica's name in every response (server_id); undefined = the host name. */
   serverId?: string;
+  /** gRPC-web, Connect and the browser page on this port (web.ts); undefined = off; 0 = ephemeral. */
+  webPort?: number;
+  /** Origins allowed to call the web port cross-origin, matched exactly. */
+  webOrigins: string[];
 }
 
 export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
@@ -78,6 +82,7 @@ export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
   logLevel: 'info',
   logFormat: 'auto',
   graceMs: 10_000,
+  webOrigins: [],
 };
 
 export interface BatchingDefaults {
@@ -129,7 +134,7 @@ const KNOWN_FLAGS = new Set([
   'host', 'port', 'backend', 'model', 'weights', 'labels', 'input-size', 'normalize', 'threads', 'cache-dir', 'resize',
   'max-input-pixels', 'max-batch', 'max-queue-delay-us', 'max-queue', 'max-concurrent-batches', 'stream-window',
   'max-message-bytes', 'tls-cert', 'tls-key', 'tls-ca', 'tokens-file', 'auth-exempt', 'metrics-port', 'metrics-host',
-  'log-level', 'log-format', 'grace-ms', 'server-id', 'help',
+  'log-level', 'log-format', 'grace-ms', 'server-id', 'web-port', 'web-origins', 'help',
 ]);
 
 function rejectUnknownFlags(argv: string[], positional: Array<string | number>): void {
@@ -183,6 +188,8 @@ export function parseServerArgs(argv: string[]): ServerOptions {
     .option('log-format', { choices: LOG_FORMATS, default: d.logFormat, describe: 'auto = readable text when stderr is a terminal, JSON lines otherwise' })
     .option('grace-ms', { type: 'number', default: d.graceMs, describe: 'On SIGTERM/SIGINT, how long in-flight requests may finish' })
     .option('server-id', { type: 'string', describe: 'This replica\'s name, sent as server_id in every response (default: the host name)' })
+    .option('web-port', { type: 'number', describe: 'Serve gRPC-web, Connect (JSON and binary) and the browser page on this port (off when not given)' })
+    .option('web-origins', { type: 'array', string: true, default: d.webOrigins, describe: 'Origins allowed to call the web port cross-origin, matched exactly (https://host:port)' })
     .check((v) => {
       rejectUnknownFlags(argv, v._);
       for (const k of ['port', 'max-batch', 'max-queue', 'max-message-bytes', 'max-input-pixels', 'max-concurrent-batches', 'stream-window'] as const) {
@@ -192,6 +199,8 @@ export function parseServerArgs(argv: string[]): ServerOptions {
       }
       if (v['max-queue-delay-us'] !== undefined && !(v['max-queue-delay-us'] >= 0)) throw new Error(`--max-queue-delay-us must be ≥ 0 (got ${v['max-queue-delay-us']})`);
       if (v.port > 65535) throw new Error(`--port must be ≤ 65535 (got ${v.port})`);
+      const web: number | undefined = v['web-port'];
+      if (web !== undefined && (!Number.isInteger(web) || web < 0 || web > 65535)) throw new Error(`--web-port must be a whole number 0–65535 (got ${String(web)})`);
       if (v['server-id'] !== undefined) checkServerId(String(v['server-id']));
       return true;
     })
@@ -234,6 +243,8 @@ export function parseServerArgs(argv: string[]): ServerOptions {
     logFormat: a['log-format'] as LogFormat,
     graceMs: a['grace-ms'],
     serverId: a['server-id'],
+    webPort: a['web-port'],
+    webOrigins: (a['web-origins'] ?? d.webOrigins).map(String),
   };
 }
 
