@@ -1,98 +1,14 @@
 /**
- * The `--json` document: one stable shape for every verb, documented in docs/CLIENT.md.
- * Bump FORMAT_VERSION on any incompatible change (a removed or renamed field); adding fields is compatible.
+ * The `--json` document in Node: the tool's version, the machine's environment, writing and reading files.
+ * Its shape and the figures in it are report-doc.ts's (shared with the browser page).
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { buckets, cdf, CdfPoint, HistogramBucket, LatencyHistogram, LatencySummary, logBuckets, summarize } from './histogram';
-import type { LoadResult } from './load-phase';
-import type { Stability } from './stability';
-import type { SeriesPoint } from './timeseries';
-import { summarizeTiming, TimingSummary } from './timing';
-import type { Verdict } from './verdict';
-import type { Knee, SweepLevel } from './sweep';
-import { summarizeReplicas, type ReplicaSummary } from './replicas';
+import { emptyReport, FORMAT_VERSION, toJson, TOOL_NAME, type Environment, type RunReport, type Verb } from './report-doc';
 
-export const FORMAT_VERSION = 1;
-export const TOOL_NAME = 'rtinfer';
-
-export type Verb = 'ping' | 'classify' | 'bench' | 'stream' | 'local-classify' | 'local-bench';
-
-export interface Environment {
-  node: string;
-  platform: string;
-  os_release: string;
-  arch: string;
-  cpus: number;
-  cpu_model: string;
-  total_memory_bytes: number;
-  hostname: string;
-  /** host:port for remote verbs, "in-process" for local mode. */
-  target: string;
-  /** What the server said it runs (GetServerInfo), when it answered. */
-  server?: Record<string, unknown>;
-}
-
-/** Figures of a load run (bench, stream, local bench). */
-export interface LoadSummary {
-  mode: 'closed' | 'open';
-  sent: number;
-  completed: number;
-  ok: number;
-  errors: number;
-  unfinished: number;
-  warmup_requests: number;
-  end_reason: string;
-  /** Measurement start → last completion, s. */
-  duration_s: number;
-  /** OK responses / duration. */
-  throughput_rps: number;
-  images_per_s: number;
-  /** Request bytes (serialized messages) / duration / 1e6. */
-  mb_per_s_up: number;
-  /** Response bytes / duration / 1e6. */
-  mb_per_s_down: number;
-  /** Successful requests; open loop: from the intended send time. */
-  latency: LatencySummary;
-  /** Open loop: from the actual send time (service time). Closed loop: equal to latency. */
-  service_latency: LatencySummary;
-  server_timing: TimingSummary;
-  scheduled: number;
-  sent_late: number;
-  client_busy: number;
-  /** Per replica (server_id), when responses named their replica; absent otherwise. */
-  replicas?: ReplicaSummary[];
-}
-
-export interface RunReport {
-  tool: { name: string; version: string };
-  format_version: number;
-  /** ISO 8601, when the run started. */
-  date: string;
-  verb: Verb;
-  /** Every option the run used, defaults included. */
-  settings: Record<string, unknown>;
-  environment: Environment;
-  /** Verb-specific headline figures (see docs/CLIENT.md). */
-  summary: Record<string, unknown>;
-  /**
-   * `buckets`: 20 equal-width buckets from min to max (ghz's layout); `log_buckets`:
-   * the fixed log-spaced grid of histogram.ts logBuckets (the report's chart; absent in older files).
-   */
-  histogram: { buckets: HistogramBucket[]; cdf: CdfPoint[]; log_buckets?: HistogramBucket[] };
-  series: SeriesPoint[];
-  status_counts: Record<string, number>;
-  errors: Array<{ message: string; count: number }>;
-  warnings: string[];
-  verdict?: Verdict;
-  stability?: Stability;
-  sweep?: { levels: Array<SweepLevel & { images_per_s: number; errors: number }>; knee?: Knee };
-  /** ping only: one entry per probe. */
-  probes?: unknown[];
-  /** classify only: one entry per image. */
-  results?: unknown[];
-}
+export { attachLoad, emptyReport, FORMAT_VERSION, histogramSection, loadSummary, toJson, TOOL_NAME } from './report-doc';
+export type { Environment, LoadSummary, RunReport, Verb } from './report-doc';
 
 let cachedVersion: string | undefined;
 
@@ -129,65 +45,7 @@ export function environment(target: string, server?: Record<string, unknown>): E
 }
 
 export function newReport(verb: Verb, settings: Record<string, unknown>, env: Environment, started: Date): RunReport {
-  return {
-    tool: { name: TOOL_NAME, version: toolVersion() },
-    format_version: FORMAT_VERSION,
-    date: started.toISOString(),
-    verb,
-    settings,
-    environment: env,
-    summary: {},
-    histogram: { buckets: [], cdf: [] },
-    series: [],
-    status_counts: {},
-    errors: [],
-    warnings: [],
-  };
-}
-
-export function loadSummary(r: LoadResult): LoadSummary {
-  const s = r.elapsedNs / 1e9;
-  const per = (x: number): number => (s > 0 ? x / s : 0);
-  return {
-    mode: r.mode,
-    sent: r.sent,
-    completed: r.completed,
-    ok: r.ok,
-    errors: r.errors,
-    unfinished: r.unfinished,
-    warmup_requests: r.warmupRequests,
-    end_reason: r.endReason,
-    duration_s: s,
-    throughput_rps: per(r.ok),
-    images_per_s: per(r.images),
-    mb_per_s_up: per(r.bytesUp) / 1e6,
-    mb_per_s_down: per(r.bytesDown) / 1e6,
-    latency: summarize(r.latency),
-    service_latency: summarize(r.mode === 'open' ? r.service : r.latency),
-    server_timing: summarizeTiming(r.timing),
-    scheduled: r.scheduled,
-    sent_late: r.sentLate,
-    client_busy: r.clientBusy,
-    ...(r.replicas.size > 0 ? { replicas: summarizeReplicas(r.replicas) } : {}),
-  };
-}
-
-/** The `histogram` section of a report from a latency (or RTT) histogram. */
-export function histogramSection(h: LatencyHistogram): RunReport['histogram'] {
-  return { buckets: buckets(h), cdf: cdf(h), log_buckets: logBuckets(h) };
-}
-
-/** Fills histogram, series, status counts and errors from a load result. */
-export function attachLoad(rep: RunReport, r: LoadResult): void {
-  rep.histogram = histogramSection(r.latency);
-  rep.series = r.series;
-  rep.status_counts = { ...r.statusCounts };
-  rep.errors = Object.entries(r.errorMessages).map(([message, count]) => ({ message, count }));
-}
-
-/** JSON with bigint as decimal strings (wall-clock nanoseconds do not fit a double). */
-export function toJson(rep: RunReport): string {
-  return JSON.stringify(rep, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v), 2) + '\n';
+  return emptyReport(verb, settings, env, started, toolVersion());
 }
 
 export function writeReport(file: string, rep: RunReport): void {
