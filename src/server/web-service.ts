@@ -9,8 +9,8 @@
  *   timeout: `grpc-timeout` or `connect-timeout-ms`) and a `cancelled` event (the client went away);
  * - its callback's status becomes a ConnectError with the same code (Connect's codes are gRPC's numbers),
  *   its response is encoded by the gRPC port's serializer and parsed back into the protobuf-es message.
- * ClassifyStream is not offered here: a browser cannot client-stream over gRPC-web or Connect, and
- * Connect answers UNIMPLEMENTED for it. It stays on the gRPC port.
+ * ClassifyStream is not offered here: a browser cannot client-stream over gRPC-web or Connect, so Connect
+ * refuses it (UNIMPLEMENTED; over HTTP/1.1, HTTP 505). It stays on the gRPC port.
  */
 import { EventEmitter } from 'node:events';
 import { fromBinary, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
