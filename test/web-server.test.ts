@@ -10,6 +10,7 @@ import { startServer, type RunningServer } from '../src/server/app';
 import { parseServerArgs } from '../src/server/options';
 import { checkOrigins } from '../src/server/web';
 import { CONTENT_SECURITY_POLICY } from '../src/server/web-page';
+import { makeDevCerts, type DevCerts } from './helpers/dev-certs';
 import { MOBILENET_JSON, sharedFixture } from './helpers/fixtures';
 import { scrapeMetrics } from './helpers/grpc-client';
 
@@ -116,6 +117,20 @@ describe('web port (--web-port): gRPC-web and Connect over the gRPC port’s han
     }
   });
 
+  it("carries the caller's deadline to the server: a frame whose deadline passes in the queue is dropped there", async () => {
+    const webClient = createClient(InferenceService, createGrpcWebTransport({ baseUrl: `http://127.0.0.1:${web}`, httpVersion: '1.1', interceptors: [withToken(TOKEN)] }));
+    const before = server.batcher.stats();
+    // Alone in the queue of a max-batch-2 server with a 60 s batching delay: only its deadline can end it.
+    const err = await webClient.classify({ image: cat, topK: 1 }, { timeoutMs: 300 }).then(() => undefined, (e: unknown) => ConnectError.from(e));
+    expect(err?.code).to.equal(Code.DeadlineExceeded);
+    const t0 = Date.now();
+    while (server.batcher.stats().queued > 0 && Date.now() - t0 < 30_000) await new Promise((r) => setTimeout(r, 5));
+    const after = server.batcher.stats();
+    expect(after.queued, 'the image left the queue').to.equal(0);
+    expect(after.deadlineDropped + after.cancelled - before.deadlineDropped - before.cancelled).to.equal(1);
+    expect(after.batches).to.equal(before.batches);
+  });
+
   it('refuses a call without a valid token (UNAUTHENTICATED, counted), the same as the gRPC port', async () => {
     const none = await request(web, 'POST', '/inference.v1.InferenceService/Ping', json, '{}');
     expect(none.status).to.equal(401);
@@ -177,6 +192,31 @@ describe('web port (--web-port): gRPC-web and Connect over the gRPC port’s han
     expect(String(call.headers['access-control-expose-headers'])).to.match(/Grpc-Status/i);
     const foreign = await request(web, 'POST', '/inference.v1.InferenceService/Ping', { ...json, ...bearer, origin: 'https://evil.test' }, '{}');
     expect(foreign.headers['access-control-allow-origin']).to.equal(undefined);
+  });
+});
+
+describe('web port over TLS (the gRPC port’s --tls-* files)', function () {
+  let certs: DevCerts;
+  let server: RunningServer;
+
+  before(async function () {
+    certs = makeDevCerts();
+    server = await startServer({ port: 0, host: '127.0.0.1', webPort: 0, tlsCert: certs.serverCert, tlsKey: certs.serverKey, logLevel: 'error', backend: 'cpu', model: sharedFixture(this, MOBILENET_JSON), normalize: 'signed' });
+  });
+  after(async () => {
+    await server?.shutdown(0);
+    certs?.remove();
+  });
+
+  it('serves Connect over HTTPS with HTTP/2 and HTTP/1.1, and refuses plaintext', async () => {
+    const ca = fs.readFileSync(certs.ca);
+    for (const httpVersion of ['2', '1.1'] as const) {
+      const client = createClient(InferenceService, createConnectTransport({ baseUrl: `https://localhost:${server.webPort}`, httpVersion, nodeOptions: { ca } }));
+      const info = await client.getServerInfo({});
+      expect(info.tls, `HTTP/${httpVersion}`).to.equal(true);
+    }
+    const plain = await request(server.webPort!, 'POST', '/inference.v1.InferenceService/Ping', json, '{}').then(() => 'answered', (e: Error) => e.message);
+    expect(plain).to.not.equal('answered');
   });
 });
 

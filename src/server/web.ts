@@ -130,7 +130,8 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
 
   const listen = (host: string): Promise<number> =>
     new Promise((resolve, reject) => {
-      const onError = (err: Error): void => reject(new Error(`cannot bind the web port ${host}:${o.port}: ${err.message}`));
+      const where = host.includes(':') ? `[${host}]:${o.port}` : `${host}:${o.port}`;
+      const onError = (err: Error): void => reject(new Error(`cannot bind the web port ${where}: ${err.message}`));
       server.once('error', onError);
       server.listen(o.port, host, () => {
         server.off('error', onError);
