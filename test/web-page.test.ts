@@ -51,6 +51,7 @@ describe('browser page (real Chromium, fake camera, real MobileNet)', function (
     const photo = sharedFixture(this, 'images/chelsea.jpg');
     const camera = path.join(tmp.path, 'camera.y4m');
     await writeY4m(photo, camera);
+    fs.copyFileSync(photo, path.join(tmp.path, 'chelsea.jpg'));
     open = await startServer({ port: 0, host: '127.0.0.1', webPort: 0, model, normalize: 'signed', logLevel: 'error' });
     process.env.INFER_TOKENS = TOKEN;
     try {
@@ -113,6 +114,31 @@ describe('browser page (real Chromium, fake camera, real MobileNet)', function (
     fs.mkdirSync(path.join(ROOT, 'out'), { recursive: true });
     await page.screenshot({ path: path.join(ROOT, 'out', 'web-page.png'), fullPage: true });
     expect(problems.list, 'no page errors, CSP violations or failed requests').to.deep.equal([]);
+    await page.close();
+  });
+
+  it('sends full frames when asked (the bytes-vs-server-CPU toggle), and classifies an image file', async () => {
+    const page = await browser!.newPage();
+    const problems = watch(page);
+    await page.goto(`http://127.0.0.1:${open!.webPort}/?source=camera&fps=5&duration=2&warmup=0&encode=full&autostart=1`);
+    await page.waitForFunction("document.getElementById('run-json').textContent !== '' || !document.getElementById('error').hidden", { timeout: RUN_WAIT_MS });
+    expect(await textOf(page, 'error')).to.equal('');
+    const full = JSON.parse(await textOf(page, 'run-json')) as { settings: Record<string, unknown>; summary: Record<string, number> };
+    expect(full.settings).to.include({ encode: 'full', frameSize: '640x480', source: 'camera 640×480' });
+    expect(full.summary.ok).to.be.at.least(1);
+    expect(full.summary.errors).to.equal(0);
+
+    await page.goto(`http://127.0.0.1:${open!.webPort}/?source=file&fps=5&duration=2&warmup=0`);
+    const input = await page.$('#file');
+    await (input as unknown as { uploadFile(p: string): Promise<void> }).uploadFile(path.join(tmp.path, 'chelsea.jpg'));
+    await page.click('#start');
+    await page.waitForFunction("document.getElementById('run-json').textContent !== '' || !document.getElementById('error').hidden", { timeout: RUN_WAIT_MS });
+    expect(await textOf(page, 'error')).to.equal('');
+    const file = JSON.parse(await textOf(page, 'run-json')) as { settings: Record<string, unknown>; summary: Record<string, number> };
+    expect(file.settings).to.include({ source: 'file chelsea.jpg', encode: 'model', frameSize: '224x224' });
+    expect(file.summary.ok).to.be.at.least(1);
+    expect(await textOf(page, 'top1-label')).to.match(/cat|tabby|lynx/i);
+    expect(problems.list).to.deep.equal([]);
     await page.close();
   });
 

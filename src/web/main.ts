@@ -141,6 +141,7 @@ async function main(): Promise<void> {
       const size = s.encode === 'full' ? 'full' : { width: info.model?.inputWidth || 224, height: info.model?.inputHeight || 224 };
       const encoder = frameEncoder(source, size);
       text('frame-size', `${encoder.width}×${encoder.height} JPEG`);
+      text('target-fps', String(s.fps));
       const started = new Date();
       const t0 = performance.now();
       let phase = -1;
