@@ -6,7 +6,7 @@
  * frame's due time, achieved fps, drops, the server breakdown, the verdict — has rtinfer's definition and
  * the JSON is rtinfer's `--json` document (verb "stream"), which `rtinfer report` renders.
  */
-import { toBinary } from '@bufbuild/protobuf';
+import { create, toBinary } from '@bufbuild/protobuf';
 import { ClassifyRequestSchema, ClassifyResponseSchema, type ClassifyResponse } from '../gen/inference/v1/inference_pb';
 import { outcomesPerSlot, type DoneFn } from '../measure/call';
 import { runLoadOn, type LoadResult } from '../measure/load-run';
@@ -54,8 +54,8 @@ export function runFrames(o: FrameRunOptions): Promise<LoadResult> {
     o.encoder
       .encode()
       .then(async (image) => {
-        const req = { image, topK: s.topK, requestId: String(seq), clientSendUnixNanos: BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6)) };
-        const bytesUp = toBinary(ClassifyRequestSchema, { $typeName: 'inference.v1.ClassifyRequest', ...req }).length;
+        const req = create(ClassifyRequestSchema, { image, topK: s.topK, requestId: String(seq), clientSendUnixNanos: BigInt(Math.round((performance.timeOrigin + performance.now()) * 1e6)) });
+        const bytesUp = toBinary(ClassifyRequestSchema, req).length;
         try {
           const res = await o.client.classify(req, { timeoutMs: s.deadlineMs });
           finish({ response: res, bytes: image.length }, () => {

@@ -265,7 +265,6 @@ async function main(): Promise<void> {
         text('ping-rfc3550-ms', ms(f.rfc3550Ms));
         text('ping-error', f.error ?? '');
       },
-      new AbortController().signal,
     ).finally(() => {
       button.disabled = false;
     });
