@@ -4,8 +4,10 @@
  * gets a default route, and none forwards: the client can reach only the edge's public addresses, and the
  * servers only the edge (firewall.ts narrows that further to the tunnel).
  */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { run, runIn } from './run';
-import { CLIENT_LINK, HOSTS, LAB_PREFIX, SERVER_LINKS, SERVERS, nsOf, type HostName, type Link } from './topology';
+import { CLIENT_LINK, EDGE_ADDRESS, EDGE_SERVERNAME, HOSTS, LAB_PREFIX, SERVER_LINKS, SERVERS, nsOf, type HostName, type Link } from './topology';
 
 /** Namespaces of ours that exist now (by prefix), whether or not a state file remembers them. */
 export function existingNamespaces(): string[] {
@@ -44,8 +46,32 @@ export function createHostsAndLinks(onNamespace: (ns: string) => void): void {
     createNamespace(h);
     onNamespace(nsOf(h));
   }
+  writeClientHostsFile();
   createLink(CLIENT_LINK);
   for (const s of SERVERS) createLink(SERVER_LINKS[s]);
+}
+
+/**
+ * The client resolves EDGE_SERVERNAME to the edge's addresses: `ip netns exec` mounts
+ * /etc/netns/NS/hosts over /etc/hosts for commands run in that namespace.
+ */
+export function hostsFileDir(host: HostName): string {
+  return `/etc/netns/${nsOf(host)}`;
+}
+
+export function writeClientHostsFile(): void {
+  fs.mkdirSync(hostsFileDir('client'), { recursive: true });
+  const lines = ['127.0.0.1 localhost', '::1 localhost', `${EDGE_ADDRESS.ipv4} ${EDGE_SERVERNAME}`, `${EDGE_ADDRESS.ipv6} ${EDGE_SERVERNAME}`];
+  fs.writeFileSync(path.join(hostsFileDir('client'), 'hosts'), `${lines.join('\n')}\n`);
+}
+
+/** /etc/netns directories of ours (by prefix). */
+export function existingHostsDirs(): string[] {
+  if (!fs.existsSync('/etc/netns')) return [];
+  return fs
+    .readdirSync('/etc/netns')
+    .filter((n) => n.startsWith(`${LAB_PREFIX}-`))
+    .map((n) => path.join('/etc/netns', n));
 }
 
 /** PIDs of every process inside one of our namespaces (`ip netns pids`). */

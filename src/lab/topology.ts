@@ -48,7 +48,12 @@ export const SERVER_LINKS: Record<ServerName, Link> = {
   'server-b': link('edge', 'srvb0', 'server-b', 'edge0', 3),
 };
 
-export const WG_DEV = 'wg0';
+/**
+ * WireGuard interface names, unique machine-wide although each lives in its own namespace: wireguard-go's
+ * control socket is /var/run/wireguard/NAME.sock, a path every namespace shares.
+ */
+export const WG_DEVS: Record<'edge' | ServerName, string> = { edge: `${LAB_PREFIX}-wg-e`, 'server-a': `${LAB_PREFIX}-wg-a`, 'server-b': `${LAB_PREFIX}-wg-b` };
+export const WG_SOCKET_DIR = '/var/run/wireguard';
 export const WG_PORT = 51820;
 /** Addresses inside the tunnel (one /24 and one /64 shared by the edge and both servers). */
 export const TUNNEL: Record<'edge' | ServerName, DualAddress> = {
