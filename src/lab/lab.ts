@@ -25,9 +25,12 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** gRPC goes through the impairment proxies only when an impairment was asked for (lab decision record). */
 const viaProxy = (o: LabOptions): boolean => o.delayMs !== undefined || o.jitterMs !== undefined;
 
+const isServer = (p: LabProcess): boolean => (SERVERS as readonly string[]).includes(p.role);
+
+/** Namespaces and every process but the servers alive (a stopped server is restarted in place by `up`). */
 function healthy(s: LabState): boolean {
   const ns = new Set(existingNamespaces());
-  return s.ready && HOSTS.every((h) => ns.has(nsOf(h))) && s.processes.every(isAlive);
+  return s.ready && HOSTS.every((h) => ns.has(nsOf(h))) && s.processes.filter((p) => !isServer(p)).every(isAlive);
 }
 
 const byRole = (s: LabState, role: string): LabProcess | undefined => s.processes.find((p) => p.role === role);
@@ -108,12 +111,17 @@ async function reconfigure(s: LabState, o: LabOptions, say: Say): Promise<LabSta
   const save = (): void => writeState(s);
   const was = s.options;
   s.options = o;
-  if (JSON.stringify(was.serverArgs) !== JSON.stringify(o.serverArgs)) {
-    say('server flags changed: restarting both servers');
-    const old = s.processes.filter((p) => (SERVERS as readonly string[]).includes(p.role));
-    await Promise.all(old.map((p) => stopProcess(p, 15_000)));
-    s.processes = s.processes.filter((p) => !old.includes(p));
-    await startServers(s, save);
+  const servers = s.processes.filter(isServer);
+  const argsChanged = JSON.stringify(was.serverArgs) !== JSON.stringify(o.serverArgs);
+  const restart = argsChanged ? servers : servers.filter((p) => !isAlive(p));
+  if (restart.length > 0) {
+    say(argsChanged ? 'server flags changed: restarting both servers' : `restarting ${restart.map((p) => p.role).join(', ')} (not running)`);
+    await Promise.all(restart.map((p) => stopProcess(p, 15_000)));
+    s.processes = s.processes.filter((p) => !restart.includes(p));
+    const started = restart.map((p) => startServer(s.dir, p.role as ServerName, o.serverArgs));
+    s.processes.push(...started);
+    save();
+    await Promise.all(started.map((p) => waitServerReady(p)));
   }
   if (was.rateMbit !== o.rateMbit) {
     say(o.rateMbit === undefined ? 'bottleneck removed' : `bottleneck: tbf ${o.rateMbit} Mbit/s`);
