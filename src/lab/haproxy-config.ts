@@ -102,7 +102,7 @@ export function renderHaproxyConfig(i: HaproxyConfigInput): string {
     '  balance leastconn',
     `  option httpchk GET ${e.readinessPath}`,
     '  http-check expect status 200',
-    `  default-server inter ${e.checkInterval} fall ${e.checkFall} rise ${e.checkRise}`,
+    `  default-server inter ${e.checkInterval} fall ${e.checkFall} rise ${e.checkRise} pool-purge-delay ${e.connectionIdleTimeout}`,
     '  retry-on conn-failure',
     `  retries ${e.retries}`,
     '  option redispatch 1',
