@@ -271,6 +271,7 @@ export function statusText(st: LabStatus | undefined): string {
     ...st.servers.map((s) => `${s.name}: ${s.address} (tunnel) pid ${s.pid} ${s.alive ? 'alive' : 'DEAD'}${s.edge_status ? `, edge sees ${s.edge_status}` : ''}`),
     `bottleneck ${imp.rate_mbit === undefined ? 'none' : `${imp.rate_mbit} Mbit/s`}; edge↔server ${imp.via_proxy ? `delay ${imp.delay_ms ?? 0} ms, jitter ${imp.jitter_ms ?? 0} ms (impairment proxy)` : 'direct'}`,
     `namespaces: ${st.namespaces.join(' ')}`,
+    `try: npm run lab -- exec client -- node bin/rtinfer.js classify --target ${st.edge.servername}:${st.edge.port} --ca ${st.edge.ca} --token ${st.token} IMAGE`,
     `logs and configs: ${st.dir}`,
   ].join('\n');
 }
