@@ -3,7 +3,7 @@
  * message and exit 1 for what is missing, the HAProxy config HAProxy itself accepts, and Envoy's config
  * rendered for the lab passing the same static validation as deploy/envoy/envoy.yaml.
  */
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { expect } from 'chai';
 import * as YAML from 'yaml';
 import * as fs from 'node:fs';
@@ -15,6 +15,7 @@ import { renderEnvoyConfig } from '../src/lab/envoy-config';
 import { renderHaproxyConfig } from '../src/lab/haproxy-config';
 import { missingRequirement, onPath } from '../src/lab/requirements';
 import { TUNNEL, PROXY_PORTS } from '../src/lab/topology';
+import { readImpairmentFile } from '../src/lab/impair-proxy-cli';
 import { validateEnvoyConfig } from './helpers/envoy-validator';
 import { sharedFixture } from './helpers/fixtures';
 import { edgeFlags, LAB_CLI, labStatus, labUp, mobilenetFlags, requireLab, rtinferInClient, runNode } from './helpers/lab';
@@ -56,7 +57,7 @@ describe('lab command line', function () {
     }
     // The real CLI, with nothing on PATH: exit 1, one line.
     const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
-      require('node:child_process').execFile(process.execPath, [LAB_CLI, 'up'], { env: { PATH: '/nonexistent' } }, (err: { code?: number } | null, _o: string, stderr: string) => resolve({ code: err?.code ?? 0, stderr }));
+      execFile(process.execPath, [LAB_CLI, 'up'], { env: { PATH: '/nonexistent' } }, (err, _o, stderr) => resolve({ code: typeof err?.code === 'number' ? err.code : err ? -1 : 0, stderr }));
     });
     expect(r.code).to.equal(1);
     expect(r.stderr.trim().split('\n')).to.have.length(1);
@@ -116,6 +117,29 @@ describe('lab edge configs', function () {
       expect(res.predictions![0].label).to.match(/cat/i);
     } finally {
       await runNode([LAB_CLI, 'down']);
+    }
+  });
+});
+
+describe('impairment proxy --config file (what the lab re-reads on SIGHUP)', function () {
+  it('reads delay and jitter; names the file and the problem otherwise', function () {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rti-lab-imp-'));
+    const f = path.join(dir, 'impairment.json');
+    try {
+      fs.writeFileSync(f, '{"delayMs":5,"jitterMs":1}');
+      expect(readImpairmentFile(f)).to.deep.equal({ delayMs: 5, jitterMs: 1 });
+      for (const [text, why] of [
+        ['{', /--config .*impairment\.json: /],
+        ['[]', /not a JSON object/],
+        ['{"delay":5}', /unknown keys delay/],
+        ['{"delayMs":-1}', /delayMs must be a number ≥ 0/],
+        ['{"jitterDistribution":"pareto"}', /'normal' or 'uniform'/],
+      ] as const) {
+        fs.writeFileSync(f, text);
+        expect(() => readImpairmentFile(f), text).to.throw(why);
+      }
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 });

@@ -206,6 +206,8 @@ export async function down(say: Say): Promise<DownReport> {
   // wireguard-go removes its control socket when stopped; one killed with SIGKILL leaves it behind.
   for (const f of wgSockets()) fs.rmSync(f, { force: true });
   for (const d of existingHostsDirs()) fs.rmSync(d, { recursive: true, force: true });
+  // /etc/netns itself only holds per-namespace files; an empty one is what the lab's client entry left.
+  if (fs.existsSync('/etc/netns') && fs.readdirSync('/etc/netns').length === 0) fs.rmdirSync('/etc/netns');
   fs.rmSync(labDir(), { recursive: true, force: true });
   const leftovers = [...existingNamespaces().map((n) => `namespace ${n}`), ...wgSockets(), ...existingHostsDirs(), ...(fs.existsSync(labDir()) ? [labDir()] : [])];
   for (const l of stopped) say(`stopped ${l}`);
