@@ -63,6 +63,19 @@ describe('lab command line', function () {
     expect(r.stderr.trim().split('\n')).to.have.length(1);
     expect(r.stderr).to.match(process.getuid?.() === 0 ? /'ip' not found on PATH \(apt-get install iproute2\)/ : /needs root/);
   });
+
+  it('run by an ordinary user: exit 1, one line saying it needs root', async function () {
+    // As root, drop to nobody with setpriv (util-linux); as an ordinary user, just run it.
+    const asRoot = process.getuid?.() === 0;
+    if (asRoot && !onPath('setpriv')) this.skip();
+    const cmd = asRoot ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, LAB_CLI, 'up'] : [process.execPath, LAB_CLI, 'up'];
+    const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
+      execFile(cmd[0], cmd.slice(1), (err, _o, stderr) => resolve({ code: typeof err?.code === 'number' ? err.code : err ? -1 : 0, stderr }));
+    });
+    expect(r.code, r.stderr).to.equal(1);
+    expect(r.stderr.trim().split('\n')).to.have.length(1);
+    expect(r.stderr).to.match(/^lab: needs root/);
+  });
 });
 
 describe('lab edge configs', function () {
