@@ -36,6 +36,8 @@ describe('lab command line', function () {
   });
 
   it('usage errors exit 2 with the usage; an unknown host for exec too', async function () {
+    const badName = await new Promise<number>((resolve) => execFile(process.execPath, [LAB_CLI, 'status'], { env: { ...process.env, RTINFER_LAB: 'Not-A-Name' } }, (err) => resolve(typeof err?.code === 'number' ? err.code : 0)));
+    expect(badName, 'RTINFER_LAB=Not-A-Name').to.equal(2);
     for (const args of [[], ['sideways'], ['up', '--rate-mbit', 'fast'], ['exec', 'mars', '--', 'true'], ['exec', 'client']]) {
       const r = await runNode([LAB_CLI, ...args]);
       expect(r.code, args.join(' ')).to.equal(2);

@@ -6,7 +6,7 @@ import { spawnSync } from 'node:child_process';
 import { down, status, statusText, up } from './lab';
 import { missingRequirement, type EdgeKind } from './requirements';
 import type { LabOptions } from './state';
-import { HOSTS, nsOf, type HostName } from './topology';
+import { HOSTS, labName, nsOf, type HostName } from './topology';
 
 export const USAGE = `usage:
   npm run lab -- up [--rate-mbit N] [--delay-ms D] [--jitter-ms J] [--edge haproxy|envoy] [server flags…]
@@ -57,6 +57,11 @@ export async function main(argv: string[]): Promise<number> {
   const [verb, ...args] = argv;
   const say = (l: string): void => void process.stderr.write(`lab: ${l}\n`);
   try {
+    try {
+      labName();
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
     if (verb === 'up') {
       const o = parseUpArgs(args);
       const missing = missingRequirement(o.edge);

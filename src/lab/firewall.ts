@@ -6,7 +6,7 @@
  * address, answer nobody but the edge through the tunnel.
  */
 import { runIn } from './run';
-import { SERVER_LINKS, TUNNEL, WG_DEVS, WG_PORT, type ServerName } from './topology';
+import { SERVER_LINKS, TUNNEL, wgDev, WG_PORT, type ServerName } from './topology';
 
 export function serverRuleset(server: ServerName): string {
   const under = SERVER_LINKS[server];
@@ -19,8 +19,8 @@ export function serverRuleset(server: ServerName): string {
     `    iifname "${under.b.dev}" ip saddr ${under.a.addr.ipv4} udp dport ${WG_PORT} accept`,
     `    iifname "${under.b.dev}" ip6 saddr ${under.a.addr.ipv6} udp dport ${WG_PORT} accept`,
     `    iifname "${under.b.dev}" icmpv6 type { nd-neighbor-solicit, nd-neighbor-advert, nd-router-advert } accept`,
-    `    iifname "${WG_DEVS[server]}" ip saddr ${TUNNEL.edge.ipv4} accept`,
-    `    iifname "${WG_DEVS[server]}" ip6 saddr ${TUNNEL.edge.ipv6} accept`,
+    `    iifname "${wgDev(server)}" ip saddr ${TUNNEL.edge.ipv4} accept`,
+    `    iifname "${wgDev(server)}" ip6 saddr ${TUNNEL.edge.ipv6} accept`,
     '  }',
     '}',
     '',

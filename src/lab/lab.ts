@@ -15,7 +15,7 @@ import { reloadProxies, startProxies, writeImpairment } from './proxies';
 import { startServer, waitServerReady } from './servers';
 import { readState, writeState, type LabOptions, type LabState } from './state';
 import { setBottleneck } from './bottleneck';
-import { EDGE_ADDRESS, EDGE_PORT, EDGE_SERVERNAME, HOSTS, SERVERS, SERVER_GRPC_PORT, TUNNEL, WG_DEVS, WG_SOCKET_DIR, labDir, nsOf, stateFile, type ServerName } from './topology';
+import { EDGE_ADDRESS, EDGE_PORT, EDGE_SERVERNAME, HOSTS, SERVERS, SERVER_GRPC_PORT, TUNNEL, wgDev, WG_SOCKET_DIR, labDir, nsOf, stateFile, type ServerName } from './topology';
 import { startTunnels } from './wireguard';
 
 export type Say = (line: string) => void;
@@ -165,7 +165,7 @@ export async function up(o: LabOptions, say: Say): Promise<LabState> {
 }
 
 function wgSockets(): string[] {
-  return Object.values(WG_DEVS)
+  return (['edge', ...SERVERS] as const).map(wgDev)
     .map((d) => path.join(WG_SOCKET_DIR, `${d}.sock`))
     .filter((f) => fs.existsSync(f));
 }

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { run, runIn } from './run';
-import { CLIENT_LINK, EDGE_ADDRESS, EDGE_SERVERNAME, HOSTS, LAB_PREFIX, SERVER_LINKS, SERVERS, nsOf, type HostName, type Link } from './topology';
+import { CLIENT_LINK, EDGE_ADDRESS, EDGE_SERVERNAME, HOSTS, labName, SERVER_LINKS, SERVERS, nsOf, type HostName, type Link } from './topology';
 
 /** Namespaces of ours that exist now (by prefix), whether or not a state file remembers them. */
 export function existingNamespaces(): string[] {
@@ -15,7 +15,7 @@ export function existingNamespaces(): string[] {
   return out
     .split('\n')
     .map((l) => l.trim().split(/\s+/)[0])
-    .filter((n) => n.startsWith(`${LAB_PREFIX}-`));
+    .filter((n) => n.startsWith(`${labName()}-`));
 }
 
 export function createNamespace(host: HostName): void {
@@ -70,7 +70,7 @@ export function existingHostsDirs(): string[] {
   if (!fs.existsSync('/etc/netns')) return [];
   return fs
     .readdirSync('/etc/netns')
-    .filter((n) => n.startsWith(`${LAB_PREFIX}-`))
+    .filter((n) => n.startsWith(`${labName()}-`))
     .map((n) => path.join('/etc/netns', n));
 }
 

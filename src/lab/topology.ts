@@ -10,7 +10,19 @@
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-export const LAB_PREFIX = 'rtilab';
+export const DEFAULT_LAB_NAME = 'rtilab';
+
+/**
+ * The lab's name, RTINFER_LAB (default rtilab): the prefix of everything of the lab that is visible
+ * machine-wide (namespaces, WireGuard interface names, the state directory), so labs with different names
+ * never touch each other's parts. Addresses and ports live inside the namespaces and may repeat.
+ * At most 8 characters: interface names (NAME-wg-e) are limited to 15.
+ */
+export function labName(): string {
+  const n = process.env.RTINFER_LAB ?? DEFAULT_LAB_NAME;
+  if (!/^[a-z][a-z0-9]{0,7}$/.test(n)) throw new Error(`RTINFER_LAB is 1–8 lowercase letters or digits, starting with a letter (got '${n}'): it prefixes interface names, which Linux limits to 15 characters`);
+  return n;
+}
 /** The ULA /48 every IPv6 address of the lab lives in. */
 export const ULA_48 = 'fd72:7469:6e66';
 
@@ -20,7 +32,7 @@ export type ServerName = 'server-a' | 'server-b';
 export const SERVERS: readonly ServerName[] = ['server-a', 'server-b'];
 
 export function nsOf(host: HostName): string {
-  return `${LAB_PREFIX}-${host}`;
+  return `${labName()}-${host}`;
 }
 
 export interface DualAddress {
@@ -52,7 +64,9 @@ export const SERVER_LINKS: Record<ServerName, Link> = {
  * WireGuard interface names, unique machine-wide although each lives in its own namespace: wireguard-go's
  * control socket is /var/run/wireguard/NAME.sock, a path every namespace shares.
  */
-export const WG_DEVS: Record<'edge' | ServerName, string> = { edge: `${LAB_PREFIX}-wg-e`, 'server-a': `${LAB_PREFIX}-wg-a`, 'server-b': `${LAB_PREFIX}-wg-b` };
+export function wgDev(host: 'edge' | ServerName): string {
+  return `${labName()}-wg-${host === 'edge' ? 'e' : host === 'server-a' ? 'a' : 'b'}`;
+}
 export const WG_SOCKET_DIR = '/var/run/wireguard';
 export const WG_PORT = 51820;
 /** Addresses inside the tunnel (one /24 and one /64 shared by the edge and both servers). */
@@ -76,7 +90,7 @@ export const PROXY_PORTS: Record<ServerName, number> = { 'server-a': 18001, 'ser
 
 /** Where the lab keeps its state file, keys, certificates, configs and logs; `down` removes it whole. */
 export function labDir(): string {
-  return path.join(os.tmpdir(), `${LAB_PREFIX}-state`);
+  return path.join(os.tmpdir(), `${labName()}-state`);
 }
 export function stateFile(): string {
   return path.join(labDir(), 'state.json');

@@ -8,7 +8,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startIn, type LabProcess } from './processes';
 import { run, runIn } from './run';
-import { SERVER_LINKS, SERVERS, TUNNEL, WG_DEVS, WG_PORT, type ServerName } from './topology';
+import { SERVER_LINKS, SERVERS, TUNNEL, wgDev, WG_PORT, type ServerName } from './topology';
 
 type WgHost = 'edge' | ServerName;
 
@@ -28,10 +28,10 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 async function waitForInterface(host: WgHost, proc: LabProcess): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    if (runIn(host, 'ip', ['link', 'show', WG_DEVS[host]], { allowFail: true }).status === 0) return;
+    if (runIn(host, 'ip', ['link', 'show', wgDev(host)], { allowFail: true }).status === 0) return;
     await sleep(50);
   }
-  throw new Error(`wireguard-go did not create ${WG_DEVS[host]} in ${host} within 5 s; see ${proc.log}`);
+  throw new Error(`wireguard-go did not create ${wgDev(host)} in ${host} within 5 s; see ${proc.log}`);
 }
 
 function peerArgs(peerKey: string, allowed: { ipv4: string; ipv6: string }, endpoint: string): string[] {
@@ -45,18 +45,18 @@ export async function startTunnels(dir: string, onProcess: (p: LabProcess) => vo
   // Silences wireguard-go's banner recommending the kernel module, which this kernel cannot load.
   const env = { ...process.env, WG_I_PREFER_BUGGY_USERSPACE_TO_POLISHED_KMOD: '1' };
   for (const h of hosts) {
-    const proc = startIn(h, `wireguard-go@${h}`, ['wireguard-go', '-f', WG_DEVS[h]], path.join(dir, `wireguard-${h}.log`), env);
+    const proc = startIn(h, `wireguard-go@${h}`, ['wireguard-go', '-f', wgDev(h)], path.join(dir, `wireguard-${h}.log`), env);
     onProcess(proc);
     await waitForInterface(h, proc);
   }
   const edgePeers = SERVERS.flatMap((s) => peerArgs(keys[s].publicKey, TUNNEL[s], `${SERVER_LINKS[s].b.addr.ipv4}:${WG_PORT}`));
-  runIn('edge', 'wg', ['set', WG_DEVS.edge, 'listen-port', String(WG_PORT), 'private-key', keys.edge.privateFile, ...edgePeers]);
+  runIn('edge', 'wg', ['set', wgDev('edge'), 'listen-port', String(WG_PORT), 'private-key', keys.edge.privateFile, ...edgePeers]);
   for (const s of SERVERS) {
-    runIn(s, 'wg', ['set', WG_DEVS[s], 'listen-port', String(WG_PORT), 'private-key', keys[s].privateFile, ...peerArgs(keys.edge.publicKey, TUNNEL.edge, `${SERVER_LINKS[s].a.addr.ipv4}:${WG_PORT}`)]);
+    runIn(s, 'wg', ['set', wgDev(s), 'listen-port', String(WG_PORT), 'private-key', keys[s].privateFile, ...peerArgs(keys.edge.publicKey, TUNNEL.edge, `${SERVER_LINKS[s].a.addr.ipv4}:${WG_PORT}`)]);
   }
   for (const h of hosts) {
-    runIn(h, 'ip', ['addr', 'add', `${TUNNEL[h].ipv4}/24`, 'dev', WG_DEVS[h]]);
-    runIn(h, 'ip', ['-6', 'addr', 'add', `${TUNNEL[h].ipv6}/64`, 'dev', WG_DEVS[h], 'nodad']);
-    runIn(h, 'ip', ['link', 'set', WG_DEVS[h], 'up']);
+    runIn(h, 'ip', ['addr', 'add', `${TUNNEL[h].ipv4}/24`, 'dev', wgDev(h)]);
+    runIn(h, 'ip', ['-6', 'addr', 'add', `${TUNNEL[h].ipv6}/64`, 'dev', wgDev(h), 'nodad']);
+    runIn(h, 'ip', ['link', 'set', wgDev(h), 'up']);
   }
 }

@@ -8,6 +8,12 @@ import { missingRequirement, type EdgeKind } from '../../src/lab/requirements';
 import type { LabStatus } from '../../src/lab/lab';
 import { sharedFixture, MOBILENET_JSON } from './fixtures';
 
+/**
+ * Tests build a lab of their own, named after this process (RTINFER_LAB, inherited by every lab command
+ * they run), so they never touch a lab someone else has up on the same machine, nor it theirs.
+ */
+process.env.RTINFER_LAB = `rtl${process.pid % 100000}`;
+
 export const ROOT = path.resolve(__dirname, '..', '..', '..');
 export const LAB_CLI = path.join(ROOT, 'dist', 'src', 'lab', 'cli.js');
 const RTINFER = path.join(ROOT, 'bin', 'rtinfer.js');
