@@ -15,6 +15,7 @@ import { reloadProxies, startProxies, writeImpairment } from './proxies';
 import { startServer, waitServerReady } from './servers';
 import { readState, writeState, type LabOptions, type LabState } from './state';
 import { setBottleneck } from './bottleneck';
+import { runIn } from './run';
 import { EDGE_ADDRESS, EDGE_PORT, EDGE_SERVERNAME, HOSTS, SERVERS, SERVER_GRPC_PORT, TUNNEL, wgDev, WG_SOCKET_DIR, labDir, nsOf, stateFile, type ServerName } from './topology';
 import { startTunnels } from './wireguard';
 
@@ -50,12 +51,18 @@ async function waitEdgeReady(s: LabState, timeoutMs = 60_000): Promise<void> {
       } catch (e) {
         last = e instanceof Error ? e.message : String(e);
       }
-    } else if (fs.existsSync(edgeLog(s.dir))) {
-      return; // Envoy: no admin access from here; its own health checks gate traffic
+    } else if (edgeAccepts()) {
+      return; // Envoy: its listener is up; its own health checks gate traffic to the servers
     }
     if (Date.now() > until) throw new Error(`the edge does not see both servers UP within ${timeoutMs} ms (last: ${last}); see ${edge.log}`);
     await sleep(200);
   }
+}
+
+/** Whether the edge's public port accepts a TCP connection from the client namespace. */
+function edgeAccepts(): boolean {
+  const script = `require('net').connect(${EDGE_PORT}, '${EDGE_ADDRESS.ipv4}').on('connect', () => process.exit(0)).on('error', () => process.exit(1))`;
+  return runIn('client', process.execPath, ['-e', script], { allowFail: true }).status === 0;
 }
 
 function tail(file: string, n = 15): string {
