@@ -27,7 +27,7 @@ function fakeOpenRun(frames: Frame[], clientBusy = 0): LoadResult {
     rec.sent(0, f.dueMs * 1e6, sent, true);
     rec.ended(ok, sent + f.serviceMs * 1e6);
   }
-  return { ...rec.result(), mode: 'open', unfinished: 0, elapsedNs: rec.lastEndNs(), clientBusy, endReason: 'duration', warmupRequests: 0 };
+  return { ...rec.result(), mode: 'open', unfinished: 0, elapsedNs: rec.lastEndNs(), startUnixMs: 0, clientBusy, endReason: 'duration', warmupRequests: 0 };
 }
 
 /** `n` frames at `fps`; `late(i)` says how late frame i left, `service(i)` how long it took. */
