@@ -59,6 +59,8 @@ export interface ServiceContext {
   metrics?: ServerMetrics;
   /** Frames of one ClassifyStream in flight before the server stops reading that stream. Default 32. */
   streamWindow?: number;
+  /** This replica's name, in every response (server_id). */
+  serverId: string;
 }
 
 /** Set on a request whose bytes were not a valid message (see safeDeserialize). */
@@ -223,7 +225,7 @@ export function createInferenceService(ctx: ServiceContext): InferenceServiceSer
       (predictions) => {
         finishTiming(timing, recvMono);
         ctx.metrics?.observeTiming(timing);
-        callback(null, { requestId: req.requestId, predictions, model: ref, timing, error: undefined });
+        callback(null, { requestId: req.requestId, predictions, model: ref, timing, error: undefined, serverId: ctx.serverId });
       },
       (err: unknown) => {
         const s = toStatus(err);
@@ -265,7 +267,7 @@ export function createInferenceService(ctx: ServiceContext): InferenceServiceSer
         (predictions) => {
           ctx.metrics?.observeTiming({ ...timing, totalNanos: process.hrtime.bigint() - recvMono });
           ctx.metrics?.streamFrames.inc({ code: 'OK' });
-          answer({ resp: { requestId: req.requestId, predictions, model: ref, timing, error: undefined }, recvMono });
+          answer({ resp: { requestId: req.requestId, predictions, model: ref, timing, error: undefined, serverId: ctx.serverId }, recvMono });
         },
         (err: unknown) => {
           const s = toStatus(err);
@@ -278,6 +280,7 @@ export function createInferenceService(ctx: ServiceContext): InferenceServiceSer
               model: ref,
               timing,
               error: { code: s.code, codeName: statusName(s.code), message: s.message },
+              serverId: ctx.serverId,
             },
             recvMono,
           });
@@ -321,6 +324,7 @@ export function createInferenceService(ctx: ServiceContext): InferenceServiceSer
       serverSendUnixNanos: 0n,
       clientSendUnixNanos: req.clientSendUnixNanos,
       payloadBytesReceived: req.payload.length,
+      serverId: ctx.serverId,
     };
     resp.serverSendUnixNanos = unixNanos();
     callback(null, resp);
