@@ -23,7 +23,7 @@ import { describeServer, headerText, type ImageSet } from '../measure/load-print
 import { KEEP_WARM_INTERVAL_MS, REFERENCE_MIN_INTERVAL_MS, runPing, warmUpVia } from './ping';
 import { grpcJsTransport, TRANSPORTS, type TransportName, type UnaryTransport } from './unary-transport';
 import { AGENT_ENV, isDistributed, lateStartWarning, planAgent, startGate, type AgentPlan } from './agent';
-import { mergeRuns } from '../measure/report-merge';
+import { mergeRuns, mergeText } from '../measure/report-merge';
 import type { AgentInfo, RunReport } from '../measure/report-json';
 
 export { EXIT };
@@ -368,8 +368,7 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
         if (a.merge) {
           const files = a.runs as string[];
           const merged = mergeRuns(files.map((file) => ({ file, report: readReport(file) })), started);
-          const m = merged.merge as { agents: unknown[]; common_window_s: number; clock_skew?: { text: string } };
-          human.out(`merged ${files.length} agents: ${m.common_window_s} s common window${m.clock_skew ? `; ${m.clock_skew.text}` : ''}`);
+          human.out(mergeText(merged));
           for (const w of merged.warnings) human.err(`warning: ${w}`);
           const out = await writeHtmlReport([{ file: 'merged', report: merged }], a.out);
           human.out(`wrote ${out.html}`);
