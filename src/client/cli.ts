@@ -41,10 +41,10 @@ export function connectionOptions<T>(y: Argv<T>) {
   return y
     .option('target', { alias: 't', type: 'string', default: 'localhost:8000', describe: 'server host:port ([::1]:8000 for IPv6)' })
     .option('tls', { type: 'boolean', default: false, describe: 'use TLS (system roots unless --ca)' })
-    .option('ca', { type: 'string', describe: 'PEM CA file to trust (implies --tls)' })
+    .option('ca', { type: 'string', describe: 'PEM CA file to trust (implies --tls); default $RTINFER_CA' })
     .option('cert', { type: 'string', describe: 'PEM client certificate, for servers that require mutual TLS (needs --key; implies --tls)' })
     .option('key', { type: 'string', describe: 'PEM private key of --cert' })
-    .option('servername', { type: 'string', describe: 'TLS server name / authority override' })
+    .option('servername', { type: 'string', describe: 'TLS server name / authority override; default $RTINFER_SERVERNAME' })
     .option('token', { type: 'string', describe: 'bearer token (sent as authorization: Bearer …); default $RTINFER_TOKEN' })
     .option('deadline-ms', { type: 'number', describe: 'per-call deadline in ms (ping default: max(1000, 2×interval))' })
     .option('connections', { alias: 'n', type: 'number', default: 1, describe: 'channels (distinct TCP connections)' })
@@ -95,8 +95,16 @@ type ConnArgs = Pick<ConnectOptions, 'target' | 'tls' | 'ca' | 'cert' | 'key' | 
   json?: string;
 };
 
+/** A variable of the environment, or undefined when unset or empty. */
+function envValue(name: string): string | undefined {
+  const v = process.env[name];
+  return v === undefined || v === '' ? undefined : v;
+}
+
 function connOpts(a: ConnArgs, defaultDeadlineMs?: number): ConnectOptions {
   if (!(a.connections >= 1)) throw new UsageError('--connections must be ≥ 1');
+  // A Kubernetes agent (deploy/k8s/load) gets its CA and server name from the environment, like its token.
+  a = { ...a, ca: a.ca ?? envValue('RTINFER_CA'), servername: a.servername ?? envValue('RTINFER_SERVERNAME') };
   if (a.cert !== undefined && a.key === undefined) throw new UsageError('--cert needs --key (the private key of the certificate)');
   if (a.key !== undefined && a.cert === undefined) throw new UsageError('--key given without --cert');
   return {

@@ -287,7 +287,7 @@ export function mergeRuns(inputs: MergeInput[], now: Date = new Date()): RunRepo
   rep.errors = [...errs].map(([message, count]) => ({ message, count }));
   const w = chooseWindowSeconds(common);
   rep.stability = assessStability(windowsOf(common, w), w);
-  if (al.alignmentMs > 100) warnings.push(`the agents started ${al.startSpreadMs.toFixed(0)} ms apart; their seconds line up only to ${al.alignmentMs.toFixed(0)} ms (use --start-at)`);
+  if (al.alignmentMs > 100) warnings.push(`the agents started ${al.startSpreadMs.toFixed(0)} ms apart; their seconds line up only to ${al.alignmentMs.toFixed(0)} ms (start them with --start-at, far enough ahead that every agent is ready)`);
   rep.warnings = warnings;
 
   const set = first.report.settings as { budgetMs?: number; percentile?: number; fps?: number };
