@@ -136,6 +136,18 @@ describe('report --merge (three real bench runs)', function () {
     ping.verb = 'ping';
     expect(() => mergeRuns([{ file: 'ping.json', report: ping }])).to.throw(/ping\.json is a ping run; --merge takes bench and stream runs/);
 
+    const str = JSON.parse(fs.readFileSync(files[1], 'utf8')) as RunReport;
+    (str.series[0] as unknown as { ok: string }).ok = '12';
+    expect(() => mergeRuns([{ file: 'strings.json', report: str }])).to.throw(/strings\.json: series second 0: ok is not a number ≥ 0/);
+
+    const apart = JSON.parse(fs.readFileSync(files[1], 'utf8')) as RunReport;
+    (apart.summary as { measure_start_unix_ms: number }).measure_start_unix_ms += 2 * 3600e3;
+    expect(() => mergeRuns([{ file: files[0], report: readReport(files[0]) }, { file: 'later.json', report: apart }])).to.throw(/began 2\.0 h apart .*later\.json last\): not one distributed run/);
+
+    const notJson = path.join(tmp.path, 'truncated.json');
+    fs.writeFileSync(notJson, fs.readFileSync(files[0], 'utf8').slice(0, 100));
+    expect(() => readReport(notJson)).to.throw(/truncated\.json: /);
+
     const bad = path.join(tmp.path, 'bad.json');
     const old = JSON.parse(fs.readFileSync(files[0], 'utf8')) as RunReport;
     delete (old.summary as { latency: { hdr?: string } }).latency.hdr;

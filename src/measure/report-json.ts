@@ -262,8 +262,13 @@ export function loadRunExitCode(rep: RunReport): number {
 }
 
 export function readReport(file: string): RunReport {
-  const rep = JSON.parse(fs.readFileSync(file, 'utf8')) as RunReport;
-  if (rep.tool?.name !== TOOL_NAME || typeof rep.format_version !== 'number') {
+  let rep: RunReport;
+  try {
+    rep = JSON.parse(fs.readFileSync(file, 'utf8')) as RunReport;
+  } catch (e) {
+    throw new Error(`${file}: ${(e as Error).message}`);
+  }
+  if (rep === null || typeof rep !== 'object' || rep.tool?.name !== TOOL_NAME || typeof rep.format_version !== 'number') {
     throw new Error(`${file} is not an ${TOOL_NAME} --json run (no tool.name/format_version)`);
   }
   if (rep.format_version > FORMAT_VERSION) {

@@ -45,6 +45,12 @@ interface Agent {
 }
 
 const isNum = (x: unknown): x is number => typeof x === 'number' && Number.isFinite(x);
+const isCount = (x: unknown): x is number => isNum(x) && x >= 0;
+
+/** Agents whose measurements began further apart than this are not one distributed run. */
+const MAX_START_SPREAD_MS = 3600e3;
+
+const SERIES_FIELDS = ['ok', 'errors', 'images', 'bytes_up', 'bytes_down', 'mean_ms', 'max_ms'] as const;
 
 /** A histogram from a summary's `hdr`, with the exact min/max the summary recorded (checked against its buckets). */
 function exactHistogram(l: Latency | undefined, what: string): LatencyHistogram {
@@ -96,6 +102,15 @@ function checkRun(x: MergeInput): Agent {
     if (!isNum(s[k])) throw new Error(`${f}: summary.${k} missing or not a number (written by an ${TOOL_NAME} without lossless histograms?)`);
   }
   if (!Array.isArray(r.series)) throw new Error(`${f}: series missing`);
+  for (const p of r.series) {
+    if (!p || typeof p !== 'object') throw new Error(`${f}: a series point is not an object`);
+    for (const k of SERIES_FIELDS) if (!isCount(p[k])) throw new Error(`${f}: series second ${String(p.t_s)}: ${k} is not a number ≥ 0`);
+  }
+  for (const [k, v] of Object.entries(r.status_counts ?? {})) if (!isCount(v)) throw new Error(`${f}: status_counts.${k} is not a count`);
+  for (const e of r.errors ?? []) if (typeof e?.message !== 'string' || !isCount(e.count)) throw new Error(`${f}: an errors entry is not {message, count}`);
+  const ag = r.agent;
+  if (ag !== undefined && (!Number.isInteger(ag.index) || ag.index < 0 || !Number.isInteger(ag.count) || ag.count < 1)) throw new Error(`${f}: agent.index/count are not whole numbers`);
+  if (ag?.clock !== undefined && !(isNum(ag.clock.offset_ms) && isCount(ag.clock.error_bound_ms))) throw new Error(`${f}: agent.clock is not {offset_ms, error_bound_ms}`);
   const latency = exactHistogram(s.latency, `${f}: summary.latency`);
   const service = exactHistogram(s.service_latency, `${f}: summary.service_latency`);
   if (typeof r.histogram?.hdr === 'string' && r.histogram.hdr !== (s.latency as Latency).hdr) throw new Error(`${f}: histogram.hdr differs from summary.latency.hdr`);
@@ -116,6 +131,9 @@ function align(agents: Agent[]): Alignment {
   const allClocks = clocks.every((c) => c !== undefined && isNum(c.offset_ms) && isNum(c.error_bound_ms));
   const starts = agents.map((a, i) => a.startMs + (allClocks ? clocks[i]!.offset_ms : 0));
   const t0 = Math.min(...starts);
+  if (Math.max(...starts) - t0 > MAX_START_SPREAD_MS) {
+    throw new Error(`the runs' measurements began ${((Math.max(...starts) - t0) / 3600e3).toFixed(1)} h apart (${agents[starts.indexOf(t0)].file} first, ${agents[starts.indexOf(Math.max(...starts))].file} last): not one distributed run`);
+  }
   const shift = starts.map((s) => Math.round((s - t0) / 1000));
   const alignmentMs = Math.max(...starts.map((s, i) => Math.abs(s - t0 - shift[i] * 1000)));
   let clockSkew: Alignment['clockSkew'];
