@@ -263,7 +263,12 @@ export function mergeRuns(inputs: MergeInput[], now: Date = new Date()): RunRepo
   const rep = newReport(verb, {}, { ...environment(String(first.report.environment?.target ?? '')) }, now);
   rep.date = agents.map((a) => a.report.date).sort()[0];
   rep.environment = { ...first.report.environment, hostname: [...new Set(agents.map((a) => a.report.environment?.hostname))].join(',') };
-  const totalRate = agents.reduce((n, a) => n + (a.report.agent?.rate ?? 0), 0);
+  // The rate each agent offered: its share of --rate, or a stream's frame rate.
+  const rateOf = (a: Agent): number | undefined => {
+    const r = a.report.agent?.rate ?? (verb === 'stream' ? a.summary.fps_target : a.report.settings?.agentRate);
+    return isNum(r) ? r : undefined;
+  };
+  const totalRate = agents.reduce((n, a) => n + (rateOf(a) ?? 0), 0);
   rep.settings = { ...first.report.settings, merged_from: agents.map((a) => a.file), agents: agents.length, ...(totalRate > 0 ? { agentRate: totalRate } : {}) };
 
   const endReasons = [...new Set(agents.map((a) => a.summary.end_reason))];
@@ -329,7 +334,7 @@ export function mergeRuns(inputs: MergeInput[], now: Date = new Date()): RunRepo
         file: a.file,
         index: a.report.agent?.index,
         hostname: a.report.environment?.hostname,
-        rate: a.report.agent?.rate,
+        rate: rateOf(a),
         start_late_ms: a.report.agent?.start_late_ms,
         clock: a.report.agent?.clock,
         measure_start_unix_ms: a.summary.measure_start_unix_ms,
