@@ -101,6 +101,12 @@ describe('--start-at against a real server', function () {
     expect((rep.summary as unknown as LoadSummary).measure_start_unix_ms).to.be.at.least(startAt.getTime());
   });
 
+  it('refuses a start more than a day away (exit 2)', async () => {
+    const c = io();
+    expect(await main(['bench', '-t', s.target, '--rpc', 'ping', '--rate', '10', '--duration', '1', '--start-at', '2099-01-01T00:00:00Z'], c.io)).to.equal(2);
+    expect(c.err.join('\n')).to.match(/--start-at 2099-01-01T00:00:00Z is more than 24 h away/);
+  });
+
   it('a start already past runs at once and is reported as late, with a warning', async () => {
     const rep = await run('2000-01-01T00:00:00Z', 0);
     const a = rep.agent as AgentInfo;

@@ -23,6 +23,9 @@ export const AGENT_ENV = { index: 'JOB_COMPLETION_INDEX', count: 'RTINFER_AGENTS
 export const CLOCK_PROBES = 20;
 const CLOCK_PROBE_INTERVAL_MS = 10;
 
+/** The furthest ahead --start-at may be: a start days away is a typo, not a plan. */
+export const MAX_START_AHEAD_MS = 24 * 3600e3;
+
 /** An agent starting this much after --start-at gets a warning (the offset itself is always reported). */
 export const LATE_START_WARN_MS = 100;
 
@@ -103,6 +106,7 @@ const wallNowMs = (): number => performance.timeOrigin + performance.now();
 export async function startGate(conn: Connection, p: AgentPlan, signal?: AbortSignal): Promise<AgentInfo> {
   const info: AgentInfo = { index: p.index, count: p.count, ...(p.rate !== undefined ? { rate: p.rate } : {}), ...(p.totalRate !== undefined ? { total_rate: p.totalRate } : {}) };
   if (p.startAtMs === undefined) return info;
+  if (p.startAtMs - wallNowMs() > MAX_START_AHEAD_MS) throw new UsageError(`--start-at ${p.startAtIso} is more than 24 h away`);
   info.start_at = p.startAtIso;
   const ping = await runPing(grpcJsTransport(conn), { count: CLOCK_PROBES, intervalMs: CLOCK_PROBE_INTERVAL_MS, payloadBytes: 0, responseBytes: 0, calibrationProbes: 0, warmReference: false, signal });
   const c = ping.summary.clock;
