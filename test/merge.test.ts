@@ -104,7 +104,9 @@ describe('report --merge (three real bench runs)', function () {
     const c = io();
     expect(await main(['report', '--merge', ...files, '--out', out, '--json', json], c.io), c.err.join('\n')).to.equal(0);
     expect(c.out.join('\n')).to.match(/^total\s/m);
-    expect(fs.existsSync(path.join(out, 'report.html'))).to.equal(true);
+    const html = fs.readFileSync(path.join(out, 'report.html'), 'utf8');
+    expect(html).to.include('<h2>Agents</h2>');
+    for (const f of files) expect(html).to.include(f);
     const merged = readReport(json);
     expect(merged.format_version).to.equal(FORMAT_VERSION);
     expect(merged.verb).to.equal('bench');

@@ -269,7 +269,14 @@ export function mergeRuns(inputs: MergeInput[], now: Date = new Date()): RunRepo
     return isNum(r) ? r : undefined;
   };
   const totalRate = agents.reduce((n, a) => n + (rateOf(a) ?? 0), 0);
-  rep.settings = { ...first.report.settings, merged_from: agents.map((a) => a.file), agents: agents.length, ...(totalRate > 0 ? { agentRate: totalRate } : {}) };
+  rep.settings = {
+    ...first.report.settings,
+    merged_from: agents.map((a) => a.file),
+    agents: agents.length,
+    ...(totalRate > 0 ? { agentRate: totalRate } : {}),
+    // Every agent streams at its own --fps: the merged run streamed at their sum.
+    ...(verb === 'stream' && totalRate > 0 ? { fps: totalRate } : {}),
+  };
 
   const endReasons = [...new Set(agents.map((a) => a.summary.end_reason))];
   const s: LoadSummary & Record<string, unknown> = {
