@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chartsFor, renderSvg, runLabels, svgToPng } from './charts';
 import { compareRuns, Comparison, FIGURES, headline, JITTER_WINDOW } from './report-compare';
-import type { RunReport } from './report-json';
+import type { MergedAgent, RunReport } from './report-json';
 import { stabilityWord } from './stability';
 
 export interface ReportFiles {
@@ -189,9 +189,9 @@ export async function writeHtmlReport(runs: Array<{ report: RunReport; file: str
   // A merged run (report --merge) keeps a row per agent.
   const agents = runs
     .map(({ report }, i) => {
-      const m = report.merge as { agents?: Array<Record<string, unknown>>; common_window_s?: number; clock_skew?: { text?: string } } | undefined;
+      const m = report.merge;
       if (!m?.agents) return '';
-      const col = (k: string, d?: number): string[] => m.agents!.map((a) => (typeof a[k] === 'number' ? num(a[k] as number, d) : esc(String(a[k] ?? '–'))));
+      const col = (k: keyof MergedAgent, d?: number): string[] => m.agents.map((a) => (typeof a[k] === 'number' ? num(a[k], d) : esc(String(a[k] ?? '–'))));
       return (
         `<h3>${esc(labels[i])}</h3>` +
         table(m.agents.map((a, j) => `agent ${String(a.index ?? j)}`), [

@@ -94,6 +94,43 @@ export interface AgentInfo {
   clock?: { offset_ms: number; error_bound_ms: number; probes: number };
 }
 
+/** One agent's row in a merged run. */
+export interface MergedAgent {
+  file: string;
+  index?: number;
+  hostname?: string;
+  /** The rate it offered: its share of --rate, or a stream's --fps. */
+  rate?: number;
+  start_late_ms?: number;
+  clock?: AgentInfo['clock'];
+  measure_start_unix_ms: number;
+  /** Whole seconds its series was shifted by to line up with the earliest agent. */
+  shift_s: number;
+  duration_s: number;
+  sent: number;
+  ok: number;
+  errors: number;
+  throughput_rps: number;
+  p50_ms: number;
+  p99_ms: number;
+  'p99.9_ms': number;
+}
+
+/** How a merged run (`rtinfer report --merge`, report-merge.ts) was put together. */
+export interface MergeInfo {
+  agents: MergedAgent[];
+  /** Whole seconds in which every agent was measuring: the rates' window. */
+  common_window_s: number;
+  common_window: { first_s: number; seconds: number };
+  /** 'server clock': starts corrected by each agent's measured offset; 'agent clocks': as recorded. */
+  aligned_on: 'server clock' | 'agent clocks';
+  start_spread_ms: number;
+  /** The largest distance of an agent's start from its whole-second slot. */
+  alignment_ms: number;
+  clock_skew: { measured: boolean; max_skew_ms?: number; error_bound_ms?: number; text: string };
+  total_rate?: number;
+}
+
 export interface RunReport {
   tool: { name: string; version: string };
   format_version: number;
@@ -120,7 +157,7 @@ export interface RunReport {
   /** Distributed runs: this agent's share, start and clock (one agent), or every agent (a merged run). */
   agent?: AgentInfo;
   /** A merged run (`rtinfer report --merge`): its agents and how they lined up (report-merge.ts). */
-  merge?: Record<string, unknown>;
+  merge?: MergeInfo;
   /** ping only: one entry per probe. */
   probes?: unknown[];
   /** classify only: one entry per image. */

@@ -19,7 +19,7 @@
  */
 import { decodeHdr, encodeHdr } from './hdr-codec';
 import { createLatencyHistogram, LatencyHistogram, LatencySummary, percentileMs, summarize } from './histogram';
-import { environment, FORMAT_VERSION, histogramSection, LoadSummary, newReport, RunReport, TOOL_NAME } from './report-json';
+import { environment, FORMAT_VERSION, histogramSection, LoadSummary, MergeInfo, newReport, RunReport, TOOL_NAME } from './report-json';
 import { assessStability, chooseWindowSeconds, windowsOf } from './stability';
 import type { SeriesPoint } from './timeseries';
 import type { TimingSummary } from './timing';
@@ -123,7 +123,7 @@ interface Alignment {
   alignedOn: 'server clock' | 'agent clocks';
   startSpreadMs: number;
   alignmentMs: number;
-  clockSkew: { measured: boolean; max_skew_ms?: number; error_bound_ms?: number; text: string };
+  clockSkew: MergeInfo['clock_skew'];
 }
 
 function align(agents: Agent[]): Alignment {
@@ -369,7 +369,8 @@ export function mergeRuns(inputs: MergeInput[], now: Date = new Date()): RunRepo
 
 /** The merged run in lines: one row per agent, then the total over the common window. */
 export function mergeText(rep: RunReport): string {
-  const m = rep.merge as { agents: Array<Record<string, unknown>>; common_window_s: number; start_spread_ms: number; clock_skew: { text: string } };
+  const m = rep.merge;
+  if (!m) throw new Error('not a merged run');
   const s = rep.summary as unknown as LoadSummary;
   const f = (x: unknown, d = 3): string => (isNum(x) ? x.toFixed(d) : '–');
   const lines = [`agent   rate/s     sent       ok   errors    req/s   p50 ms   p99 ms  p99.9 ms  late ms  file`];
@@ -377,7 +378,7 @@ export function mergeText(rep: RunReport): string {
     lines.push(`${String(a.index ?? '–').padStart(5)} ${f(a.rate, 1).padStart(8)} ${String(a.sent).padStart(8)} ${String(a.ok).padStart(8)} ${String(a.errors).padStart(8)} ${f(a.throughput_rps, 1).padStart(8)} ${f(a.p50_ms).padStart(8)} ${f(a.p99_ms).padStart(8)} ${f(a['p99.9_ms']).padStart(9)} ${f(a.start_late_ms, 1).padStart(8)}  ${String(a.file)}`);
   }
   const p = s.latency.percentiles_ms;
-  lines.push(`${'total'.padStart(5)} ${f((rep.merge as { total_rate?: number }).total_rate, 1).padStart(8)} ${String(s.sent).padStart(8)} ${String(s.ok).padStart(8)} ${String(s.errors).padStart(8)} ${f(s.throughput_rps, 1).padStart(8)} ${f(p.p50).padStart(8)} ${f(p.p99).padStart(8)} ${f(p['p99.9']).padStart(9)}`);
+  lines.push(`${'total'.padStart(5)} ${f(m.total_rate, 1).padStart(8)} ${String(s.sent).padStart(8)} ${String(s.ok).padStart(8)} ${String(s.errors).padStart(8)} ${f(s.throughput_rps, 1).padStart(8)} ${f(p.p50).padStart(8)} ${f(p.p99).padStart(8)} ${f(p['p99.9']).padStart(9)}`);
   lines.push(`req/s of the total: over the ${m.common_window_s} s every agent was measuring; percentiles: all ${s.latency.count} samples pooled (exact)`);
   lines.push(`agents started within ${m.start_spread_ms.toFixed(1)} ms; ${m.clock_skew.text}`);
   return lines.join('\n');

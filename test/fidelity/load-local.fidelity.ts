@@ -41,9 +41,9 @@ describe('load:local: 4 agents merged vs one process at the same total rate', fu
     const single = JSON.parse(fs.readFileSync(path.join(dir, 'single.json'), 'utf8')) as RunReport;
     const m = merged.summary as unknown as LoadSummary;
     const s = single.summary as unknown as LoadSummary;
-    const agents = (merged.merge as { agents: Array<{ rate: number }>; total_rate: number }).agents;
+    const agents = merged.merge!.agents;
     expect(agents).to.have.length(AGENTS);
-    expect((merged.merge as { total_rate: number }).total_rate).to.equal(TOTAL_RATE);
+    expect(merged.merge!.total_rate).to.equal(TOTAL_RATE);
     for (let i = 0; i < AGENTS; i++) {
       const a = JSON.parse(fs.readFileSync(path.join(dir, 'agents', `agent-${i}.json`), 'utf8')) as RunReport;
       expect((a.agent as AgentInfo).start_late_ms, `agent ${i} start`).to.be.at.least(0);
