@@ -12,6 +12,10 @@ import { decodeHdr } from '../src/measure/hdr-codec';
 import { REPORTED_PERCENTILES, percentileKey } from '../src/measure/histogram';
 import { mergeRuns } from '../src/measure/report-merge';
 import { FORMAT_VERSION, LoadSummary, readReport, RunReport } from '../src/measure/report-json';
+import type { CallOutcome } from '../src/measure/call';
+import { fillLoadReport } from '../src/measure/load-report';
+import { createRecorder } from '../src/measure/recorder';
+import { environment, newReport, toJson } from '../src/measure/report-json';
 import { mobilenetServer } from './helpers/mobilenet-server';
 import { suiteTempDir } from './helpers/temp-dir';
 
@@ -157,5 +161,56 @@ describe('report --merge (three real bench runs)', function () {
     const c = io();
     expect(await main(['report', '--merge', bad, files[1], '--out', path.join(tmp.path, 'x')], c.io)).to.equal(1);
     expect(c.err.join('\n')).to.match(/bad\.json: summary\.latency: no HdrHistogram/);
+  });
+});
+
+describe('report --merge: exact against raw samples (recorded through the real recorder, no clock)', () => {
+  const ok: CallOutcome = { slot: 0, code: 0, bytesUp: 1000, bytesDown: 100, images: 1, serverTiming: undefined, details: undefined, replica: undefined };
+
+  /** Agent i's run: `latenciesUs` recorded one after another, each ending 10 ms after the previous began. */
+  function agentRun(i: number, latenciesUs: number[]): RunReport {
+    const rec = createRecorder(1, true);
+    let t = 0;
+    for (const us of latenciesUs) {
+      rec.sent(0, t, t, false);
+      rec.ended(ok, t + us * 1000);
+      t += 10e6;
+    }
+    const rep = newReport('bench', {}, environment('fake'), new Date(0));
+    fillLoadReport(rep, { ...rec.result(), mode: 'closed', unfinished: 0, elapsedNs: rec.lastEndNs(), startUnixMs: 1.7e12, clientBusy: 0, endReason: 'duration', warmupRequests: 0 }, {});
+    rep.agent = { index: i, count: 3 };
+    return JSON.parse(toJson(rep)) as RunReport; // as read back from its file
+  }
+
+  function latencies(seed: number, n: number, maxUs: number): number[] {
+    let x = seed;
+    return Array.from({ length: n }, () => {
+      x = (x * 1103515245 + 12345) % 2 ** 31;
+      return 100 + (x % (maxUs - 100));
+    });
+  }
+
+  it('below 2.048 ms (1-µs buckets) the merged percentiles are those of the raw pooled samples, exactly', () => {
+    const raw = [latencies(1, 700, 2047), latencies(2, 1300, 2047), latencies(3, 333, 2047)];
+    const merged = mergeRuns(raw.map((l, i) => ({ file: `agent-${i}.json`, report: agentRun(i, l) })));
+    const pooled = raw.flat().sort((a, b) => a - b);
+    const m = (merged.summary as unknown as LoadSummary).latency;
+    expect(m.count).to.equal(pooled.length);
+    for (const p of REPORTED_PERCENTILES) expect(m.percentiles_ms[percentileKey(p)], `p${p}`).to.equal(pooledPercentileMs(pooled, p, pooled[pooled.length - 1]));
+    expect([m.min_ms, m.max_ms]).to.deep.equal([pooled[0] / 1000, pooled[pooled.length - 1] / 1000]);
+  });
+
+  it('above it, within the stated resolution (1/1024 of the value), and never beyond the true max', () => {
+    const raw = [latencies(4, 900, 250_000), latencies(5, 400, 90_000), latencies(6, 1200, 40_000)];
+    const merged = mergeRuns(raw.map((l, i) => ({ file: `agent-${i}.json`, report: agentRun(i, l) })));
+    const pooled = raw.flat().sort((a, b) => a - b);
+    const m = (merged.summary as unknown as LoadSummary).latency;
+    for (const p of REPORTED_PERCENTILES) {
+      const exact = pooledPercentileMs(pooled, p, pooled[pooled.length - 1]);
+      const got = m.percentiles_ms[percentileKey(p)];
+      expect(got, `p${p}`).to.be.at.least(exact);
+      expect(got - exact, `p${p}`).to.be.at.most(exact / 1024);
+    }
+    expect(m.max_ms).to.equal(pooled[pooled.length - 1] / 1000);
   });
 });
