@@ -12,6 +12,7 @@ import * as YAML from 'yaml';
 import { planAgent } from '../src/client/agent';
 import { importEsm } from '../src/measure/esm';
 import { RATE_UNITS_PER_REQ } from '../src/measure/agent-share';
+import { validateEnvoyConfig } from './helpers/envoy-validator';
 import { requireTool, toolRuns } from './helpers/tools';
 
 const PROJECT = path.resolve(__dirname, '..', '..');
@@ -157,6 +158,21 @@ describe('deploy/k8s', function () {
         expect(cluster.health_checks[0].grpc_health_check.service_name).to.equal('inference.v1.InferenceService');
         const c = edge.spec.template.spec.containers[0];
         expect(c.securityContext).to.deep.include({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+        // The generated config is still a valid Envoy bootstrap, and every file it reads is mounted.
+        const v = validateEnvoyConfig(YAML.parse(cm.data!['envoy.yaml']));
+        expect(v.errors, v.errors.join('\n')).to.deep.equal([]);
+        const volumes = new Map<string, any>(edge.spec.template.spec.volumes.map((vol: any) => [vol.name, vol]));
+        const files = new Set<string>();
+        for (const m of c.volumeMounts) {
+          const vol = volumes.get(m.name);
+          if (m.subPath) files.add(m.mountPath);
+          for (const item of vol?.secret?.items ?? []) files.add(`${m.mountPath}/${item.path}`);
+          if (vol?.secret && !vol.secret.items) files.add(`${m.mountPath}/*`);
+        }
+        expect(files.has('/etc/envoy/envoy.yaml')).to.equal(true);
+        expect(c.args.join(' ')).to.include('-c /etc/envoy/envoy.yaml');
+        expect(v.filenames.map((f) => f.file).sort()).to.deep.equal(['/etc/envoy/certs/server.crt', '/etc/envoy/certs/server.key', '/etc/envoy/jwt/jwks.json']);
+        for (const f of v.filenames) expect(files.has(f.file) || files.has(`${path.posix.dirname(f.file)}/*`), `${f.file} is mounted`).to.equal(true);
       });
     });
   }
