@@ -8,10 +8,13 @@
 import { reachableAddresses, startServer, type RunningServer } from './app';
 import { createLogger } from './log';
 import { parseServerArgs } from './options';
+import { configureSharp } from '../models/preprocess';
 
 export async function main(argv: string[]): Promise<void> {
   const o = parseServerArgs(argv);
   const log = createLogger(o.logLevel, { format: o.logFormat });
+  // Process-wide, so only here: libvips may load the accepted image formats and nothing else.
+  configureSharp({ blockUnusedLoaders: true });
   let running: RunningServer | undefined;
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals): void => {

@@ -41,7 +41,8 @@ import type { Logger } from './log';
 import type { ServerMetrics } from './metrics';
 import { decodeImage, type DecodeOptions } from '../models/preprocess';
 import { provenance } from './server-info';
-import { createStreamWindow } from './stream-window';
+import { createStreamWindow, type StreamWindow } from './stream-window';
+import { publicSourceName } from '../shared/source-name';
 import { monoToUnixNanos, unixNanos } from './wall-clock';
 
 export const DEFAULT_TOP_K = 5;
@@ -53,6 +54,8 @@ export interface ServiceContext {
   /** Decode settings; width/height are the model input. */
   decode: DecodeOptions;
   maxMessageBytes: number;
+  /** Largest PingRequest.response_bytes (--max-ping-response-bytes). Default: what one message can carry. */
+  maxPingResponseBytes?: number;
   /** Answer of GetServerInfo (static for the life of the server). */
   serverInfo: GetServerInfoResponse;
   log: Logger;
@@ -100,8 +103,21 @@ function padding(n: number): Buffer {
   return zeroPadding.subarray(0, n);
 }
 
+/** Longest request_id accepted: it is echoed in the response and written to the log. */
+export const MAX_REQUEST_ID_BYTES = 128;
+
+/** What every response says about the model: its name and provenance, never where it was loaded from. */
 export function modelRef(d: ModelDescriptor): ModelRef {
-  return { name: d.name, weights: provenance(d.weights), weightsSource: d.weightsSource };
+  return { name: d.name, weights: provenance(d.weights), weightsSource: publicSourceName(d.weightsSource) };
+}
+
+export interface InferenceService {
+  handlers: InferenceServiceServer;
+  /**
+   * Shutdown: every open ClassifyStream stops reading, answers each frame it read and ends (OK when the
+   * client had half-closed, else UNAVAILABLE saying that later frames were not read).
+   */
+  stopStreams(): void;
 }
 
 /** Indices of the k largest values, largest first (ties: lower index first). */
@@ -131,8 +147,21 @@ export function topK(probs: Float32Array, k: number): number[] {
 
 interface Work {
   signal: AbortSignal;
+  /** The client connection, for the batcher's fair share. */
+  owner: string;
   /** Monotonic deadline of the call, if any. */
   deadlineNs?: bigint;
+}
+
+/**
+ * A request_id over MAX_REQUEST_ID_BYTES: the request is refused, and the id is neither echoed nor logged
+ * (a shortened copy is, so the caller can still find it).
+ */
+function requestIdProblem(req: { requestId: string }): string | undefined {
+  const n = Buffer.byteLength(req.requestId, 'utf8');
+  if (n <= MAX_REQUEST_ID_BYTES) return undefined;
+  req.requestId = `${req.requestId.slice(0, 32)}…`;
+  return `request_id is ${n} bytes, over the limit of ${MAX_REQUEST_ID_BYTES}`;
 }
 
 function callDeadlineNs(call: { getDeadline(): grpc.Deadline }): bigint | undefined {
@@ -153,16 +182,22 @@ function abortOnCancel(call: { on(e: 'cancelled', f: () => void): unknown }, ac:
   });
 }
 
-export function createInferenceService(ctx: ServiceContext): InferenceServiceServer {
+export function createInferenceService(ctx: ServiceContext): InferenceService {
   const ref = modelRef(ctx.descriptor);
   const streamWindow = Math.max(1, ctx.streamWindow ?? 32);
+  const maxPingResponse = Math.min(ctx.maxPingResponseBytes ?? Infinity, ctx.maxMessageBytes - PING_OVERHEAD_BYTES);
+  const openStreams = new Set<{ window: StreamWindow<unknown>; drain(): void }>();
+  let stopping = false;
 
   /** Classifies one request; throws ServiceError. `timing` is filled as far as the request got. */
   async function classifyOne(req: Incoming<ClassifyRequest>, work: Work, timing: Timing): Promise<Prediction[]> {
     if (req[DECODE_ERROR]) throw invalidArgument(req[DECODE_ERROR]);
+    const idProblem = requestIdProblem(req);
+    if (idProblem) throw invalidArgument(idProblem);
     if (req.image.length === 0) throw invalidArgument('image is empty (0 bytes): set ClassifyRequest.image to an encoded JPEG/PNG/WebP');
     const k = req.topK === 0 ? DEFAULT_TOP_K : Math.min(req.topK, ctx.numClasses);
-    const place = ctx.batcher.admit(); // RESOURCE_EXHAUSTED when --max-queue images already wait
+    // RESOURCE_EXHAUSTED when --max-queue images already wait, or this connection holds its share of them
+    const place = ctx.batcher.admit(work.owner);
     let pending: Promise<BatchItemResult>;
     try {
       const decoded = await decodeImage(req.image, ctx.decode);
@@ -219,7 +254,7 @@ export function createInferenceService(ctx: ServiceContext): InferenceServiceSer
     const ac = new AbortController();
     const deadlineNs = callDeadlineNs(call);
     abortOnCancel(call, ac, deadlineNs);
-    classifyOne(req, { signal: ac.signal, deadlineNs }, timing).then(
+    classifyOne(req, { signal: ac.signal, deadlineNs, owner: call.getPeer() }, timing).then(
       (predictions) => {
         finishTiming(timing, recvMono);
         ctx.metrics?.observeTiming(timing);
@@ -234,7 +269,14 @@ export function createInferenceService(ctx: ServiceContext): InferenceServiceSer
   };
 
   const classifyStream: InferenceServiceServer['classifyStream'] = (call) => {
+    if (stopping) {
+      call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'server is shutting down', metadata: new grpc.Metadata() });
+      return;
+    }
+    const owner = call.getPeer();
     const ac = new AbortController();
+    let halfClosed = false;
+    let cutShort = false;
     // Every frame in flight (up to the window) listens on this one signal; without this Node warns about a
     // possible listener leak at 11 (the listeners are removed as frames leave the queue).
     setMaxListeners(streamWindow + 16, ac.signal);
@@ -249,19 +291,37 @@ export function createInferenceService(ctx: ServiceContext): InferenceServiceSer
         onceDrain: (fn) => call.once('drain', fn),
         pause: () => call.pause(),
         resume: () => call.resume(),
-        end: () => call.end(),
+        end: () => {
+          openStreams.delete(open);
+          if (!cutShort || halfClosed) return void call.end();
+          call.emit('error', {
+            code: grpc.status.UNAVAILABLE,
+            details: 'server is shutting down: every frame read was answered; frames sent after the last answer were not read, send them again elsewhere',
+            metadata: new grpc.Metadata(),
+          });
+        },
       },
       streamWindow,
     );
+    const open = {
+      window: answers as StreamWindow<unknown>,
+      drain: () => {
+        cutShort = true;
+        call.pause();
+        answers.halfClose();
+      },
+    };
+    openStreams.add(open);
 
     call.on('data', (req: Incoming<ClassifyRequest>) => {
+      if (cutShort) return; // read after shutdown began: not answered (the stream's status says so)
       const answer = answers.arrive();
       if (!answer) return;
       const recvMono = process.hrtime.bigint();
       const timing = Timing.fromPartial({});
       timing.serverReceiveUnixNanos = monoToUnixNanos(recvMono);
       timing.clientSendUnixNanos = req.clientSendUnixNanos;
-      classifyOne(req, { signal: ac.signal, deadlineNs }, timing).then(
+      classifyOne(req, { signal: ac.signal, deadlineNs, owner }, timing).then(
         (predictions) => {
           ctx.metrics?.observeTiming({ ...timing, totalNanos: process.hrtime.bigint() - recvMono });
           ctx.metrics?.streamFrames.inc({ code: 'OK' });
@@ -284,11 +344,18 @@ export function createInferenceService(ctx: ServiceContext): InferenceServiceSer
         },
       );
     });
-    call.on('end', () => answers.halfClose());
-    call.on('cancelled', () => answers.stop()); // queued frames of this stream leave the batching queue (abortOnCancel)
+    call.on('end', () => {
+      halfClosed = true;
+      answers.halfClose();
+    });
+    call.on('cancelled', () => {
+      openStreams.delete(open);
+      answers.stop(); // queued frames of this stream leave the batching queue (abortOnCancel)
+    });
     abortOnCancel(call, ac, deadlineNs);
     call.on('error', (err) => {
       ctx.log.debug('stream error', { error: describeError(err) });
+      openStreams.delete(open);
       answers.stop();
       ac.abort();
     });
@@ -303,6 +370,13 @@ export function createInferenceService(ctx: ServiceContext): InferenceServiceSer
     }
     const echoed = req.echoPayload ? req.payload.length : 0;
     const budget = ctx.maxMessageBytes - PING_OVERHEAD_BYTES;
+    if (req.responseBytes > maxPingResponse && maxPingResponse < budget) {
+      callback({
+        code: grpc.status.INVALID_ARGUMENT,
+        details: `response_bytes ${req.responseBytes} is over the limit of ${maxPingResponse} (--max-ping-response-bytes); send more probes for more volume`,
+      });
+      return;
+    }
     if (req.responseBytes + echoed > budget) {
       callback({
         code: grpc.status.INVALID_ARGUMENT,
@@ -330,5 +404,11 @@ export function createInferenceService(ctx: ServiceContext): InferenceServiceSer
     callback(null, ctx.serverInfo);
   };
 
-  return { classify, classifyStream, ping, getServerInfo };
+  return {
+    handlers: { classify, classifyStream, ping, getServerInfo },
+    stopStreams() {
+      stopping = true;
+      for (const s of [...openStreams]) s.drain();
+    },
+  };
 }
