@@ -31,11 +31,11 @@ export interface ServerProcess {
 }
 
 /**
- * `args` go after `--port 0 --host 127.0.0.1 --log-level info`, so a caller may override them; the "ready"
+ * `args` go after `--port 0 --host 127.0.0.1 --log-level info --drain-delay-ms 0`, so a caller may override them; the "ready"
  * line this waits for is logged at info, so a higher --log-level never becomes ready.
  */
 export function startServerProcess(args: string[], o: ServerProcessOptions = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), SERVER_MAIN, '--port', '0', '--host', '127.0.0.1', '--log-level', 'info', ...args], {
+  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), SERVER_MAIN, '--port', '0', '--host', '127.0.0.1', '--log-level', 'info', '--drain-delay-ms', '0', ...args], {
     env: { ...process.env, ...o.env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
