@@ -73,6 +73,9 @@ export interface BatchItemInput {
 
 export const DEADLINE_ABORT_REASON = 'deadline';
 
+/** Owners whose last batch slot is remembered beyond those holding places (fair sharing). */
+const LAST_SERVED_LIMIT = 4096;
+
 export interface BatchItemResult {
   /** numClasses probabilities (a view into the batch output; do not keep it beyond the response). */
   probabilities: Float32Array;
@@ -150,16 +153,21 @@ export function createBatcher(engine: Engine, o: BatcherOptions): Batcher {
   const perOwner = Math.max(1, Math.min(o.maxQueue, o.maxQueuePerOwner ?? o.maxQueue));
   /** Places held (decoding + queued) per owner; an owner holding none is deleted. */
   const held = new Map<string, number>();
-  /** When each owner holding places was last given a batch slot (a counter); absent = not since it arrived. */
+  /**
+   * When each owner was last given a batch slot (a counter; absent = never). Kept while an owner holds
+   * nothing, so a greedy owner whose queue empties for a moment does not count as new; pruned to the
+   * owners holding places once it outgrows LAST_SERVED_LIMIT.
+   */
   const lastServed = new Map<string, number>();
   let serveCounter = 0;
   const hold = (owner: string, d: number): void => {
     const n = (held.get(owner) ?? 0) + d;
     if (n > 0) held.set(owner, n);
-    else {
-      held.delete(owner);
-      lastServed.delete(owner);
-    }
+    else held.delete(owner);
+  };
+  const served = (owner: string): void => {
+    lastServed.set(owner, serveCounter++);
+    if (lastServed.size > LAST_SERVED_LIMIT) for (const k of lastServed.keys()) if (!held.has(k)) lastServed.delete(k);
   };
 
   // Batch buffers are allocated on first use, so a server that never batches pays for one only.
@@ -348,8 +356,8 @@ export function createBatcher(engine: Engine, o: BatcherOptions): Batcher {
   }
 
   /**
-   * Takes n items off the queue for a batch: each pick goes to the owner served least recently (an owner
-   * not served since it began holding places first, ties to the oldest item), its oldest item.
+   * Takes n items off the queue for a batch: each pick goes to the owner served least recently (one never
+   * served first; ties to the oldest item), its oldest item.
    */
   function takeRoundRobin(n: number): Pending[] {
     const out: Pending[] = [];
@@ -368,8 +376,8 @@ export function createBatcher(engine: Engine, o: BatcherOptions): Batcher {
         }
       }
       const [p] = queue.splice(best, 1);
-      lastServed.set(p.owner, serveCounter++);
       hold(p.owner, -1);
+      served(p.owner);
       out.push(p);
     }
     return out;

@@ -19,6 +19,7 @@
  *   INVALID_ARGUMENT (grpc-js would otherwise answer INTERNAL and, on a stream, end it).
  */
 import { setMaxListeners } from 'node:events';
+import * as os from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import {
   ClassifyRequest,
@@ -42,6 +43,7 @@ import type { ServerMetrics } from './metrics';
 import { decodeImage, type DecodeOptions } from '../models/preprocess';
 import { provenance } from './server-info';
 import { createStreamWindow, type StreamWindow } from './stream-window';
+import { createFairGate, type FairGate } from './fair-gate';
 import { publicSourceName } from '../shared/source-name';
 import { monoToUnixNanos, unixNanos } from './wall-clock';
 
@@ -62,6 +64,18 @@ export interface ServiceContext {
   metrics?: ServerMetrics;
   /** Frames of one ClassifyStream in flight before the server stops reading that stream. Default 32. */
   streamWindow?: number;
+  /** Images decoded at once, let in round robin by connection (fair-gate.ts). Default: libuv's pool size. */
+  decodeGate?: FairGate;
+}
+
+/**
+ * No wider than libuv's thread pool, where sharp decodes (a wider gate would queue inside libuv again), nor
+ * than the CPUs: a decode is CPU-bound, and more at once only slows each, including a polite client's.
+ */
+export function defaultDecodeConcurrency(): number {
+  const n = Number(process.env.UV_THREADPOOL_SIZE);
+  const pool = Number.isInteger(n) && n > 0 ? n : 4;
+  return Math.max(1, Math.min(pool, os.availableParallelism()));
 }
 
 /** Set on a request whose bytes were not a valid message (see safeDeserialize). */
@@ -164,6 +178,11 @@ function requestIdProblem(req: { requestId: string }): string | undefined {
   return `request_id is ${n} bytes, over the limit of ${MAX_REQUEST_ID_BYTES}`;
 }
 
+function throwIfAborted(signal: AbortSignal, while_: string): void {
+  if (!signal.aborted) return;
+  throw signal.reason === DEADLINE_ABORT_REASON ? deadlineExceeded(`deadline passed while the image was ${while_}`) : cancelled(`request was cancelled while the image was ${while_}`);
+}
+
 function callDeadlineNs(call: { getDeadline(): grpc.Deadline }): bigint | undefined {
   const d = call.getDeadline();
   const ms = d instanceof Date ? d.getTime() : d;
@@ -184,6 +203,7 @@ function abortOnCancel(call: { on(e: 'cancelled', f: () => void): unknown }, ac:
 
 export function createInferenceService(ctx: ServiceContext): InferenceService {
   const ref = modelRef(ctx.descriptor);
+  const decodeGate = ctx.decodeGate ?? createFairGate(defaultDecodeConcurrency());
   const streamWindow = Math.max(1, ctx.streamWindow ?? 32);
   const maxPingResponse = Math.min(ctx.maxPingResponseBytes ?? Infinity, ctx.maxMessageBytes - PING_OVERHEAD_BYTES);
   const openStreams = new Set<{ window: StreamWindow<unknown>; drain(): void }>();
@@ -199,21 +219,28 @@ export function createInferenceService(ctx: ServiceContext): InferenceService {
     // RESOURCE_EXHAUSTED when --max-queue images already wait, or this connection holds its share of them
     const place = ctx.batcher.admit(work.owner);
     let pending: Promise<BatchItemResult>;
+    let gateNanos = 0n;
     try {
-      const decoded = await decodeImage(req.image, ctx.decode);
-      timing.decodeNanos = decoded.decodeNanos;
-      if (work.signal.aborted) {
-        throw work.signal.reason === DEADLINE_ABORT_REASON
-          ? deadlineExceeded('deadline passed while the image was being decoded')
-          : cancelled('request was cancelled while the image was being decoded');
+      const gate0 = process.hrtime.bigint();
+      const release = await decodeGate.acquire(work.owner);
+      gateNanos = process.hrtime.bigint() - gate0;
+      let decoded: Awaited<ReturnType<typeof decodeImage>>;
+      try {
+        throwIfAborted(work.signal, 'waiting for the decoder');
+        decoded = await decodeImage(req.image, ctx.decode);
+      } finally {
+        release();
       }
+      timing.decodeNanos = decoded.decodeNanos;
+      throwIfAborted(work.signal, 'being decoded');
       pending = place.submit({ rgb: decoded.rgb, deadlineNs: work.deadlineNs, signal: work.signal });
     } finally {
       place.release(); // no-op once submitted
     }
     const r = await pending;
     const post0 = process.hrtime.bigint();
-    timing.queueNanos = r.queueNanos;
+    // Queue time: waiting for a decoder slot plus waiting for a batch.
+    timing.queueNanos = r.queueNanos + gateNanos;
     timing.preprocessNanos = r.normalizeNanos;
     timing.inferenceNanos = r.inferenceNanos;
     timing.batchSize = r.batchSize;
