@@ -11,6 +11,7 @@ import { Connection, WIRE_BYTES, WithWireBytes } from './connect';
 import type { LoadedImage } from '../shared/images';
 import type { UnaryOutcome, UnaryTransport } from './unary-transport';
 import { Status } from '../shared/grpc-status';
+import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 
 export interface Issuer {
   issue: IssueFn;
@@ -37,12 +38,14 @@ export function classifyIssuer(conn: Connection, images: LoadedImage[], topK: nu
       o.images = 0;
       o.serverTiming = undefined;
       o.details = err.details;
+      o.replica = undefined;
     } else {
       o.code = 0;
       o.bytesDown = (res as WithWireBytes)[WIRE_BYTES] ?? 0;
       o.images = 1;
       o.serverTiming = res.timing;
       o.details = undefined;
+      o.replica = res.serverId || undefined;
     }
     done(o);
   });
@@ -66,6 +69,26 @@ export function classifyIssuer(conn: Connection, images: LoadedImage[], topK: nu
  */
 const PING_PATH = InferenceServiceService.ping.path;
 
+/**
+ * PingResponse.server_id (field 8) read straight from the wire, skipping the other fields (padding can be
+ * megabytes; skipping it costs nothing), so ping load is split by replica without decoding responses.
+ * Undefined when absent or the bytes are not a valid message.
+ */
+export function pingServerId(b: Buffer): string | undefined {
+  const r = new BinaryReader(b);
+  try {
+    while (r.pos < r.len) {
+      const [field, type] = r.tag();
+      if (field === PING_SERVER_ID_FIELD && type === WireType.LengthDelimited) return r.string() || undefined;
+      r.skip(type);
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
+const PING_SERVER_ID_FIELD = 8;
+
 export function pingIssuer(t: UnaryTransport, payloadBytes: number, responseBytes: number, slots: number): Issuer {
   const req: PingRequest = { seq: 0n, payload: Buffer.alloc(payloadBytes, 0x5a), responseBytes, echoPayload: false, clientSendUnixNanos: 0n };
   const bytes = Buffer.from(PingRequest.encode(req).finish());
@@ -78,6 +101,7 @@ export function pingIssuer(t: UnaryTransport, payloadBytes: number, responseByte
     o.code = u.code;
     o.bytesDown = u.code === 0 ? (u.response?.length ?? 0) : 0;
     o.details = u.code === 0 ? undefined : u.details;
+    o.replica = u.code === 0 && u.response ? pingServerId(u.response) : undefined;
     done(o);
   });
   return {
@@ -113,6 +137,7 @@ export function streamIssuer(conn: Connection, images: LoadedImage[], topK: numb
     o.images = res.error ? 0 : 1;
     o.serverTiming = res.error ? undefined : res.timing;
     o.details = res.error?.message;
+    o.replica = res.serverId || undefined;
     done(o);
   };
   /** The stream failed with `slot`'s frame in flight: nothing came back for it. */
@@ -124,6 +149,7 @@ export function streamIssuer(conn: Connection, images: LoadedImage[], topK: numb
     o.images = 0;
     o.serverTiming = undefined;
     o.details = details;
+    o.replica = undefined;
     done(o);
   };
 

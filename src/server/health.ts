@@ -33,7 +33,7 @@ export const enum ServingStatus {
 
 export interface Health {
   setServing(serving: boolean): void;
-  /** Whether `service` (default "", the whole server) is SERVING. */
+  /** Whether `service` (default "", the whole server) is SERVING; the readiness endpoint mirrors "". */
   isServing(service?: string): boolean;
   addToServer(server: grpc.Server): void;
   /** Ends every Watch stream (after a last NOT_SERVING) and refuses new ones: shutdown. */

@@ -76,6 +76,8 @@ export interface ServerOptions {
    * stop sending before the listener closes.
    */
   drainDelayMs: number;
+  /** The replica's name in every response (server_id); undefined = the host name. */
+  serverId?: string;
 }
 
 export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
@@ -166,9 +168,9 @@ const KNOWN_FLAGS = new Set([
   'host', 'port', 'backend', 'model', 'weights', 'labels', 'input-size', 'normalize', 'threads', 'cache-dir', 'resize',
   'max-input-pixels', 'max-batch', 'max-queue-delay-us', 'max-queue', 'max-concurrent-batches', 'stream-window',
   'max-message-bytes', 'tls-cert', 'tls-key', 'tls-ca', 'tokens-file', 'auth-exempt', 'metrics-port', 'metrics-host',
-  'log-level', 'log-format', 'grace-ms', 'help', 'decode-timeout-s', 'max-queue-per-connection', 'max-ping-response-bytes',
-  'max-pending-bytes', 'max-concurrent-streams', 'max-connection-idle-ms', 'max-connection-age-ms',
-  'max-connection-age-grace-ms', 'drain-delay-ms',
+  'log-level', 'log-format', 'grace-ms', 'server-id', 'help', 'decode-timeout-s', 'max-queue-per-connection',
+  'max-ping-response-bytes', 'max-pending-bytes', 'max-concurrent-streams', 'max-connection-idle-ms',
+  'max-connection-age-ms', 'max-connection-age-grace-ms', 'drain-delay-ms',
 ]);
 
 function rejectUnknownFlags(argv: string[], positional: Array<string | number>): void {
@@ -230,6 +232,7 @@ export function parseServerArgs(argv: string[]): ServerOptions {
     .option('log-format', { choices: LOG_FORMATS, default: d.logFormat, describe: 'auto = readable text when stderr is a terminal, JSON lines otherwise' })
     .option('grace-ms', { type: 'number', default: d.graceMs, describe: 'On SIGTERM/SIGINT, how long in-flight requests may finish' })
     .option('drain-delay-ms', { type: 'number', default: d.drainDelayMs, describe: 'On SIGTERM/SIGINT, how long health says NOT_SERVING while calls are still taken (≥ the load balancer\'s check interval × failures)' })
+    .option('server-id', { type: 'string', describe: 'This replica\'s name, sent as server_id in every response (default: the host name)' })
     .check((v) => {
       rejectUnknownFlags(argv, v._);
       for (const k of ['port', 'max-batch', 'max-queue', 'max-message-bytes', 'max-input-pixels', 'max-concurrent-batches', 'stream-window', 'max-queue-per-connection', 'max-pending-bytes', 'max-concurrent-streams'] as const) {
@@ -243,6 +246,7 @@ export function parseServerArgs(argv: string[]): ServerOptions {
         const n: number = v[k];
         if (!Number.isInteger(n) || n < 0) throw new Error(`--${k} must be a whole number ≥ 0 (got ${String(n)})`);
       }
+      if (v['server-id'] !== undefined) checkServerId(String(v['server-id']));
       return true;
     })
     .fail((msg, err, y) => {
@@ -292,5 +296,26 @@ export function parseServerArgs(argv: string[]): ServerOptions {
     logLevel: a['log-level'] as LogLevel,
     logFormat: a['log-format'] as LogFormat,
     graceMs: a['grace-ms'],
+    serverId: a['server-id'],
   };
+}
+
+/** Longest --server-id: it travels in every response, so it stays short. */
+export const MAX_SERVER_ID_LENGTH = 64;
+
+/**
+ * A replica name goes into responses, logs and metrics labels of other tools: printable ASCII without
+ * spaces, so a report can always print it as it is.
+ */
+export function checkServerId(id: string): string {
+  if (!/^[A-Za-z0-9._:-]+$/.test(id) || id.length > MAX_SERVER_ID_LENGTH) {
+    throw new Error(`--server-id must be 1–${MAX_SERVER_ID_LENGTH} characters of A–Z a–z 0–9 . _ : - (got ${JSON.stringify(id.slice(0, 80))})`);
+  }
+  return id;
+}
+
+/** The default replica name: the host name, with anything --server-id would refuse replaced by '-'. */
+export function hostServerId(hostname: string): string {
+  const id = hostname.replace(/[^A-Za-z0-9._:-]/g, '-').slice(0, MAX_SERVER_ID_LENGTH);
+  return id.length > 0 ? id : 'server';
 }

@@ -66,6 +66,8 @@ export interface ServiceContext {
   streamWindow?: number;
   /** Images decoded at once, let in round robin by connection (fair-gate.ts). Default: libuv's pool size. */
   decodeGate?: FairGate;
+  /** This replica's name, in every response (server_id). */
+  serverId: string;
 }
 
 /**
@@ -285,7 +287,7 @@ export function createInferenceService(ctx: ServiceContext): InferenceService {
       (predictions) => {
         finishTiming(timing, recvMono);
         ctx.metrics?.observeTiming(timing);
-        callback(null, { requestId: req.requestId, predictions, model: ref, timing, error: undefined });
+        callback(null, { requestId: req.requestId, predictions, model: ref, timing, error: undefined, serverId: ctx.serverId });
       },
       (err: unknown) => {
         const s = toStatus(err);
@@ -352,7 +354,7 @@ export function createInferenceService(ctx: ServiceContext): InferenceService {
         (predictions) => {
           ctx.metrics?.observeTiming({ ...timing, totalNanos: process.hrtime.bigint() - recvMono });
           ctx.metrics?.streamFrames.inc({ code: 'OK' });
-          answer({ resp: { requestId: req.requestId, predictions, model: ref, timing, error: undefined }, recvMono });
+          answer({ resp: { requestId: req.requestId, predictions, model: ref, timing, error: undefined, serverId: ctx.serverId }, recvMono });
         },
         (err: unknown) => {
           const s = toStatus(err);
@@ -365,6 +367,7 @@ export function createInferenceService(ctx: ServiceContext): InferenceService {
               model: ref,
               timing,
               error: { code: s.code, codeName: statusName(s.code), message: s.message },
+              serverId: ctx.serverId,
             },
             recvMono,
           });
@@ -422,6 +425,7 @@ export function createInferenceService(ctx: ServiceContext): InferenceService {
       serverSendUnixNanos: 0n,
       clientSendUnixNanos: req.clientSendUnixNanos,
       payloadBytesReceived: req.payload.length,
+      serverId: ctx.serverId,
     };
     resp.serverSendUnixNanos = unixNanos();
     callback(null, resp);

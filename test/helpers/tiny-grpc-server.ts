@@ -48,6 +48,7 @@ export async function startTinyServer(
         serverSendUnixNanos: nowNanos(),
         clientSendUnixNanos: call.request.clientSendUnixNanos,
         payloadBytesReceived: call.request.payload.length,
+        serverId: 'tiny',
       });
     },
     classify: unimplemented,

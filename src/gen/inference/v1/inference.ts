@@ -147,7 +147,11 @@ export interface ClassifyResponse {
     | Timing
     | undefined;
   /** Set only on ClassifyStream responses for a frame that failed; predictions are then empty. */
-  error: FrameError | undefined;
+  error:
+    | FrameError
+    | undefined;
+  /** The replica that answered (the server's --server-id, default its host name). */
+  serverId: string;
 }
 
 /** PingRequest is one probe. */
@@ -179,6 +183,8 @@ export interface PingResponse {
   clientSendUnixNanos: bigint;
   /** Size in bytes of the request payload the server received. */
   payloadBytesReceived: number;
+  /** The replica that answered (the server's --server-id, default its host name). */
+  serverId: string;
 }
 
 /** GetServerInfoRequest is empty. */
@@ -246,6 +252,8 @@ export interface GetServerInfoResponse {
   startedUnixNanos: bigint;
   tls: boolean;
   authRequired: boolean;
+  /** The replica that answered (the server's --server-id, default its host name). */
+  serverId: string;
 }
 
 export interface GetServerInfoResponse_VersionsEntry {
@@ -1013,7 +1021,7 @@ export const FrameError: MessageFns<FrameError> = {
 };
 
 function createBaseClassifyResponse(): ClassifyResponse {
-  return { requestId: "", predictions: [], model: undefined, timing: undefined, error: undefined };
+  return { requestId: "", predictions: [], model: undefined, timing: undefined, error: undefined, serverId: "" };
 }
 
 export const ClassifyResponse: MessageFns<ClassifyResponse> = {
@@ -1032,6 +1040,9 @@ export const ClassifyResponse: MessageFns<ClassifyResponse> = {
     }
     if (message.error !== undefined) {
       FrameError.encode(message.error, writer.uint32(42).fork()).join();
+    }
+    if (message.serverId !== "") {
+      writer.uint32(50).string(message.serverId);
     }
     return writer;
   },
@@ -1089,6 +1100,14 @@ export const ClassifyResponse: MessageFns<ClassifyResponse> = {
             message.error = FrameError.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.serverId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1114,6 +1133,11 @@ export const ClassifyResponse: MessageFns<ClassifyResponse> = {
       model: isSet(object.model) ? ModelRef.fromJSON(object.model) : undefined,
       timing: isSet(object.timing) ? Timing.fromJSON(object.timing) : undefined,
       error: isSet(object.error) ? FrameError.fromJSON(object.error) : undefined,
+      serverId: isSet(object.serverId)
+        ? globalThis.String(object.serverId)
+        : isSet(object.server_id)
+        ? globalThis.String(object.server_id)
+        : "",
     };
   },
 
@@ -1134,6 +1158,9 @@ export const ClassifyResponse: MessageFns<ClassifyResponse> = {
     if (message.error !== undefined) {
       obj.error = FrameError.toJSON(message.error);
     }
+    if (message.serverId !== "") {
+      obj.serverId = message.serverId;
+    }
     return obj;
   },
 
@@ -1153,6 +1180,7 @@ export const ClassifyResponse: MessageFns<ClassifyResponse> = {
     message.error = (object.error !== undefined && object.error !== null)
       ? FrameError.fromPartial(object.error)
       : undefined;
+    message.serverId = object.serverId ?? "";
     return message;
   },
 };
@@ -1319,6 +1347,7 @@ function createBasePingResponse(): PingResponse {
     serverSendUnixNanos: 0n,
     clientSendUnixNanos: 0n,
     payloadBytesReceived: 0,
+    serverId: "",
   };
 }
 
@@ -1356,6 +1385,9 @@ export const PingResponse: MessageFns<PingResponse> = {
     }
     if (message.payloadBytesReceived !== 0) {
       writer.uint32(56).uint32(message.payloadBytesReceived);
+    }
+    if (message.serverId !== "") {
+      writer.uint32(66).string(message.serverId);
     }
     return writer;
   },
@@ -1429,6 +1461,14 @@ export const PingResponse: MessageFns<PingResponse> = {
             message.payloadBytesReceived = reader.uint32();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.serverId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1466,6 +1506,11 @@ export const PingResponse: MessageFns<PingResponse> = {
         : isSet(object.payload_bytes_received)
         ? globalThis.Number(object.payload_bytes_received)
         : 0,
+      serverId: isSet(object.serverId)
+        ? globalThis.String(object.serverId)
+        : isSet(object.server_id)
+        ? globalThis.String(object.server_id)
+        : "",
     };
   },
 
@@ -1492,6 +1537,9 @@ export const PingResponse: MessageFns<PingResponse> = {
     if (message.payloadBytesReceived !== 0) {
       obj.payloadBytesReceived = Math.round(message.payloadBytesReceived);
     }
+    if (message.serverId !== "") {
+      obj.serverId = message.serverId;
+    }
     return obj;
   },
 
@@ -1514,6 +1562,7 @@ export const PingResponse: MessageFns<PingResponse> = {
       ? BigInt(object.clientSendUnixNanos)
       : 0n;
     message.payloadBytesReceived = object.payloadBytesReceived ?? 0;
+    message.serverId = object.serverId ?? "";
     return message;
   },
 };
@@ -2175,6 +2224,7 @@ function createBaseGetServerInfoResponse(): GetServerInfoResponse {
     startedUnixNanos: 0n,
     tls: false,
     authRequired: false,
+    serverId: "",
   };
 }
 
@@ -2212,6 +2262,9 @@ export const GetServerInfoResponse: MessageFns<GetServerInfoResponse> = {
     }
     if (message.authRequired !== false) {
       writer.uint32(80).bool(message.authRequired);
+    }
+    if (message.serverId !== "") {
+      writer.uint32(90).string(message.serverId);
     }
     return writer;
   },
@@ -2312,6 +2365,14 @@ export const GetServerInfoResponse: MessageFns<GetServerInfoResponse> = {
             message.authRequired = reader.bool();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.serverId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2361,6 +2422,11 @@ export const GetServerInfoResponse: MessageFns<GetServerInfoResponse> = {
         : isSet(object.auth_required)
         ? globalThis.Boolean(object.auth_required)
         : false,
+      serverId: isSet(object.serverId)
+        ? globalThis.String(object.serverId)
+        : isSet(object.server_id)
+        ? globalThis.String(object.server_id)
+        : "",
     };
   },
 
@@ -2402,6 +2468,9 @@ export const GetServerInfoResponse: MessageFns<GetServerInfoResponse> = {
     if (message.authRequired !== false) {
       obj.authRequired = message.authRequired;
     }
+    if (message.serverId !== "") {
+      obj.serverId = message.serverId;
+    }
     return obj;
   },
 
@@ -2436,6 +2505,7 @@ export const GetServerInfoResponse: MessageFns<GetServerInfoResponse> = {
       : 0n;
     message.tls = object.tls ?? false;
     message.authRequired = object.authRequired ?? false;
+    message.serverId = object.serverId ?? "";
     return message;
   },
 };
