@@ -15,8 +15,9 @@ describe('fair admission: a greedy stream client cannot starve a polite unary cl
   const live = mobilenetServer({ host: '127.0.0.1', logLevel: 'silent' });
 
   it('the polite client gets no RESOURCE_EXHAUSTED while the greedy one keeps the queue full', async () => {
-    const greedy = connect(live.target);
-    const polite = connect(live.target);
+    // Own subchannel pools: grpc-js would otherwise share one connection between the two clients.
+    const greedy = connect(live.target, { 'grpc.use_local_subchannel_pool': 1 });
+    const polite = connect(live.target, { 'grpc.use_local_subchannel_pool': 1 });
     const greedyCodes = new Map<number, number>();
     let stop = false;
     const streams = [0, 1].map(() => {
