@@ -11,7 +11,7 @@ import type { Engine } from '../backends/engine';
 import type { GetServerInfoResponse, InferenceServiceServer } from '../gen/inference/v1/inference';
 import { realWeightsHint } from '../models/catalog';
 import { loadServedModel, type ServedModel } from '../models/served-model';
-import { authInterceptor, loadTokens, resolveExemptMethods, TOKENS_ENV_VAR } from './auth';
+import { authInterceptor, loadTokens, METRICS_TOKENS_ENV_VAR, resolveExemptMethods, TOKENS_ENV_VAR } from './auth';
 import { createBatcher, type Batcher } from './batcher';
 import { createHealth } from './health';
 import { createLogger, type Logger } from './log';
@@ -102,6 +102,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   const tlsFiles = { certFile: o.tlsCert, keyFile: o.tlsKey, caFile: o.tlsCa };
   const credentials = serverCredentials(tlsFiles);
   const tokens = loadTokens({ tokensFile: o.tokensFile, envVar: TOKENS_ENV_VAR });
+  const metricsTokens = loadTokens({ tokensFile: o.metricsTokensFile, envVar: METRICS_TOKENS_ENV_VAR });
   const exempt = resolveExemptMethods(o.authExempt);
   const serverId = o.serverId !== undefined ? checkServerId(o.serverId) : hostServerId(os.hostname());
 
@@ -186,7 +187,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
     });
     stopStreams = service.stopStreams;
     inference.ready(service.handlers);
-    if (metrics) metricsEndpoint = await startMetricsEndpoint(metrics, { served, batcher, host: o.metricsHost, port: o.metricsPort ?? 0, isServing: health.isServing });
+    if (metrics) metricsEndpoint = await startMetricsEndpoint(metrics, { served, batcher, host: o.metricsHost, port: o.metricsPort ?? 0, isServing: health.isServing, tokens: metricsTokens });
   } catch (err) {
     // Whatever failed after binding (load, warm-up, metrics port), leave nothing behind.
     server.forceShutdown();

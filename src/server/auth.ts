@@ -12,6 +12,8 @@ import * as grpc from '@grpc/grpc-js';
 
 /** Default environment variable holding comma-separated tokens. */
 export const TOKENS_ENV_VAR = 'INFER_TOKENS';
+/** Environment variable holding comma-separated tokens for the metrics endpoint's /metrics. */
+export const METRICS_TOKENS_ENV_VAR = 'INFER_METRICS_TOKENS';
 
 export const HEALTH_CHECK_METHOD = '/grpc.health.v1.Health/Check';
 export const HEALTH_WATCH_METHOD = '/grpc.health.v1.Health/Watch';
@@ -74,13 +76,14 @@ export function loadTokens(o: { tokensFile?: string; envVar?: string }): string[
   return [...new Set(tokens)];
 }
 
-function digest(s: string): Buffer {
+/** SHA-256 of a token, the form tokenMatches compares. */
+export function tokenDigest(s: string): Buffer {
   return crypto.createHash('sha256').update(s, 'utf8').digest();
 }
 
 /** Constant-time membership test (see the module comment). */
 export function tokenMatches(candidate: string, tokenDigests: readonly Buffer[]): boolean {
-  const d = digest(candidate);
+  const d = tokenDigest(candidate);
   let ok = false;
   for (const t of tokenDigests) ok = crypto.timingSafeEqual(d, t) || ok;
   return ok;
@@ -127,7 +130,7 @@ export function resolveExemptMethods(values: readonly string[]): string[] {
  */
 export function authInterceptor(o: { tokens: string[]; exemptMethods: string[] }): grpc.ServerInterceptor {
   if (o.tokens.length === 0) throw new Error('authInterceptor needs at least one token (leave it out to disable auth)');
-  const digests = o.tokens.map(digest);
+  const digests = o.tokens.map(tokenDigest);
   const exempt = [...o.exemptMethods];
   return (methodDescriptor, call) => {
     if (isExempt(methodDescriptor.path, exempt)) return new grpc.ServerInterceptingCall(call);

@@ -66,6 +66,8 @@ export interface ServerOptions {
   /** Prometheus /metrics port; undefined = no metrics endpoint; 0 = ephemeral. */
   metricsPort?: number;
   metricsHost: string;
+  /** Bearer tokens for /metrics, one a line (also $INFER_METRICS_TOKENS); none → /metrics is open. */
+  metricsTokensFile?: string;
   logLevel: LogLevel;
   /** auto = human-readable text when stderr is a terminal, JSON lines otherwise. */
   logFormat: LogFormat;
@@ -170,7 +172,7 @@ const KNOWN_FLAGS = new Set([
   'max-message-bytes', 'tls-cert', 'tls-key', 'tls-ca', 'tokens-file', 'auth-exempt', 'metrics-port', 'metrics-host',
   'log-level', 'log-format', 'grace-ms', 'server-id', 'help', 'decode-timeout-s', 'max-queue-per-connection',
   'max-ping-response-bytes', 'max-pending-bytes', 'max-concurrent-streams', 'max-connection-idle-ms',
-  'max-connection-age-ms', 'max-connection-age-grace-ms', 'drain-delay-ms',
+  'max-connection-age-ms', 'max-connection-age-grace-ms', 'drain-delay-ms', 'metrics-tokens-file',
 ]);
 
 function rejectUnknownFlags(argv: string[], positional: Array<string | number>): void {
@@ -228,6 +230,7 @@ export function parseServerArgs(argv: string[]): ServerOptions {
     .option('auth-exempt', { type: 'array', string: true, default: d.authExempt, describe: 'Methods callable without a token: health, ping, reflection, none, /pkg.Svc/Method' })
     .option('metrics-port', { type: 'number', describe: 'Serve Prometheus /metrics on this port (off when not given)' })
     .option('metrics-host', { type: 'string', default: d.metricsHost, describe: 'Address for the metrics endpoint' })
+    .option('metrics-tokens-file', { type: 'string', describe: 'Bearer tokens for /metrics, one a line (also $INFER_METRICS_TOKENS); /livez and /readyz stay open' })
     .option('log-level', { choices: LOG_LEVELS, default: d.logLevel, describe: 'Least severe log level written (logs go to stderr)' })
     .option('log-format', { choices: LOG_FORMATS, default: d.logFormat, describe: 'auto = readable text when stderr is a terminal, JSON lines otherwise' })
     .option('grace-ms', { type: 'number', default: d.graceMs, describe: 'On SIGTERM/SIGINT, how long in-flight requests may finish' })
@@ -293,6 +296,7 @@ export function parseServerArgs(argv: string[]): ServerOptions {
     authExempt: (a['auth-exempt'] ?? d.authExempt).map(String),
     metricsPort: a['metrics-port'],
     metricsHost: a['metrics-host'],
+    metricsTokensFile: a['metrics-tokens-file'],
     logLevel: a['log-level'] as LogLevel,
     logFormat: a['log-format'] as LogFormat,
     graceMs: a['grace-ms'],
