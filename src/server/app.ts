@@ -11,7 +11,7 @@ import type { Engine } from '../backends/engine';
 import type { GetServerInfoResponse, InferenceServiceServer } from '../gen/inference/v1/inference';
 import { realWeightsHint } from '../models/catalog';
 import { loadServedModel, type ServedModel } from '../models/served-model';
-import { authInterceptor, loadTokens, METRICS_TOKENS_ENV_VAR, resolveExemptMethods, TOKENS_ENV_VAR } from './auth';
+import { authInterceptor, createTokenSet, loadTokens, METRICS_TOKENS_ENV_VAR, resolveExemptMethods, TOKENS_ENV_VAR, type TokenSet } from './auth';
 import { createBatcher, type Batcher } from './batcher';
 import { createHealth } from './health';
 import { createLogger, type Logger } from './log';
@@ -46,6 +46,12 @@ export interface RunningServer {
    * --grace-ms option), then cancel what is left, release the engine. Safe to call twice.
    */
   shutdown(graceMs?: number): Promise<void>;
+  /**
+   * Re-reads --tokens-file and $INFER_TOKENS and swaps the accepted tokens at once (main.ts: SIGHUP), so a
+   * token can be revoked or rotated without a restart. Throws, keeping the old tokens, when the file is
+   * unreadable or holds none, or when the server started without auth. Returns the number of tokens.
+   */
+  reloadTokens(): number;
 }
 
 /**
@@ -120,7 +126,15 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
     metrics = createMetrics({ model: o.model, backend: o.backend, weights: 'unknown', version: serverVersion() });
     interceptors.push(metricsInterceptor(metrics));
   }
-  if (tokens.length > 0) interceptors.push(authInterceptor({ tokens, exemptMethods: exempt }));
+  const tokenSet: TokenSet | undefined = tokens.length > 0 ? createTokenSet(tokens) : undefined;
+  if (tokenSet) interceptors.push(authInterceptor({ tokens: tokenSet, exemptMethods: exempt }));
+  const reloadTokens = (): number => {
+    if (!tokenSet) throw new Error('the server started without auth; restart it with --tokens-file to turn auth on');
+    const next = loadTokens({ tokensFile: o.tokensFile, envVar: TOKENS_ENV_VAR });
+    tokenSet.replace(next);
+    log.info('tokens reloaded', { tokens: next.length });
+    return next.length;
+  };
 
   const server = new grpc.Server({
     'grpc.max_receive_message_length': o.maxMessageBytes,
@@ -218,7 +232,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   });
 
   const shutdown = createShutdown({ server, health, batcher, engine, metricsEndpoint, stopStreams, log, defaultGraceMs: o.graceMs, drainDelayMs: o.drainDelayMs });
-  return { port, host, served, metricsPort: metricsEndpoint?.port, startupMs, batcher, log, shutdown };
+  return { port, host, served, metricsPort: metricsEndpoint?.port, startupMs, batcher, log, shutdown, reloadTokens };
 }
 
 /**

@@ -123,14 +123,35 @@ export function resolveExemptMethods(values: readonly string[]): string[] {
   return [...out];
 }
 
+/** The tokens an interceptor accepts, replaceable while it runs (SIGHUP re-reads --tokens-file). */
+export interface TokenSet {
+  readonly digests: readonly Buffer[];
+  /** Replaces every token at once; refuses an empty list (that would silently turn auth off). */
+  replace(tokens: readonly string[]): void;
+}
+
+export function createTokenSet(tokens: readonly string[]): TokenSet {
+  if (tokens.length === 0) throw new Error('a token set needs at least one token (leave auth out to disable it)');
+  let digests = tokens.map(tokenDigest);
+  return {
+    get digests() {
+      return digests;
+    },
+    replace(next) {
+      if (next.length === 0) throw new Error('refusing to replace the tokens with none (auth would be off)');
+      digests = next.map(tokenDigest);
+    },
+  };
+}
+
 /**
  * Rejects calls without a valid bearer token with UNAUTHENTICATED before the handler sees anything.
  * Place it AFTER a metrics interceptor in the `interceptors` array so rejected calls are still counted
  * (grpc-js wraps in array order: a later interceptor's status goes out through the earlier ones).
  */
-export function authInterceptor(o: { tokens: string[]; exemptMethods: string[] }): grpc.ServerInterceptor {
-  if (o.tokens.length === 0) throw new Error('authInterceptor needs at least one token (leave it out to disable auth)');
-  const digests = o.tokens.map(tokenDigest);
+export function authInterceptor(o: { tokens: string[] | TokenSet; exemptMethods: string[] }): grpc.ServerInterceptor {
+  if (Array.isArray(o.tokens) && o.tokens.length === 0) throw new Error('authInterceptor needs at least one token (leave it out to disable auth)');
+  const set = Array.isArray(o.tokens) ? createTokenSet(o.tokens) : o.tokens;
   const exempt = [...o.exemptMethods];
   return (methodDescriptor, call) => {
     if (isExempt(methodDescriptor.path, exempt)) return new grpc.ServerInterceptingCall(call);
@@ -147,7 +168,7 @@ export function authInterceptor(o: { tokens: string[]; exemptMethods: string[] }
           call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: MALFORMED_TOKEN_MESSAGE });
           return;
         }
-        if (!tokenMatches(token, digests)) {
+        if (!tokenMatches(token, set.digests)) {
           call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: INVALID_TOKEN_MESSAGE });
           return;
         }

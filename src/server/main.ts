@@ -39,6 +39,15 @@ export async function main(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // SIGHUP: re-read the tokens (rotate or revoke without a restart); a bad file keeps the old tokens.
+  process.on('SIGHUP', () => {
+    if (!running) return;
+    try {
+      running.reloadTokens();
+    } catch (err) {
+      log.warn('tokens not reloaded; the previous tokens stay in force', { error: err instanceof Error ? err.message : String(err) });
+    }
+  });
 
   try {
     running = await startServer(o);
