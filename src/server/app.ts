@@ -21,6 +21,7 @@ import { checkServerId, DEFAULT_SERVER_OPTIONS, hostServerId, resolveBatching, t
 import { configureSharp } from '../models/preprocess';
 import { addReflection } from './reflection';
 import { createIngressGuard } from './ingress-guard';
+import { clientIdentityInterceptor } from './client-identity';
 import { createInferenceService, inferenceServiceDefinition } from './service';
 import { redactSource, redactSourcesIn } from '../shared/source-name';
 import { buildServerInfo } from './server-info';
@@ -125,6 +126,10 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   if (o.metricsPort !== undefined) {
     metrics = createMetrics({ model: o.model, backend: o.backend, weights: 'unknown', version: serverVersion() });
     interceptors.push(metricsInterceptor(metrics));
+  }
+  if (o.tlsAllowedClient.length > 0) {
+    if (!o.tlsCa) throw new Error('--tls-allowed-client needs --tls-ca (client certificates exist only with mutual TLS)');
+    interceptors.push(clientIdentityInterceptor(o.tlsAllowedClient));
   }
   const tokenSet: TokenSet | undefined = tokens.length > 0 ? createTokenSet(tokens) : undefined;
   if (tokenSet) interceptors.push(authInterceptor({ tokens: tokenSet, exemptMethods: exempt }));

@@ -59,6 +59,8 @@ export interface ServerOptions {
   tlsCert?: string;
   tlsKey?: string;
   tlsCa?: string;
+  /** With tlsCa: client certificate identities (subject CN or a SAN) allowed to call; empty = any the CA signed. */
+  tlsAllowedClient: string[];
   /** File of bearer tokens (one a line); tokens also come from $INFER_TOKENS. None → no auth. */
   tokensFile?: string;
   /** Methods callable without a token: health, ping, reflection, none, /pkg.Svc/Method, /pkg.Svc/*. */
@@ -111,6 +113,7 @@ export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
   maxConnectionAgeMs: 60 * 60_000,
   maxConnectionAgeGraceMs: 10 * 60_000,
   authExempt: ['health'],
+  tlsAllowedClient: [],
   // Loopback: metrics name the model and backend and count every call; publish them deliberately.
   metricsHost: '127.0.0.1',
   logLevel: 'info',
@@ -172,7 +175,7 @@ const KNOWN_FLAGS = new Set([
   'max-message-bytes', 'tls-cert', 'tls-key', 'tls-ca', 'tokens-file', 'auth-exempt', 'metrics-port', 'metrics-host',
   'log-level', 'log-format', 'grace-ms', 'server-id', 'help', 'decode-timeout-s', 'max-queue-per-connection',
   'max-ping-response-bytes', 'max-pending-bytes', 'max-concurrent-streams', 'max-connection-idle-ms',
-  'max-connection-age-ms', 'max-connection-age-grace-ms', 'drain-delay-ms', 'metrics-tokens-file',
+  'max-connection-age-ms', 'max-connection-age-grace-ms', 'drain-delay-ms', 'metrics-tokens-file', 'tls-allowed-client',
 ]);
 
 function rejectUnknownFlags(argv: string[], positional: Array<string | number>): void {
@@ -226,6 +229,7 @@ export function parseServerArgs(argv: string[]): ServerOptions {
     .option('tls-cert', { type: 'string', describe: 'PEM certificate chain (enables TLS)' })
     .option('tls-key', { type: 'string', describe: 'PEM private key for --tls-cert' })
     .option('tls-ca', { type: 'string', describe: 'PEM CA bundle: require client certificates signed by it (mTLS)' })
+    .option('tls-allowed-client', { type: 'array', string: true, default: d.tlsAllowedClient, describe: 'With --tls-ca: client certificate CNs or SANs allowed to call (default: any the CA signed)' })
     .option('tokens-file', { type: 'string', describe: 'Bearer tokens, one a line (also $INFER_TOKENS); enables auth' })
     .option('auth-exempt', { type: 'array', string: true, default: d.authExempt, describe: 'Methods callable without a token: health, ping, reflection, none, /pkg.Svc/Method' })
     .option('metrics-port', { type: 'number', describe: 'Serve Prometheus /metrics on this port (off when not given)' })
@@ -292,6 +296,7 @@ export function parseServerArgs(argv: string[]): ServerOptions {
     tlsCert: a['tls-cert'],
     tlsKey: a['tls-key'],
     tlsCa: a['tls-ca'],
+    tlsAllowedClient: (a['tls-allowed-client'] ?? d.tlsAllowedClient).map(String),
     tokensFile: a['tokens-file'],
     authExempt: (a['auth-exempt'] ?? d.authExempt).map(String),
     metricsPort: a['metrics-port'],
