@@ -62,6 +62,21 @@ const until = async (what: string, cond: () => boolean, ms = 60_000): Promise<vo
   }
 };
 
+describe('idle connections are closed (--max-connection-idle-ms)', () => {
+  const live = mobilenetServer({ host: '127.0.0.1', logLevel: 'silent', maxConnectionIdleMs: 200 });
+
+  it('a connection with no call gets GOAWAY once idle (grpc-js alone: never)', async () => {
+    const session = http2.connect(`http://${live.target}`);
+    session.on('error', () => undefined);
+    try {
+      // No upper bound on when: only that it happens (mocha's timeout is the limit).
+      await new Promise<void>((resolve) => session.once('goaway', () => resolve()));
+    } finally {
+      session.destroy();
+    }
+  });
+});
+
 describe('ingress limits: what a client can make the server hold (default limits)', () => {
   const live = mobilenetServer({ host: '127.0.0.1', logLevel: 'silent' });
   let session: http2.ClientHttp2Session;

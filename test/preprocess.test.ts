@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { expect } from 'chai';
 import { status } from '@grpc/grpc-js';
@@ -146,6 +147,24 @@ describe('preprocess: bad input → INVALID_ARGUMENT with a clear message', () =
     const e = await expectInvalid(decodeImage(broken, OPTS), /^unsupported image format "svg"; send JPEG/);
     expect(e.message).to.not.match(/parse|XML/);
     await expectInvalid(decodeImage(Buffer.from('%PDF-1.7\n%\xe2\xe3\n1 0 obj'), OPTS), /^unsupported image format "pdf"/);
+  });
+
+  it('the server process blocks every libvips loader but the accepted formats (configureSharp blockUnusedLoaders)', function () {
+    // A child process: the block is process-wide, and this process's report tests rasterise SVG charts.
+    const script = `
+      const sharp = require('sharp');
+      require(${JSON.stringify(require.resolve('../src/models/preprocess'))}).configureSharp({ blockUnusedLoaders: true });
+      (async () => {
+        const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>');
+        const svgErr = await sharp(svg).metadata().then(() => 'read', (e) => e.message);
+        const png = await sharp({ create: { width: 4, height: 4, channels: 3, background: 'red' } }).png().toBuffer();
+        const pngOk = await sharp(png).metadata().then((m) => m.format, (e) => e.message);
+        process.stdout.write(JSON.stringify({ svgErr, pngOk }));
+      })();`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+    const out = JSON.parse(r.stdout) as { svgErr: string; pngOk: string };
+    expect(out.svgErr).to.match(/unsupported image format/);
+    expect(out.pngOk).to.equal('png');
   });
 
   it('16-bit samples are refused (slow to decode, no gain at the model input)', async () => {
