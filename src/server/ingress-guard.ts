@@ -14,7 +14,7 @@
  * It reads two fields of grpc-js's BaseServerInterceptingCall (`stream`, `incomingEncoding`), which grpc-js
  * does not export as API: the first interceptor is handed that object. test/ingress-guard.test.ts fails if
  * an upgrade moves them; until then the guard logs an error once and lets calls through.
- * Why not a library or Node's maxSessionMemory: docs/decisions/0016-ingress-byte-budget.md.
+ * Why not a library or Node's maxSessionMemory: docs/decisions/0018-ingress-byte-budget.md.
  */
 import * as http2 from 'node:http2';
 import * as grpc from '@grpc/grpc-js';
