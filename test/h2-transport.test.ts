@@ -76,7 +76,8 @@ describe('h2 transport: ping against the real server', function () {
 
   before(async function () {
     model = sharedFixture(this, MOBILENET_JSON);
-    server = await startServer({ drainDelayMs: 0, port: 0, host: '::', model, normalize: 'signed', logLevel: 'silent' });
+    // 4 MB Ping responses test the transport's flow control: above the server's 1 MiB default padding cap.
+    server = await startServer({ drainDelayMs: 0, port: 0, host: '::', model, normalize: 'signed', logLevel: 'silent', maxPingResponseBytes: 8 * 1024 * 1024 });
     port = server.port;
   });
   after(async () => {

@@ -42,7 +42,7 @@ import type { Logger } from './log';
 import type { ServerMetrics } from './metrics';
 import { decodeImage, type DecodeOptions } from '../models/preprocess';
 import { provenance } from './server-info';
-import { createStreamWindow, type StreamWindow } from './stream-window';
+import { createStreamWindow } from './stream-window';
 import { createFairGate, type FairGate } from './fair-gate';
 import { publicSourceName } from '../shared/source-name';
 import { monoToUnixNanos, unixNanos } from './wall-clock';
@@ -208,7 +208,8 @@ export function createInferenceService(ctx: ServiceContext): InferenceService {
   const decodeGate = ctx.decodeGate ?? createFairGate(defaultDecodeConcurrency());
   const streamWindow = Math.max(1, ctx.streamWindow ?? 32);
   const maxPingResponse = Math.min(ctx.maxPingResponseBytes ?? Infinity, ctx.maxMessageBytes - PING_OVERHEAD_BYTES);
-  const openStreams = new Set<{ window: StreamWindow<unknown>; drain(): void }>();
+  /** Open ClassifyStreams, each with what makes it stop reading and end (stopStreams). */
+  const openStreams = new Set<{ drain(): void }>();
   let stopping = false;
 
   /** Classifies one request; throws ServiceError. `timing` is filled as far as the request got. */
@@ -333,7 +334,6 @@ export function createInferenceService(ctx: ServiceContext): InferenceService {
       streamWindow,
     );
     const open = {
-      window: answers as StreamWindow<unknown>,
       drain: () => {
         cutShort = true;
         call.pause();
