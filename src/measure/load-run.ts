@@ -65,6 +65,8 @@ export interface LoadResult extends Recorded {
   unfinished: number;
   /** Measurement start → last completion (or drain end), ns. */
   elapsedNs: number;
+  /** Wall-clock time of the measurement start, ms since the Unix epoch (µs precision): lines up runs of several agents. */
+  startUnixMs: number;
   /** Share of the measurement the client's thread was working (event-loop utilisation less precise waits), 0..1. */
   clientBusy: number;
   endReason: EndReason;
@@ -104,6 +106,7 @@ export function runPhase(spec: LoadSpec, lim: PhaseLimits, runtime: LoadRuntime)
     let progressTimer: ReturnType<typeof setInterval> | undefined;
     const busy = runtime.busyMeter();
     const t0 = time.nowNs();
+    const startUnixMs = performance.timeOrigin + performance.now();
     const now = (): number => Number(time.nowNs() - t0);
     const at = (ns: number): bigint => t0 + BigInt(Math.round(ns));
 
@@ -119,6 +122,7 @@ export function runPhase(spec: LoadSpec, lim: PhaseLimits, runtime: LoadRuntime)
         mode: spec.mode,
         unfinished: inFlight + driver.waiting(),
         elapsedNs: inFlight > 0 ? now() : rec.lastEndNs(),
+        startUnixMs,
         clientBusy: busy(),
         endReason,
         warmupRequests: 0,

@@ -8,7 +8,7 @@ import * as path from 'node:path';
 import { emptyReport, FORMAT_VERSION, toJson, TOOL_NAME, type Environment, type RunReport, type Verb } from './report-doc';
 
 export { attachLoad, emptyReport, FORMAT_VERSION, histogramSection, loadSummary, toJson, TOOL_NAME } from './report-doc';
-export type { Environment, LoadSummary, RunReport, Verb } from './report-doc';
+export type { AgentInfo, Environment, HdrField, LoadSummary, MergedAgent, MergeInfo, RunReport, Verb } from './report-doc';
 
 let cachedVersion: string | undefined;
 
@@ -85,8 +85,13 @@ export function loadRunExitCode(rep: RunReport): number {
 }
 
 export function readReport(file: string): RunReport {
-  const rep = JSON.parse(fs.readFileSync(file, 'utf8')) as RunReport;
-  if (rep.tool?.name !== TOOL_NAME || typeof rep.format_version !== 'number') {
+  let rep: RunReport;
+  try {
+    rep = JSON.parse(fs.readFileSync(file, 'utf8')) as RunReport;
+  } catch (e) {
+    throw new Error(`${file}: ${(e as Error).message}`);
+  }
+  if (rep === null || typeof rep !== 'object' || rep.tool?.name !== TOOL_NAME || typeof rep.format_version !== 'number') {
     throw new Error(`${file} is not an ${TOOL_NAME} --json run (no tool.name/format_version)`);
   }
   if (rep.format_version > FORMAT_VERSION) {

@@ -2,7 +2,7 @@
  * Per-second time series of a run, keyed by the second (since the measurement start) in which each
  * request *ended* — the same rule perf_analyzer uses for window throughput.
  */
-import { createLatencyHistogram, LatencyHistogram, percentileMs } from './histogram';
+import { createLatencyHistogram, encodeHdr, LatencyHistogram, percentileMs } from './histogram';
 
 interface Bucket {
   ok: number;
@@ -32,6 +32,8 @@ export interface SeriesPoint {
   p50_ms: number;
   p99_ms: number;
   max_ms: number;
+  /** This second's latency histogram (hdr-codec.ts), when it had an OK response: lets merged runs add seconds exactly. */
+  hdr?: string;
 }
 
 export function createTimeSeries(): TimeSeries {
@@ -64,6 +66,7 @@ export function createTimeSeries(): TimeSeries {
         p50_ms: percentileMs(b.hist, 50),
         p99_ms: percentileMs(b.hist, 99),
         max_ms: b.ok === 0 ? 0 : b.hist.hdr.maxValue / 1000,
+        ...(b.ok > 0 ? { hdr: encodeHdr(b.hist) } : {}),
       }));
     },
   };

@@ -4,24 +4,45 @@
  * alike whichever port it came in on. Pass them as `[webMetricsInterceptor, webAuthInterceptor]`: the first
  * is the outermost, so refused calls are counted as UNAUTHENTICATED, as on the gRPC port.
  */
-import { Code, ConnectError, type Interceptor } from '@connectrpc/connect';
+import { Code, ConnectError, createContextKey, type Interceptor } from '@connectrpc/connect';
 import { statusName } from '../shared/grpc-status';
-import { authFailure, isExempt, tokenDigests } from './auth';
+import { authFailure, createTokenSet, isExempt, type TokenSet } from './auth';
 import type { ServerMetrics } from './metrics';
+
+/** The HTTP connection a call came in on ("web:127.0.0.1:51234"): the batcher's fair-share owner. */
+export const PEER = createContextKey<string>('web:unknown', { description: 'the client connection' });
+/** The client certificate's identities (CN and subject alternative names); empty without mutual TLS. */
+export const CLIENT_IDENTITIES = createContextKey<readonly string[]>([], { description: 'client certificate identities' });
 
 /** "/inference.v1.InferenceService/Ping", the path grpc-js and --auth-exempt use. */
 function pathOf(req: { service: { typeName: string }; method: { name: string } }): string {
   return `/${req.service.typeName}/${req.method.name}`;
 }
 
-export function webAuthInterceptor(o: { tokens: string[]; exemptMethods: string[] }): Interceptor {
-  if (o.tokens.length === 0) throw new Error('webAuthInterceptor needs at least one token (leave it out to disable auth)');
-  const digests = tokenDigests(o.tokens);
+/** `tokens`: the gRPC port's TokenSet, so a SIGHUP reload of --tokens-file applies to both ports at once. */
+export function webAuthInterceptor(o: { tokens: string[] | TokenSet; exemptMethods: string[] }): Interceptor {
+  if (Array.isArray(o.tokens) && o.tokens.length === 0) throw new Error('webAuthInterceptor needs at least one token (leave it out to disable auth)');
+  const set = Array.isArray(o.tokens) ? createTokenSet(o.tokens) : o.tokens;
   const exempt = [...o.exemptMethods];
   return (next) => async (req) => {
     if (!isExempt(pathOf(req), exempt)) {
-      const failure = authFailure(req.header.get('authorization') ?? undefined, digests);
+      const failure = authFailure(req.header.get('authorization') ?? undefined, set.digests);
       if (failure !== undefined) throw new ConnectError(failure, Code.Unauthenticated);
+    }
+    return next(req);
+  };
+}
+
+/** --tls-allowed-client on the web port: the same rule as client-identity.ts, PERMISSION_DENIED otherwise. */
+export function webClientIdentityInterceptor(allowed: readonly string[]): Interceptor {
+  const ok = new Set(allowed);
+  return (next) => async (req) => {
+    const ids = req.contextValues.get(CLIENT_IDENTITIES);
+    if (!ids.some((id) => ok.has(id))) {
+      throw new ConnectError(
+        ids.length === 0 ? 'no client certificate identity (--tls-allowed-client needs mutual TLS)' : `client certificate "${ids[0].slice(0, 128)}" is not allowed (--tls-allowed-client)`,
+        Code.PermissionDenied,
+      );
     }
     return next(req);
   };

@@ -6,7 +6,8 @@
  *   gRPC port's own request decoder (service.ts inferenceServiceDefinition), so the handler sees exactly
  *   the ts-proto value a gRPC call would give it;
  * - the handler gets the part of a grpc-js call it uses: `request`, `getDeadline()` (from the Connect
- *   timeout: `grpc-timeout` or `connect-timeout-ms`) and a `cancelled` event (the client went away);
+ *   timeout: `grpc-timeout` or `connect-timeout-ms`), `getPeer()` (the HTTP connection, the batcher's
+ *   fair-share owner) and a `cancelled` event (the client went away);
  * - its callback's status becomes a ConnectError with the same code (Connect's codes are gRPC's numbers),
  *   its response is encoded by the gRPC port's serializer and parsed back into the protobuf-es message.
  * ClassifyStream is not offered here: a browser cannot client-stream over gRPC-web or Connect, so Connect
@@ -26,6 +27,7 @@ import {
   PingResponseSchema,
 } from '../gen/inference/v1/inference_pb';
 import { inferenceServiceDefinition } from './service';
+import { PEER } from './web-interceptors';
 
 type UnaryName = 'classify' | 'ping' | 'getServerInfo';
 
@@ -42,10 +44,11 @@ interface MethodCodec {
 }
 
 /** The members of a grpc-js ServerUnaryCall that service.ts's unary handlers read. */
-function unaryCall(request: unknown, ctx: HandlerContext): EventEmitter & { request: unknown; getDeadline(): number } {
+function unaryCall(request: unknown, ctx: HandlerContext): EventEmitter & { request: unknown; getDeadline(): number; getPeer(): string } {
   const timeoutMs = ctx.timeoutMs();
   const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
-  return Object.assign(new EventEmitter(), { request, getDeadline: () => deadline });
+  const peer = ctx.values.get(PEER);
+  return Object.assign(new EventEmitter(), { request, getDeadline: () => deadline, getPeer: () => peer });
 }
 
 function unary<I extends DescMessage, O extends DescMessage>(handlers: InferenceServiceServer, name: UnaryName, input: I, output: O) {

@@ -12,13 +12,16 @@
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import type { Socket } from 'node:net';
-import { cors as connectCors, type Interceptor } from '@connectrpc/connect';
+import type { TLSSocket } from 'node:tls';
+import { cors as connectCors, createContextValues, type Interceptor } from '@connectrpc/connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import type { InferenceServiceServer } from '../gen/inference/v1/inference';
 import type { Logger } from './log';
 import type { ServerMetrics } from './metrics';
 import { readPem, type TlsFiles } from './tls';
-import { webAuthInterceptor, webMetricsInterceptor } from './web-interceptors';
+import type { TokenSet } from './auth';
+import { certificateIdentities } from './client-identity';
+import { CLIENT_IDENTITIES, PEER, webAuthInterceptor, webClientIdentityInterceptor, webMetricsInterceptor } from './web-interceptors';
 import { loadPage } from './web-page';
 import { webRoutes } from './web-service';
 
@@ -27,12 +30,14 @@ export interface WebServerOptions {
   /** 0 = ephemeral. */
   port: number;
   tls: TlsFiles;
+  /** --tls-allowed-client: the client certificate identities admitted (empty: any the CA signed). */
+  allowedClients: readonly string[];
   /** Exact origins allowed cross-origin (e.g. https://app.example.com:8443). */
   origins: string[];
   /** The handler object the gRPC port serves. */
   handlers: InferenceServiceServer;
-  /** Empty: no auth. */
-  tokens: string[];
+  /** The gRPC port's tokens (reloaded with it on SIGHUP); undefined: no auth. */
+  tokens: TokenSet | undefined;
   exemptMethods: string[];
   metrics?: ServerMetrics;
   maxMessageBytes: number;
@@ -90,12 +95,18 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   if (!page.built) o.log.warn('web port: the page is not built (dist/web missing); the RPCs work, the page answers 503 until `npm run build`');
   const interceptors: Interceptor[] = [];
   if (o.metrics) interceptors.push(webMetricsInterceptor(o.metrics));
-  if (o.tokens.length > 0) interceptors.push(webAuthInterceptor({ tokens: o.tokens, exemptMethods: o.exemptMethods }));
+  if (o.allowedClients.length > 0) interceptors.push(webClientIdentityInterceptor(o.allowedClients));
+  if (o.tokens) interceptors.push(webAuthInterceptor({ tokens: o.tokens, exemptMethods: o.exemptMethods }));
   const rpc = connectNodeAdapter({
     routes: webRoutes(o.handlers),
     interceptors,
     readMaxBytes: o.maxMessageBytes,
     writeMaxBytes: o.maxMessageBytes,
+    contextValues: (req) => {
+      const socket = req.socket as Partial<TLSSocket>;
+      const values = createContextValues().set(PEER, `web:${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`);
+      return typeof socket.getPeerCertificate === 'function' ? values.set(CLIENT_IDENTITIES, certificateIdentities(socket.getPeerCertificate())) : values;
+    },
     fallback: (_req, res) => {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
       res.end('not found\n');
