@@ -25,7 +25,9 @@ interface ParityRow {
 /** The mapping docs/DEPLOY.md shows as a table. */
 export const PARITY: ParityRow[] = [
   { envoy: 'listeners.filter_chains.filters.typed_config.route_config.virtual_hosts.routes.match.prefix', haproxy: 'default_backend' },
-  { envoy: 'listeners.filter_chains.filters.typed_config.http_filters.typed_config.rules.match.prefix', haproxy: 'acl health path_beg' },
+  { envoy: 'listeners.filter_chains.filters.typed_config.http_filters.typed_config.rules.match.path', haproxy: 'acl health path' },
+  { envoy: 'listeners.filter_chains.filters.typed_config.http_filters.typed_config.rules.match.prefix', haproxy: null, why: 'the token rule for every other path: HAProxy asks for the token unless `acl health` matched' },
+  { envoy: 'overload_manager.refresh_interval', haproxy: null, why: 'the lab edge has no overload manager: one HAProxy on one machine, bounded by maxconn and tune.h2.max-concurrent-streams' },
   { envoy: 'listeners.filter_chains.filters.typed_config.request_headers_timeout', haproxy: 'timeout http-request' },
   { envoy: 'listeners.filter_chains.filters.typed_config.stream_idle_timeout', haproxy: 'timeout client' },
   { envoy: 'listeners.filter_chains.filters.typed_config.stream_idle_timeout', haproxy: 'timeout server' },
@@ -46,8 +48,9 @@ export const PARITY: ParityRow[] = [
   { envoy: 'clusters.health_checks.grpc_health_check.service_name', haproxy: 'option httpchk', why: 'HAProxy 2.6 cannot send a grpc.health.v1 check; GET /readyz on the metrics port mirrors the server health (SERVING → 200)' },
   { envoy: 'clusters.outlier_detection.interval', haproxy: null, why: 'passive ejection is not mirrored: the lab edge takes replicas out by the active check alone' },
   { envoy: 'clusters.outlier_detection.base_ejection_time', haproxy: null, why: 'as above' },
-  { envoy: 'clusters.circuit_breakers.thresholds.max_retries', haproxy: 'retries' },
-  { envoy: '(retry_policy: none)', haproxy: 'retry-on', why: 'Envoy retries nothing; HAProxy retries only a connection that failed (conn-failure), a call no server received' },
+  { envoy: 'listeners.filter_chains.filters.typed_config.route_config.virtual_hosts.routes.route.retry_policy.num_retries', haproxy: 'retries' },
+  { envoy: 'listeners.filter_chains.filters.typed_config.route_config.virtual_hosts.routes.route.retry_policy.retry_on', haproxy: 'retry-on', why: 'only calls no server processed: HAProxy 2.6 has no refused-stream condition, so it retries connect failures alone (a call refused by a draining server fails; the drain delay keeps that from happening)' },
+  { envoy: 'clusters.circuit_breakers.thresholds.max_retries', haproxy: null, why: 'HAProxy has no cluster-wide retry budget; each call is retried at most `retries` times' },
 ];
 
 type Obj = Record<string, unknown>;
@@ -60,8 +63,8 @@ export function envoySettings(cfg: unknown): Map<string, unknown[]> {
     if (v === null || typeof v !== 'object') {
       const key = p[p.length - 1] ?? '';
       const joined = p.join('.');
-      const isRoute = /\.match\.prefix$/.test(joined);
-      if (isRoute || /(timeout|interval|threshold|jitter|_time|_header_max|max_retries)$/.test(key) || key === 'service_name') {
+      const isRoute = /\.match\.(prefix|path)$/.test(joined);
+      if (isRoute || /(timeout|interval|threshold|jitter|_time|_header_max|max_retries|retry_on|num_retries)$/.test(key) || key === 'service_name') {
         // Typed-extension names (envoy.extensions….HttpProtocolOptions) are keys too; the path skips them.
         const k = p.filter((s) => s !== 'static_resources' && !s.includes('.')).join('.');
         out.set(k, [...(out.get(k) ?? []), v]);
@@ -82,7 +85,7 @@ export function haproxySettings(cfg: string): Map<string, string[]> {
     const l = raw.trim();
     let m: RegExpExecArray | null;
     if ((m = /^timeout (\S+) (\S+)$/.exec(l))) add(`timeout ${m[1]}`, m[2]);
-    else if ((m = /^acl \S+ path_beg (\S+)$/.exec(l))) add('acl health path_beg', m[1]);
+    else if ((m = /^acl health path (.+)$/.exec(l))) for (const x of m[1].split(' ')) add('acl health path', x);
     else if ((m = /^(default_backend|use_backend) (\S+)/.exec(l))) add('default_backend', m[2]);
     else if ((m = /^option httpchk (.+)$/.exec(l))) add('option httpchk', m[1]);
     else if ((m = /^retries (\d+)$/.exec(l))) add('retries', m[1]);
@@ -126,7 +129,8 @@ describe('edge parity: Envoy (deploy/envoy/envoy.yaml) and the lab edge (HAProxy
     const special: Record<string, (e: unknown[], h: string[]) => boolean> = {
       // Routes: Envoy's one catch-all route goes to the one cluster HAProxy sends everything to.
       default_backend: (e, h) => e.length === 1 && e[0] === '/' && h.length === 1 && h[0] === 'inference',
-      'acl health path_beg': (e, h) => e.includes(h[0]),
+      'acl health path': (e, h) => JSON.stringify([...e].map(String).sort()) === JSON.stringify([...h].sort()),
+      'retry-on': (e, h) => e[0] === 'refused-stream,connect-failure' && h[0] === 'conn-failure',
       'option httpchk': (e, h) => e[0] === 'inference.v1.InferenceService' && h[0] === 'GET /readyz',
     };
     for (const r of PARITY) {

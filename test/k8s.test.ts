@@ -87,11 +87,12 @@ describe('deploy/k8s', function () {
       const objs = (): Obj[] => rendered[overlay];
       const server = (): any => one(objs(), 'Deployment', 'inference').spec.template.spec;
 
-      it('servers: gRPC health probes on grpc.health.v1, startup/readiness for the model service, liveness for the process', () => {
+      it('servers: gRPC health probes on grpc.health.v1, startup/readiness for the model service, liveness for the process (HTTP /livez: health turns NOT_SERVING while draining)', () => {
         const c = server().containers[0];
         expect(c.readinessProbe.grpc).to.deep.equal({ port: 8000, service: 'inference.v1.InferenceService' });
         expect(c.startupProbe.grpc).to.deep.equal({ port: 8000, service: 'inference.v1.InferenceService' });
-        expect(c.livenessProbe.grpc).to.deep.equal({ port: 8000, service: '' });
+        expect(c.livenessProbe.grpc).to.equal(undefined);
+        expect(c.livenessProbe.httpGet).to.deep.equal({ port: 'metrics', path: '/livez' });
         expect(c.ports.map((p: any) => p.containerPort)).to.include.members([8000, 9464]);
       });
 

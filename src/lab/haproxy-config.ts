@@ -9,7 +9,7 @@
  *    error"), so it asks the server's HTTP readiness endpoint, GET /readyz on the metrics port, which
  *    mirrors grpc.health.v1 "" (200 SERVING, else 503);
  *  - retries: 2.6 knows no `refused-stream`; `conn-failure` is the only retry condition for a call the
- *    server cannot have processed, so it is the only one (Envoy's config retries nothing);
+ *    server cannot have processed, so it is the only one (Envoy retries refused streams and connect failures);
  *  - `x-envoy-upstream-service-time` is %Tr, the time the edge waited for the upstream's response headers
  *    (integer ms), the figure Envoy's router puts in that header.
  */
@@ -27,12 +27,13 @@ export const HAPROXY_EDGE = {
   checkRise: 1,
   maxConcurrentStreams: 1024,
   initialStreamWindow: 1048576,
-  retries: 3,
+  retries: 2,
   jwtIssuer: 'https://dev.realtime-inference.local',
   jwtAudience: 'inference.v1.InferenceService',
   jwtClockSkewS: 60,
   readinessPath: '/readyz',
-  healthPrefix: '/grpc.health.v1.Health/',
+  /** Exact paths callable without a token (external probes), as Envoy's jwt_authn rules. */
+  healthPaths: ['/grpc.health.v1.Health/Check', '/grpc.health.v1.Health/Watch'],
 } as const;
 
 export interface HaproxyConfigInput {
@@ -82,7 +83,7 @@ export function renderHaproxyConfig(i: HaproxyConfigInput): string {
     bind(EDGE_ADDRESS.ipv4),
     bind(`[${EDGE_ADDRESS.ipv6}]`),
     `  log-format "${ACCESS_LOG_FORMAT}"`,
-    `  acl health path_beg ${e.healthPrefix}`,
+    `  acl health path ${e.healthPaths.join(' ')}`,
     '  http-request set-var(txn.bearer) http_auth_bearer',
     "  http-request set-var(txn.jwt_alg) var(txn.bearer),jwt_header_query('$.alg')",
     "  http-request set-var(txn.jwt_iss) var(txn.bearer),jwt_payload_query('$.iss')",
@@ -94,6 +95,7 @@ export function renderHaproxyConfig(i: HaproxyConfigInput): string {
     `  ${unauth('invalid token')} if !health !{ var(txn.bearer),jwt_verify(txn.jwt_alg,"${i.jwtPublicKey}") -m int 1 }`,
     `  ${unauth('invalid token: issuer')} if !health !{ var(txn.jwt_iss) -m str ${e.jwtIssuer} }`,
     `  ${unauth('invalid token: audience')} if !health !{ var(txn.jwt_aud) -m str ${e.jwtAudience} }`,
+    `  ${unauth('invalid token: no exp claim')} if !health !{ var(txn.jwt_exp) -m found }`,
     `  ${unauth('invalid token: expired')} if !health { var(txn.jwt_exp),sub(txn.jwt_deadline) -m int lt 0 }`,
     '  http-response set-header x-envoy-upstream-service-time %Tr',
     '  default_backend inference',

@@ -10,9 +10,9 @@ import { certsIn, makeLabCerts } from './certs';
 import { edgeConfigFile, edgeLog, haproxyServerStatus, reloadHaproxy, startEdge, writeEdgeConfig } from './edge';
 import { applyServerFirewall } from './firewall';
 import { createHostsAndLinks, deleteNamespace, existingHostsDirs, existingNamespaces, pidsIn } from './netns';
-import { isAlive, stopProcess, type LabProcess } from './processes';
+import { isAlive, stopProcess, waitExit, type LabProcess } from './processes';
 import { reloadProxies, startProxies, writeImpairment } from './proxies';
-import { startServer, waitServerReady } from './servers';
+import { isShuttingDown, LAB_SERVER_STOP_MS, startServer, waitServerReady } from './servers';
 import { readState, writeState, type LabOptions, type LabState } from './state';
 import { setBottleneck } from './bottleneck';
 import { runIn } from './run';
@@ -120,10 +120,16 @@ async function reconfigure(s: LabState, o: LabOptions, say: Say): Promise<LabSta
   s.options = o;
   const servers = s.processes.filter(isServer);
   const argsChanged = JSON.stringify(was.serverArgs) !== JSON.stringify(o.serverArgs);
+  // A server stopping on its own (SIGTERM: it drains, then exits) is let finish, then started again.
+  const stopping = argsChanged ? [] : servers.filter((p) => isAlive(p) && isShuttingDown(p.log));
+  if (stopping.length > 0) {
+    say(`waiting for ${stopping.map((p) => p.role).join(', ')} to finish shutting down`);
+    await Promise.all(stopping.map((p) => waitExit(p, LAB_SERVER_STOP_MS)));
+  }
   const restart = argsChanged ? servers : servers.filter((p) => !isAlive(p));
   if (restart.length > 0) {
     say(argsChanged ? 'server flags changed: restarting both servers' : `restarting ${restart.map((p) => p.role).join(', ')} (not running)`);
-    await Promise.all(restart.map((p) => stopProcess(p, 15_000)));
+    await Promise.all(restart.map((p) => stopProcess(p, LAB_SERVER_STOP_MS)));
     s.processes = s.processes.filter((p) => !restart.includes(p));
     const started = restart.map((p) => startServer(s.dir, p.role as ServerName, o.serverArgs));
     s.processes.push(...started);
