@@ -53,10 +53,10 @@ describe('browser page (real Chromium, fake camera, real MobileNet)', function (
     const camera = path.join(tmp.path, 'camera.y4m');
     await writeY4m(photo, camera);
     fs.copyFileSync(photo, path.join(tmp.path, 'chelsea.jpg'));
-    open = await startServer({ port: 0, host: '127.0.0.1', webPort: 0, model, normalize: 'signed', logLevel: 'error' });
+    open = await startServer({ port: 0, host: '127.0.0.1', webPort: 0, model, normalize: 'signed', logLevel: 'error', drainDelayMs: 0 });
     process.env.INFER_TOKENS = TOKEN;
     try {
-      guarded = await startServer({ port: 0, host: '127.0.0.1', webPort: 0, model, normalize: 'signed', logLevel: 'error' });
+      guarded = await startServer({ port: 0, host: '127.0.0.1', webPort: 0, model, normalize: 'signed', logLevel: 'error', drainDelayMs: 0 });
     } finally {
       if (savedTokens === undefined) delete process.env.INFER_TOKENS;
       else process.env.INFER_TOKENS = savedTokens;

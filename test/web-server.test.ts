@@ -64,7 +64,7 @@ describe('web port (--web-port): gRPC-web and Connect over the gRPC port’s han
       maxBatch: 2,
       maxQueueDelayUs: 60_000_000,
       maxMessageBytes: 1024 * 1024,
-      logLevel: 'error',
+      logLevel: 'error', drainDelayMs: 0,
     });
     web = server.webPort!;
   });
@@ -206,7 +206,7 @@ describe('web port over TLS (the gRPC port’s --tls-* files)', function () {
 
   before(async function () {
     certs = makeDevCerts();
-    server = await startServer({ port: 0, host: '127.0.0.1', webPort: 0, tlsCert: certs.serverCert, tlsKey: certs.serverKey, logLevel: 'error', backend: 'cpu', model: sharedFixture(this, MOBILENET_JSON), normalize: 'signed' });
+    server = await startServer({ port: 0, host: '127.0.0.1', webPort: 0, tlsCert: certs.serverCert, tlsKey: certs.serverKey, logLevel: 'error', drainDelayMs: 0, backend: 'cpu', model: sharedFixture(this, MOBILENET_JSON), normalize: 'signed' });
   });
   after(async () => {
     await server?.shutdown(0);
@@ -222,6 +222,24 @@ describe('web port over TLS (the gRPC port’s --tls-* files)', function () {
     }
     const plain = await request(server.webPort!, 'POST', '/inference.v1.InferenceService/Ping', json, '{}').then(() => 'answered', (e: Error) => e.message);
     expect(plain).to.not.equal('answered');
+  });
+
+  it('applies --tls-allowed-client to the web port as to the gRPC port (mutual TLS, pinned identities)', async function () {
+    const model = sharedFixture(this, MOBILENET_JSON);
+    const pinned = await startServer({ port: 0, host: '127.0.0.1', webPort: 0, tlsCert: certs.serverCert, tlsKey: certs.serverKey, tlsCa: certs.ca, tlsAllowedClient: ['someone else'], logLevel: 'error', drainDelayMs: 0, backend: 'cpu', model, normalize: 'signed' });
+    const open = await startServer({ port: 0, host: '127.0.0.1', webPort: 0, tlsCert: certs.serverCert, tlsKey: certs.serverKey, tlsCa: certs.ca, tlsAllowedClient: ['realtime-inference dev client'], logLevel: 'error', drainDelayMs: 0, backend: 'cpu', model, normalize: 'signed' });
+    try {
+      const nodeOptions = { ca: fs.readFileSync(certs.ca), cert: fs.readFileSync(certs.clientCert), key: fs.readFileSync(certs.clientKey) };
+      const refused = createClient(InferenceService, createConnectTransport({ baseUrl: `https://localhost:${pinned.webPort}`, httpVersion: '2', nodeOptions }));
+      const err = await refused.ping({}).then(() => undefined, (e: unknown) => ConnectError.from(e));
+      expect(err?.code).to.equal(Code.PermissionDenied);
+      expect(err?.rawMessage).to.equal('client certificate "realtime-inference dev client" is not allowed (--tls-allowed-client)');
+      const admitted = createClient(InferenceService, createConnectTransport({ baseUrl: `https://localhost:${open.webPort}`, httpVersion: '2', nodeOptions }));
+      expect((await admitted.getServerInfo({})).tls).to.equal(true);
+    } finally {
+      await pinned.shutdown(0);
+      await open.shutdown(0);
+    }
   });
 });
 
