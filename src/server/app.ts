@@ -188,6 +188,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
         exemptMethods: exempt,
         metrics,
         maxMessageBytes: o.maxMessageBytes,
+        maxConcurrentStreams: o.maxConcurrentStreams,
         log,
       });
     } catch (err) {

@@ -41,6 +41,8 @@ export interface WebServerOptions {
   exemptMethods: string[];
   metrics?: ServerMetrics;
   maxMessageBytes: number;
+  /** HTTP/2 (HTTPS) streams per connection, as --max-concurrent-streams on the gRPC port. */
+  maxConcurrentStreams: number;
   log: Logger;
   /** Where the built page is (default dist/web). */
   pageDir?: string;
@@ -102,6 +104,9 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     interceptors,
     readMaxBytes: o.maxMessageBytes,
     writeMaxBytes: o.maxMessageBytes,
+    // Compressed requests are refused (UNIMPLEMENTED), as on the gRPC port: images are compressed already,
+    // and a few kB of gzip would inflate to the message limit (docs/SECURITY.md).
+    acceptCompression: [],
     contextValues: (req) => {
       const socket = req.socket as Partial<TLSSocket>;
       const values = createContextValues().set(PEER, `web:${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`);
@@ -127,6 +132,7 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
         key: readPem(o.tls.keyFile, 'private key', '--tls-key'),
         ...(ca ? { ca, requestCert: true, rejectUnauthorized: true } : {}),
         allowHTTP1: true,
+        settings: { maxConcurrentStreams: o.maxConcurrentStreams },
       },
       handle as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
     );
