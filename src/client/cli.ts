@@ -22,6 +22,13 @@ import { keepWarmText, probeLine, summaryText, wakeUpWarning } from '../measure/
 import { describeServer, headerText, type ImageSet } from '../measure/load-printer';
 import { KEEP_WARM_INTERVAL_MS, REFERENCE_MIN_INTERVAL_MS, runPing, warmUpVia } from './ping';
 import { grpcJsTransport, TRANSPORTS, type TransportName, type UnaryTransport } from './unary-transport';
+import { randomBytes } from 'node:crypto';
+import { pathWarnings } from '../measure/path-printer';
+import type { PingVia } from '../measure/path';
+import type { PingFn } from './path-pings';
+
+/** Metadata key of ping's session id (the server's per-session Ping counters: src/server/ping-sessions.ts). */
+const SESSION_METADATA = 'rtinfer-session';
 
 export { EXIT };
 
@@ -128,15 +135,40 @@ async function withConnection<T>(o: ConnectOptions, f: (c: Connection) => Promis
   }
 }
 
-/** ping's transport: our HTTP/2 client (./h2), node:http2 or grpc-js, connected and ready before `f` runs. */
-async function withPingTransport<T>(name: TransportName, o: ConnectOptions, f: (t: UnaryTransport) => Promise<T>): Promise<T> {
-  if (name === 'grpc-js') return withConnection(o, (c) => f(grpcJsTransport(c)));
-  const t = name === 'node-http2' ? nodeHttp2Transport(o) : h2Transport(o);
+/**
+ * ping's transport: our HTTP/2 client (./h2), node:http2 or grpc-js, connected and ready before `f` runs;
+ * `metadata` goes on every call (the session id of the server's per-session counters).
+ */
+async function withPingTransport<T>(name: TransportName, o: ConnectOptions, f: (t: UnaryTransport) => Promise<T>, metadata: Array<[string, string]> = []): Promise<T> {
+  if (name === 'grpc-js') {
+    return withConnection(o, (c) => {
+      for (const [k, v] of metadata) c.metadata.set(k, v);
+      return f(grpcJsTransport(c));
+    });
+  }
+  const t = name === 'node-http2' ? nodeHttp2Transport(o, metadata) : h2Transport(o, metadata);
   try {
     await t.ready(Math.max(3000, o.deadlineMs ?? 0));
     return await f(t);
   } finally {
     t.close();
+  }
+}
+
+/**
+ * The PINGs of the per-hop decomposition (path-pings.ts): on the calls' own connections where the transport
+ * can send them, otherwise on one separate HTTP/2 connection of ours to the same peer, ready before `f` runs.
+ * `enabled` false (--no-path): none.
+ */
+async function withPathPings<T>(t: UnaryTransport | undefined, o: ConnectOptions, enabled: boolean, f: (p: { ping: PingFn; via: PingVia } | undefined) => Promise<T>): Promise<T> {
+  if (!enabled) return f(undefined);
+  if (t?.ping) return f({ ping: t.ping.bind(t), via: 'same-connection' });
+  const companion = h2Transport({ ...o, connections: 1 });
+  try {
+    await companion.ready(Math.max(3000, o.deadlineMs ?? 0));
+    return await f({ ping: companion.ping.bind(companion), via: 'separate-connection' });
+  } finally {
+    companion.close();
   }
 }
 
@@ -175,16 +207,21 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
           .option('keep-warm', { type: 'boolean', default: false, describe: `keep the path awake between probes (every ${KEEP_WARM_INTERVAL_MS} ms an HTTP/2 PING, or an extra Ping call without --transport h2; not counted): RTT of an awake path at any --interval-ms` })
           .option('warm-reference', { type: 'boolean', default: true, describe: `at intervals ≥ ${REFERENCE_MIN_INTERVAL_MS} ms without payloads, an extra probe after each reply, on a just-woken path, reported apart; warns of idle wake-up (--no-warm-reference: off)` })
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no per-probe lines' })
+          .option('path', { type: 'boolean', default: true, describe: 'per-hop decomposition: an HTTP/2 PING alongside the probes (at most one per 10 ms per connection) and the edge\'s upstream time (--no-path: off)' })
+          .option('new-connection-every', { type: 'number', describe: 'open a fresh connection every N probes (h2 transport): connection set-up and the cold path as distributions' })
           .option('transport', { choices: TRANSPORTS, default: 'h2' as TransportName, describe: 'h2: our lean HTTP/2 client (lowest client noise); node-http2: Node\'s HTTP/2 client, for comparison; grpc-js: the grpc-js channel the other verbs use' }),
       async (a) => {
         if (a.seed !== undefined && !(Number.isInteger(a.seed) && a.seed >= 0 && a.seed < 2 ** 32)) throw new UsageError(`--seed must be an integer in [0, 2^32) (got ${a.seed})`);
-        checkNumbers(a, { ...CONNECTION_NUMBERS, count: 'count>=1', 'interval-ms': '>0', duration: '>0', 'payload-bytes': 'count>=0', 'response-bytes': 'count>=0', 'calibration-probes': 'count>=0', warmup: 'count>=0' }, argv);
+        checkNumbers(a, { ...CONNECTION_NUMBERS, count: 'count>=1', 'interval-ms': '>0', duration: '>0', 'payload-bytes': 'count>=0', 'response-bytes': 'count>=0', 'calibration-probes': 'count>=0', warmup: 'count>=0', 'new-connection-every': 'count>=1' }, argv);
+        if (a['new-connection-every'] !== undefined && a.transport !== 'h2') throw new UsageError(`--new-connection-every needs --transport h2 (${a.transport} does not expose its connections)`);
         const o = connOpts(a, Math.max(1000, 2 * a['interval-ms']));
         const count = a.count ?? (a.duration === undefined ? 10 : undefined);
-        code = await withPingTransport(a.transport, o, async (c) => {
+        // The server counts this session's Pings (loss by direction); a random id nobody else can guess.
+        const session: Array<[string, string]> = [[SESSION_METADATA, randomBytes(16).toString('base64url')]];
+        code = await withPingTransport(a.transport, o, (c) => withPathPings(c, o, a.path, async (path) => {
           const server = await serverInfoVia(c);
           human.out(`PING ${c.target} (gRPC Ping over ${c.name}): ${a['payload-bytes']} payload bytes, ${a['response-bytes']} response bytes, ${a.arrivals === 'poisson' ? 'Poisson arrivals, mean interval' : 'every'} ${a['interval-ms']} ms${a['keep-warm'] ? `; ${keepWarmText({ via: warmUpVia(c), interval_ms: KEEP_WARM_INTERVAL_MS })}` : ''}`);
-          const r = await runPing(c, { count, durationS: a.duration, intervalMs: a['interval-ms'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], calibrationProbes: a['calibration-probes'], warmupProbes: a.warmup, arrivals: a.arrivals, seed: a.seed, warmReference: a['warm-reference'], keepWarm: a['keep-warm'], connections: a.connections, signal }, a.quiet ? undefined : (p) => human.out(probeLine(p)));
+          const r = await runPing(c, { count, durationS: a.duration, intervalMs: a['interval-ms'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], calibrationProbes: a['calibration-probes'], warmupProbes: a.warmup, arrivals: a.arrivals, seed: a.seed, warmReference: a['warm-reference'], keepWarm: a['keep-warm'], connections: a.connections, path, newConnectionEvery: a['new-connection-every'], signal }, a.quiet ? undefined : (p) => human.out(probeLine(p)));
           human.out('');
           human.out(summaryText(c.target, r.summary));
           const rep = newReport('ping', settingsOf(a), environment(c.target, server), started);
@@ -196,9 +233,12 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
           rep.probes = r.probes;
           const wakeUp = wakeUpWarning(r.summary);
           if (wakeUp.length > 0) rep.warnings.push(wakeUp.map((x) => x.trim()).join(' '));
+          const pathWarned = r.summary.path ? pathWarnings(r.summary.path) : [];
+          for (const w of pathWarned) human.out(`warning: ${w}`);
+          rep.warnings.push(...pathWarned);
           emitReport(rep, a.json, io);
           return r.summary.received === 0 ? EXIT.RUNTIME : EXIT.OK;
-        });
+        }), session);
       },
     )
     .command(

@@ -43,6 +43,7 @@ import { decodeImage, type DecodeOptions } from '../models/preprocess';
 import { provenance } from './server-info';
 import { createStreamWindow } from './stream-window';
 import { monoToUnixNanos, unixNanos } from './wall-clock';
+import { createPingSessions, SESSION_HEADER, sessionIdProblem, type PingSessions, type SessionCounters } from './ping-sessions';
 
 export const DEFAULT_TOP_K = 5;
 
@@ -59,6 +60,8 @@ export interface ServiceContext {
   metrics?: ServerMetrics;
   /** Frames of one ClassifyStream in flight before the server stops reading that stream. Default 32. */
   streamWindow?: number;
+  /** Per-session Ping counters (ping-sessions.ts); a fresh bounded store when not given. */
+  pingSessions?: PingSessions;
 }
 
 /** Set on a request whose bytes were not a valid message (see safeDeserialize). */
@@ -92,7 +95,7 @@ export const inferenceServiceDefinition = {
 } as const;
 
 /** The largest response we build stays this far under the max message size (field tags, seq, stamps). */
-const PING_OVERHEAD_BYTES = 64;
+const PING_OVERHEAD_BYTES = 96;
 let zeroPadding = Buffer.alloc(0);
 /** Padding is never mutated, so every response can share one zero-filled buffer. */
 function padding(n: number): Buffer {
@@ -155,6 +158,7 @@ function abortOnCancel(call: { on(e: 'cancelled', f: () => void): unknown }, ac:
 
 export function createInferenceService(ctx: ServiceContext): InferenceServiceServer {
   const ref = modelRef(ctx.descriptor);
+  const pingSessions = ctx.pingSessions ?? createPingSessions();
   const streamWindow = Math.max(1, ctx.streamWindow ?? 32);
 
   /** Classifies one request; throws ServiceError. `timing` is filled as far as the request got. */
@@ -301,6 +305,17 @@ export function createInferenceService(ctx: ServiceContext): InferenceServiceSer
       callback({ code: grpc.status.INVALID_ARGUMENT, details: req[DECODE_ERROR] });
       return;
     }
+    const session = call.metadata.get(SESSION_HEADER)[0];
+    let counters: SessionCounters = { received: 0n, highestSeq: 0n };
+    if (session !== undefined) {
+      const id = String(session);
+      const problem = sessionIdProblem(id);
+      if (problem) {
+        callback({ code: grpc.status.INVALID_ARGUMENT, details: problem });
+        return;
+      }
+      counters = pingSessions.count(id, req.seq);
+    }
     const echoed = req.echoPayload ? req.payload.length : 0;
     const budget = ctx.maxMessageBytes - PING_OVERHEAD_BYTES;
     if (req.responseBytes + echoed > budget) {
@@ -321,6 +336,8 @@ export function createInferenceService(ctx: ServiceContext): InferenceServiceSer
       serverSendUnixNanos: 0n,
       clientSendUnixNanos: req.clientSendUnixNanos,
       payloadBytesReceived: req.payload.length,
+      sessionPingsReceived: counters.received,
+      sessionHighestSeq: counters.highestSeq,
     };
     resp.serverSendUnixNanos = unixNanos();
     callback(null, resp);

@@ -179,6 +179,14 @@ export interface PingResponse {
   clientSendUnixNanos: bigint;
   /** Size in bytes of the request payload the server received. */
   payloadBytesReceived: number;
+  /**
+   * Ping requests this server has received from the caller's session (the `rtinfer-session` metadata),
+   * this one included; 0 without a session. Lets the client tell a probe that never reached the server
+   * (upstream loss) from one whose reply was lost (downstream). Only the session's own counters are returned.
+   */
+  sessionPingsReceived: bigint;
+  /** The highest PingRequest.seq this server has received from the caller's session; 0 without a session. */
+  sessionHighestSeq: bigint;
 }
 
 /** GetServerInfoRequest is empty. */
@@ -1319,6 +1327,8 @@ function createBasePingResponse(): PingResponse {
     serverSendUnixNanos: 0n,
     clientSendUnixNanos: 0n,
     payloadBytesReceived: 0,
+    sessionPingsReceived: 0n,
+    sessionHighestSeq: 0n,
   };
 }
 
@@ -1356,6 +1366,18 @@ export const PingResponse: MessageFns<PingResponse> = {
     }
     if (message.payloadBytesReceived !== 0) {
       writer.uint32(56).uint32(message.payloadBytesReceived);
+    }
+    if (message.sessionPingsReceived !== 0n) {
+      if (BigInt.asUintN(64, message.sessionPingsReceived) !== message.sessionPingsReceived) {
+        throw new globalThis.Error("value provided for field message.sessionPingsReceived of type uint64 too large");
+      }
+      writer.uint32(72).uint64(message.sessionPingsReceived);
+    }
+    if (message.sessionHighestSeq !== 0n) {
+      if (BigInt.asUintN(64, message.sessionHighestSeq) !== message.sessionHighestSeq) {
+        throw new globalThis.Error("value provided for field message.sessionHighestSeq of type uint64 too large");
+      }
+      writer.uint32(80).uint64(message.sessionHighestSeq);
     }
     return writer;
   },
@@ -1429,6 +1451,22 @@ export const PingResponse: MessageFns<PingResponse> = {
             message.payloadBytesReceived = reader.uint32();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.sessionPingsReceived = reader.uint64() as bigint;
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.sessionHighestSeq = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1466,6 +1504,16 @@ export const PingResponse: MessageFns<PingResponse> = {
         : isSet(object.payload_bytes_received)
         ? globalThis.Number(object.payload_bytes_received)
         : 0,
+      sessionPingsReceived: isSet(object.sessionPingsReceived)
+        ? BigInt(object.sessionPingsReceived)
+        : isSet(object.session_pings_received)
+        ? BigInt(object.session_pings_received)
+        : 0n,
+      sessionHighestSeq: isSet(object.sessionHighestSeq)
+        ? BigInt(object.sessionHighestSeq)
+        : isSet(object.session_highest_seq)
+        ? BigInt(object.session_highest_seq)
+        : 0n,
     };
   },
 
@@ -1492,6 +1540,12 @@ export const PingResponse: MessageFns<PingResponse> = {
     if (message.payloadBytesReceived !== 0) {
       obj.payloadBytesReceived = Math.round(message.payloadBytesReceived);
     }
+    if (message.sessionPingsReceived !== 0n) {
+      obj.sessionPingsReceived = message.sessionPingsReceived.toString();
+    }
+    if (message.sessionHighestSeq !== 0n) {
+      obj.sessionHighestSeq = message.sessionHighestSeq.toString();
+    }
     return obj;
   },
 
@@ -1514,6 +1568,12 @@ export const PingResponse: MessageFns<PingResponse> = {
       ? BigInt(object.clientSendUnixNanos)
       : 0n;
     message.payloadBytesReceived = object.payloadBytesReceived ?? 0;
+    message.sessionPingsReceived = (object.sessionPingsReceived !== undefined && object.sessionPingsReceived !== null)
+      ? BigInt(object.sessionPingsReceived)
+      : 0n;
+    message.sessionHighestSeq = (object.sessionHighestSeq !== undefined && object.sessionHighestSeq !== null)
+      ? BigInt(object.sessionHighestSeq)
+      : 0n;
     return message;
   },
 };
