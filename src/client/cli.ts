@@ -284,7 +284,8 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
           .option('fps', { type: 'number', describe: 'images/s the verdict requires (PASS needs at least this throughput)' })
           .option('payload-bytes', { type: 'number', default: 0, describe: '--rpc ping: request payload' })
           .option('response-bytes', { type: 'number', default: 0, describe: '--rpc ping: response padding' })
-          .option('transport', { choices: TRANSPORTS, describe: '--rpc ping: h2 (default) = ping\'s own HTTP/2 client, node-http2 = Node\'s HTTP/2 client, grpc-js = the grpc-js channel; classify and stream always use grpc-js' }),
+          .option('transport', { choices: TRANSPORTS, describe: '--rpc ping and classify: h2 (default) = our own HTTP/2 client, node-http2 = Node\'s HTTP/2 client, grpc-js = the grpc-js channel; stream always uses grpc-js' })
+          .option('path', { type: 'boolean', default: true, describe: 'per-hop decomposition: HTTP/2 PINGs alongside the calls (at most one per 10 ms per connection) and the edge\'s upstream time (--no-path: off)' }),
       async (a) => {
         const sweep = a.sweep ? a.sweep.split(',').map((x) => Number(x.trim())) : undefined;
         if (sweep && sweep.some((x) => !(x >= 1) || !Number.isInteger(x))) throw new UsageError(`--sweep must be positive integers like 1,2,4,8, got "${a.sweep}"`);
@@ -293,8 +294,8 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
         const images = a.rpc === 'ping' ? [] : await resolveImages({ images: a.images, imageSize: a['image-size'] });
         // Open loop without an explicit --concurrency: allow up to 256 in flight so the client is not the limit.
         const concurrency = a.rate !== undefined && !argv.some((x) => /^(--concurrency|-C)(=|$)/.test(x)) ? 256 : a.concurrency;
-        const transport: TransportName = a.transport ?? (a.rpc === 'ping' ? 'h2' : 'grpc-js');
-        if (transport !== 'grpc-js' && a.rpc !== 'ping') throw new UsageError(`--transport ${transport} is for --rpc ping only (classify and stream use grpc-js)`);
+        const transport: TransportName = a.transport ?? (a.rpc === 'stream' ? 'grpc-js' : 'h2');
+        if (transport !== 'grpc-js' && a.rpc === 'stream') throw new UsageError(`--transport ${transport} is for --rpc ping and classify (stream uses grpc-js)`);
         const guard = failureGuard(signal);
         code = await withConnection({ ...o, connections: a.connections }, async (c) => {
           const server = await serverInfo(c);
@@ -306,17 +307,21 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
             payload: a.rpc === 'ping' ? { up: a['payload-bytes'], down: a['response-bytes'] } : undefined,
             load: { mode: sweep ? 'sweep' : a.rate !== undefined ? 'open' : 'closed', concurrency, rate: a.rate, arrivals: a.arrivals, levels: sweep, durationS, count: a.requests, warmupS: a.warmup },
           }));
-          const pingTransport = transport === 'h2' ? h2Transport(o) : transport === 'node-http2' ? nodeHttp2Transport(o) : undefined;
+          const unaryTransport = transport === 'h2' ? h2Transport(o) : transport === 'node-http2' ? nodeHttp2Transport(o) : undefined;
           try {
-            await pingTransport?.ready(Math.max(3000, o.deadlineMs ?? 0));
-            const text = await runBench(c, { rpc: a.rpc, concurrency, rate: a.rate, arrivals: a.arrivals, durationS, requests: a.requests, warmupS: a.warmup, topK: a['top-k'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], sweep, budgetMs: a['budget-ms'], fps: a.fps, percentile: a.percentile, signal: guard.signal, guard, pingTransport }, images, rep);
-            if (reportTripped(guard, human)) {
+            await unaryTransport?.ready(Math.max(3000, o.deadlineMs ?? 0));
+            const tripped = await withPathPings(unaryTransport, o, a.path, async (path) => {
+              const text = await runBench(c, { rpc: a.rpc, concurrency, rate: a.rate, arrivals: a.arrivals, durationS, requests: a.requests, warmupS: a.warmup, topK: a['top-k'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], sweep, budgetMs: a['budget-ms'], fps: a.fps, percentile: a.percentile, signal: guard.signal, guard, unaryTransport, path, connections: a.connections }, images, rep);
+              if (reportTripped(guard, human)) return true;
+              human.out(text);
+              return false;
+            });
+            if (tripped) {
               emitReport(rep, a.json, io);
               return EXIT.RUNTIME;
             }
-            human.out(text);
           } finally {
-            pingTransport?.close();
+            unaryTransport?.close();
           }
           emitReport(rep, a.json, io);
           return loadRunExitCode(rep);
@@ -332,7 +337,8 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
           .option('window', { alias: 'w', type: 'number', default: 4, describe: 'frames in flight; a frame due when it is full is dropped' })
           .option('duration', { alias: 'd', type: 'number', describe: 'seconds (default 10 unless --frames)' })
           .option('frames', { type: 'number', describe: 'frames to send' })
-          .option('warmup', { type: 'number', default: 1, describe: 'seconds of unmeasured warm-up' }),
+          .option('warmup', { type: 'number', default: 1, describe: 'seconds of unmeasured warm-up' })
+          .option('path', { type: 'boolean', default: true, describe: 'per-hop decomposition: HTTP/2 PINGs on a separate connection to the same peer (grpc-js streams cannot carry ours) (--no-path: off)' }),
       async (a) => {
         checkNumbers(a, { ...CONNECTION_NUMBERS, ...VERDICT_NUMBERS, fps: '>0', window: 'count>=1', duration: '>0', frames: 'count>=1', warmup: '>=0', 'top-k': 'count>=1' }, argv);
         const o = connOpts(a);
@@ -347,7 +353,9 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
             images: imageSetOf({ images: a.images, imageSize: a['image-size'] }, images),
             load: { mode: 'stream', fps: a.fps, window: a.window, durationS, count: a.frames, warmupS: a.warmup },
           }));
-          const text = await runStream(c, { fps: a.fps, window: a.window, durationS, frames: a.frames, warmupS: a.warmup, topK: a['top-k'], budgetMs: a['budget-ms'], percentile: a.percentile, signal: guard.signal, guard }, images, rep);
+          const text = await withPathPings(undefined, o, a.path, (path) =>
+            runStream(c, { fps: a.fps, window: a.window, durationS, frames: a.frames, warmupS: a.warmup, topK: a['top-k'], budgetMs: a['budget-ms'], percentile: a.percentile, signal: guard.signal, guard, path, connections: a.connections }, images, rep),
+          );
           if (reportTripped(guard, human)) {
             emitReport(rep, a.json, io);
             return EXIT.RUNTIME;

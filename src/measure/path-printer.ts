@@ -24,7 +24,9 @@ export function pathText(s: PathSummary): string[] {
   if (s.calls === 0) return [];
   const l = [waterfallLine(s, 'p50'), waterfallLine(s, 'p99')];
   const h = s.edge_header;
-  const edge = s.edge_detected
+  const edge = !s.edge_time_per_call
+    ? 'edge detected on the stream\'s response headers; its upstream time comes once per stream, not per frame, so edge→server is inside "other"'
+    : s.edge_detected
     ? `edge detected (x-envoy-upstream-service-time on ${h.present} of ${s.calls} responses, ${s.edge_resolution_ms} ms resolution; edge upstream p50 ${at(s.edge_upstream_ms, 'p50')} ms)`
     : 'no edge detected (no x-envoy-upstream-service-time on any response): the PINGs measure client↔server';
   const via = s.pings_via === 'same-connection' ? 'on the calls\' own connection' : 'on a separate HTTP/2 connection to the same peer (this verb\'s transport cannot send PINGs)';

@@ -42,8 +42,13 @@ export interface PathSeriesPoint {
 }
 
 export interface PathSummary {
-  /** Some response carried a usable x-envoy-upstream-service-time. */
+  /** Some response (or a stream's response headers) carried a usable x-envoy-upstream-service-time. */
   edge_detected: boolean;
+  /**
+   * false: the header came once per stream, not per call (ClassifyStream), so there is no edge upstream
+   * time per frame and edge→server stays inside "unexplained".
+   */
+  edge_time_per_call: boolean;
   edge_header: { present: number; absent: number; garbage: number };
   /** Resolution of the edge figures (the header's), ms. */
   edge_resolution_ms: number;
@@ -74,6 +79,8 @@ export interface PathRecorder {
   call(atNs: number, e2eNs: number, conn: number, upstreamHeader: string | undefined, serverNs: number | undefined, timing: ServerTiming | undefined, serverId: string | undefined): void;
   /** One HTTP/2 PING on connection `conn`, sent at `atNs` (run time); `rttNs` undefined when unanswered. */
   ping(conn: number, atNs: number, rttNs: number | undefined): void;
+  /** A stream's response headers: the edge announces itself there, once per stream. */
+  streamHeaders(upstreamHeader: string | undefined): void;
   /** Calls recorded so far. */
   count(): number;
   summary(via: PingVia): PathSummary;
@@ -114,6 +121,7 @@ export function createPathRecorder(): PathRecorder {
   const tracks = new Map<number, PingTrack>();
   let pingsSent = 0;
   let pingsAnswered = 0;
+  let streamEdge = false;
 
   return {
     call(atNs, e2eNs, c, upstreamHeader, serverNs, timing, serverId): void {
@@ -145,6 +153,9 @@ export function createPathRecorder(): PathRecorder {
       if (!t) tracks.set(c, (t = { atNs: [], rttNs: [] }));
       t.atNs.push(atNs);
       t.rttNs.push(rttNs ?? NaN);
+    },
+    streamHeaders(u): void {
+      if (parseUpstreamTime(u).kind === 'ms') streamEdge = true;
     },
     count: () => at.length,
     summary(via): PathSummary {
@@ -212,7 +223,8 @@ export function createPathRecorder(): PathRecorder {
       }
       const sortedGaps = sortedCopy(gaps);
       return {
-        edge_detected: header.present > 0,
+        edge_detected: header.present > 0 || streamEdge,
+        edge_time_per_call: header.present > 0 || !streamEdge,
         edge_header: { ...header },
         edge_resolution_ms: UPSTREAM_TIME_RESOLUTION_MS,
         pings_via: via,
