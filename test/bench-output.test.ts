@@ -21,7 +21,7 @@ interface Frame {
 /** A finished open-loop run built from recorder calls alone: no clock, no timers. */
 function fakeOpenRun(frames: Frame[], clientBusy = 0): LoadResult {
   const rec = createRecorder(1, true);
-  const ok: CallOutcome = { slot: 0, code: 0, bytesUp: 1000, bytesDown: 100, images: 1, serverTiming: undefined, details: undefined };
+  const ok: CallOutcome = { slot: 0, code: 0, bytesUp: 1000, bytesDown: 100, images: 1, serverTiming: undefined, details: undefined, replica: undefined };
   for (const f of frames) {
     const sent = (f.dueMs + f.lateMs) * 1e6;
     rec.sent(0, f.dueMs * 1e6, sent, true);
@@ -43,6 +43,52 @@ function streamReport(r: LoadResult, fps: number, budgetMs = 200): { rep: RunRep
 }
 
 const line = (text: string, prefix: string): string => text.split('\n').find((l) => l.startsWith(prefix)) ?? '';
+
+describe('bench output: calls split by the replica that answered', () => {
+  /** A closed-loop run where replica `b` answers every third call and is 3× slower; one error names `a`. */
+  function twoReplicaRun(): LoadResult {
+    const rec = createRecorder(1, true);
+    const base: CallOutcome = { slot: 0, code: 0, bytesUp: 1000, bytesDown: 100, images: 1, serverTiming: undefined, details: undefined, replica: undefined };
+    let t = 0;
+    for (let i = 0; i < 300; i++) {
+      const b = i % 3 === 2;
+      rec.sent(0, t, t, false);
+      t += (b ? 30 : 10) * 1e6;
+      rec.ended({ ...base, replica: b ? 'server-b' : 'server-a' }, t);
+    }
+    rec.sent(0, t, t, false);
+    rec.ended({ ...base, code: 8, images: 0, details: 'busy', replica: 'server-a' }, (t += 1e6));
+    rec.sent(0, t, t, false);
+    rec.ended({ ...base, code: 14, images: 0, details: 'connection reset' }, (t += 1e6)); // no replica known
+    return { ...rec.result(), mode: 'closed', unfinished: 0, elapsedNs: t, clientBusy: 0, endReason: 'duration', warmupRequests: 0 };
+  }
+
+  it('gives each replica its share, errors and latency in --json and a line each in the text', () => {
+    const r = twoReplicaRun();
+    const rep = newReport('bench', {}, environment('fake'), new Date(0));
+    fillLoadReport(rep, r, {});
+    const s = rep.summary as { replicas?: Array<{ server_id: string; ok: number; errors: number; share: number; latency: { percentiles_ms: Record<string, number> } }> };
+    expect(s.replicas?.map((x) => [x.server_id, x.ok, x.errors])).to.deep.equal([['server-a', 200, 1], ['server-b', 100, 0]]);
+    expect(s.replicas![0].share).to.be.closeTo(2 / 3, 1e-9);
+    expect(s.replicas![0].latency.percentiles_ms.p50).to.be.closeTo(10, 0.02);
+    expect(s.replicas![1].latency.percentiles_ms.p50).to.be.closeTo(30, 0.05);
+    const text = loadSummaryText(rep);
+    expect(line(text, 'by replica')).to.equal('by replica (2 answered; latency ms, server total = its own mean):');
+    const rows = text.split('\n').filter((l) => /^  server-[ab] /.test(l));
+    expect(rows[0]).to.match(/^  server-a\s+200 OK \( 66\.7 %\)\s+1 errors  p50 10\.0\d\d /);
+    expect(rows[1]).to.match(/^  server-b\s+100 OK \( 33\.3 %\)\s+0 errors  p50 30\.0\d\d /);
+  });
+
+  it('says nothing per replica when one replica (or none) answered', () => {
+    const rec = createRecorder(1, true);
+    rec.sent(0, 0, 0, false);
+    rec.ended({ slot: 0, code: 0, bytesUp: 1, bytesDown: 1, images: 1, serverTiming: undefined, details: undefined, replica: 'only' }, 1e6);
+    const rep = newReport('bench', {}, environment('fake'), new Date(0));
+    fillLoadReport(rep, { ...rec.result(), mode: 'closed', unfinished: 0, elapsedNs: 1e6, clientBusy: 0, endReason: 'duration', warmupRequests: 0 }, {});
+    expect((rep.summary as { replicas?: unknown[] }).replicas).to.have.length(1);
+    expect(loadSummaryText(rep)).not.to.include('by replica');
+  });
+});
 
 describe('bench/stream output: stability, late sends and the verdict agree', () => {
   it('achieved ≥ target with late sends: says the rate was still met, never "not met", and the verdict passes', () => {

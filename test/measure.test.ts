@@ -201,7 +201,7 @@ function virtualTime(): VirtualTime {
   };
 }
 
-const outcome = (slot: number, code = 0, details?: string): CallOutcome => ({ slot, code, bytesUp: 100, bytesDown: 1000, images: code === 0 ? 1 : 0, serverTiming: undefined, details });
+const outcome = (slot: number, code = 0, details?: string): CallOutcome => ({ slot, code, bytesUp: 100, bytesDown: 1000, images: code === 0 ? 1 : 0, serverTiming: undefined, details, replica: undefined });
 const range = (from: number, to: number, step = 1): number[] => Array.from({ length: Math.floor((to - from) / step) + 1 }, (_, i) => from + i * step);
 
 /** An open-loop run at 1000 req/s on `vt` whose every call takes `callNs`, with the time (ms) each call was sent. */

@@ -64,6 +64,22 @@ describe('Prometheus metrics', function () {
     }
   });
 
+  it('/readyz follows the serving state (200 SERVING, 503 NOT_SERVING) while /livez stays 200', async function () {
+    let serving = false;
+    const srv = await startMetricsServer(createMetrics(INFO), { host: '127.0.0.1', port: 0, isServing: () => serving });
+    try {
+      expect(await get(srv.port, '/readyz')).to.deep.include({ status: 503, body: 'NOT_SERVING\n' });
+      expect((await get(srv.port, '/livez')).status).to.equal(200);
+      serving = true;
+      expect(await get(srv.port, '/readyz')).to.deep.include({ status: 200, body: 'SERVING\n' });
+      serving = false;
+      expect((await get(srv.port, '/readyz')).status).to.equal(503);
+      expect((await get(srv.port, '/livez')).status).to.equal(200);
+    } finally {
+      await srv.close();
+    }
+  });
+
   it('answers /healthz, 404 elsewhere, 405 for POST', async function () {
     const srv = await startMetricsServer(createMetrics(INFO), { host: '127.0.0.1', port: 0 });
     try {

@@ -16,7 +16,7 @@ async function run(mode: 'closed' | 'open', file: string): Promise<string> {
     concurrency: 2,
     pacer: () => constantPacer(400),
     durationS: 1.2,
-    issue: (slot, seq, done) => setTimeout(() => done({ slot, code: seq % 50 === 49 ? 8 : 0, bytesUp: 1000, bytesDown: 200, images: 1, serverTiming: undefined, details: 'queue full' }), 1 + (seq % 3)),
+    issue: (slot, seq, done) => setTimeout(() => done({ slot, code: seq % 50 === 49 ? 8 : 0, bytesUp: 1000, bytesDown: 200, images: 1, serverTiming: undefined, details: 'queue full', replica: undefined }), 1 + (seq % 3)),
   });
   const rep = newReport('bench', { mode, concurrency: 2 }, environment('in-test'), new Date());
   fillLoadReport(rep, r, { budgetMs: 2, fps: 100 });

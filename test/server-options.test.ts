@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { bindAddress } from '../src/server/app';
-import { DEFAULT_SERVER_OPTIONS, parseServerArgs } from '../src/server/options';
+import { checkServerId, DEFAULT_SERVER_OPTIONS, hostServerId, parseServerArgs } from '../src/server/options';
 
 /** Runs fn with some INFER_* variables set, restoring the environment afterwards. */
 function withEnv<T>(vars: Record<string, string>, fn: () => T): T {
@@ -39,5 +39,17 @@ describe('server options (flags and INFER_* environment variables)', () => {
     );
     expect(o).to.include({ backend: 'wasm', port: 9002, maxBatch: 2, maxQueueDelayUs: 500 });
     expect(o.authExempt).to.deep.equal(['health', 'ping']);
+  });
+
+  it('--server-id names the replica; the default is the host name made safe; a bad name is refused with the rule', () => {
+    expect(parseServerArgs(['--server-id', 'server-a']).serverId).to.equal('server-a');
+    expect(parseServerArgs([]).serverId).to.equal(undefined); // resolved to the host name at start-up
+    expect(hostServerId('edge box/1')).to.equal('edge-box-1');
+    expect(hostServerId('')).to.equal('server');
+    expect(hostServerId('h'.repeat(200))).to.have.length(64);
+    expect(() => checkServerId('a b')).to.throw(/--server-id must be 1–64 characters/);
+    expect(() => checkServerId('x'.repeat(65))).to.throw(/--server-id/);
+    expect(() => checkServerId('')).to.throw(/--server-id/);
+    expect(checkServerId('pod-7.zone:a_b')).to.equal('pod-7.zone:a_b');
   });
 });

@@ -26,7 +26,7 @@ function randomBytes(n: number, seed = 1): Buffer {
 }
 
 describe('server: integration with the real MobileNet (startServer on port 0)', function () {
-  const live = mobilenetServer({ logLevel: 'error', streamWindow: 4 }); // small window: streams exercise flow control
+  const live = mobilenetServer({ logLevel: 'error', streamWindow: 4, serverId: 'replica-a' }); // small window: streams exercise flow control
   before(() => {
     console.log(`      (server SERVING ${live.server.startupMs.toFixed(0)} ms after startServer, backend ${live.server.served.engine.info.backend})`);
   });
@@ -135,6 +135,14 @@ describe('server: integration with the real MobileNet (startServer on port 0)', 
     const err = await statusOf(ping(live.client, { seq: 11n, responseBytes: 16 * 1024 * 1024 }));
     expect(err.code).to.equal(grpc.status.INVALID_ARGUMENT);
     expect(err.details).to.match(/response_bytes 16777216 exceeds .*max message size 16777216/);
+  });
+
+  it('every Classify, ClassifyStream, Ping and GetServerInfo answer names the replica (--server-id)', async () => {
+    expect((await classify(live.client, { image: live.chelsea, topK: 1 })).serverId).to.equal('replica-a');
+    expect((await ping(live.client, { seq: 1n })).serverId).to.equal('replica-a');
+    expect((await serverInfo(live.client)).serverId).to.equal('replica-a');
+    const [frame] = await rawClassifyStream(live.target, [Buffer.from(ClassifyRequest.encode(ClassifyRequest.fromPartial({ image: live.coffee, requestId: 's' })).finish())]);
+    expect(frame.serverId).to.equal('replica-a');
   });
 
   it('GetServerInfo says what is serving', async () => {

@@ -20,6 +20,8 @@ export interface ClassifyResult {
   batch_size?: number;
   model?: string;
   weights?: string;
+  /** The replica that answered (server_id), when the server names itself. */
+  server_id?: string;
 }
 
 const ms = (ns: bigint): number => Number(ns) / 1e6;
@@ -47,6 +49,7 @@ export function classifyOne(conn: Connection, im: LoadedImage, topK: number): Pr
         batch_size: t?.batchSize,
         model: res.model?.name,
         weights: res.model ? weightsProvenanceToJSON(res.model.weights) : undefined,
+        server_id: res.serverId || undefined,
       });
     });
   });
@@ -54,7 +57,8 @@ export function classifyOne(conn: Connection, im: LoadedImage, topK: number): Pr
 
 export function classifyText(r: ClassifyResult): string {
   if (r.status !== 'OK') return `${r.image}: ${r.status}: ${r.message}`;
-  const l = [`${r.image} (${r.bytes} bytes) — ${r.model ?? '?'}${r.weights === 'WEIGHTS_PROVENANCE_SYNTHETIC' ? ' [SYNTHETIC weights: labels are meaningless]' : ''}`];
+  const by = r.server_id ? `, answered by ${r.server_id}` : '';
+  const l = [`${r.image} (${r.bytes} bytes) — ${r.model ?? '?'}${by}${r.weights === 'WEIGHTS_PROVENANCE_SYNTHETIC' ? ' [SYNTHETIC weights: labels are meaningless]' : ''}`];
   l.push('  rank  prob     class  label');
   (r.predictions ?? []).forEach((p, i) => l.push(`  ${String(i + 1).padStart(4)}  ${(p.probability * 100).toFixed(2).padStart(6)}%  ${String(p.class_index).padStart(5)}  ${p.label}`));
   const t = r.server_timing_ms;

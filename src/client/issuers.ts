@@ -13,6 +13,7 @@ import { Connection, WIRE_BYTES, WithWireBytes } from './connect';
 import type { LoadedImage } from '../shared/images';
 import type { UnaryOutcome, UnaryTransport } from './unary-transport';
 import { Status } from '../shared/grpc-status';
+import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 
 export interface Issuer {
   issue: IssueFn;
@@ -47,13 +48,15 @@ export function classifyIssuer(conn: Connection, images: LoadedImage[], topK: nu
       o.images = 0;
       o.serverTiming = undefined;
       o.details = err.details;
+      o.replica = undefined;
     } else {
       o.code = 0;
       o.bytesDown = (res as WithWireBytes)[WIRE_BYTES] ?? 0;
       o.images = 1;
       o.serverTiming = res.timing;
       o.details = undefined;
-      path?.call(slot, slotSentNs[slot], process.hrtime.bigint(), slotUpstream[slot], res.timing ? Number(res.timing.totalNanos) : undefined, res.timing, serverIdOf(res));
+      o.replica = res.serverId || undefined;
+      path?.call(slot, slotSentNs[slot], process.hrtime.bigint(), slotUpstream[slot], res.timing ? Number(res.timing.totalNanos) : undefined, res.timing, o.replica);
     }
     done(o);
   });
@@ -85,8 +88,25 @@ export function classifyIssuer(conn: Connection, images: LoadedImage[], topK: nu
 const PING_PATH = InferenceServiceService.ping.path;
 const CLASSIFY_PATH = InferenceServiceService.classify.path;
 
-/** server_id, which the lab's replicas add to responses; read where this build's stubs have it. */
-const serverIdOf = (m: object): string | undefined => (m as { serverId?: string }).serverId || undefined;
+/**
+ * PingResponse.server_id (field 8) read straight from the wire, skipping the other fields (padding can be
+ * megabytes; skipping it costs nothing), so ping load is split by replica without decoding responses.
+ * Undefined when absent or the bytes are not a valid message.
+ */
+export function pingServerId(b: Buffer): string | undefined {
+  const r = new BinaryReader(b);
+  try {
+    while (r.pos < r.len) {
+      const [field, type] = r.tag();
+      if (field === PING_SERVER_ID_FIELD && type === WireType.LengthDelimited) return r.string() || undefined;
+      r.skip(type);
+    }
+  } catch {
+    return undefined;
+  }
+  return undefined;
+}
+const PING_SERVER_ID_FIELD = 8;
 
 /**
  * With `path`, each response is decoded after the call's end stamp for the server's hold time, and an
@@ -104,10 +124,11 @@ export function pingIssuer(t: UnaryTransport, payloadBytes: number, responseByte
     o.code = u.code;
     o.bytesDown = u.code === 0 ? (u.response?.length ?? 0) : 0;
     o.details = u.code === 0 ? undefined : u.details;
+    o.replica = u.code === 0 && u.response ? pingServerId(u.response) : undefined;
     if (path && u.code === 0 && u.response) {
       try {
         const res = PingResponse.decode(u.response);
-        path.call(slot, u.sentNs, u.endNs, u.upstreamTime, Number(res.serverSendUnixNanos - res.serverReceiveUnixNanos), undefined, serverIdOf(res));
+        path.call(slot, u.sentNs, u.endNs, u.upstreamTime, Number(res.serverSendUnixNanos - res.serverReceiveUnixNanos), undefined, o.replica);
       } catch {
         // Not a PingResponse: counted by the transport's status alone; nothing to decompose.
       }
@@ -144,13 +165,15 @@ export function classifyUnaryIssuer(t: UnaryTransport, images: LoadedImage[], to
     o.bytesDown = 0;
     o.images = 0;
     o.serverTiming = undefined;
+    o.replica = undefined;
     if (u.code === 0 && u.response) {
       try {
         const res = ClassifyResponse.decode(u.response);
         o.bytesDown = u.response.length;
         o.images = 1;
         o.serverTiming = res.timing;
-        path?.call(slot, u.sentNs, u.endNs, u.upstreamTime, res.timing ? Number(res.timing.totalNanos) : undefined, res.timing, serverIdOf(res));
+        o.replica = res.serverId || undefined;
+        path?.call(slot, u.sentNs, u.endNs, u.upstreamTime, res.timing ? Number(res.timing.totalNanos) : undefined, res.timing, res.serverId || undefined);
       } catch (e) {
         o.code = Status.INTERNAL;
         o.details = `response is not a valid ClassifyResponse: ${(e as Error).message}`;
@@ -189,7 +212,7 @@ export function streamIssuer(conn: Connection, images: LoadedImage[], topK: numb
   let done: DoneFn = () => undefined;
   /** The response for `slot`'s frame came: a result, or that frame's own error. */
   const answered = (slot: number, res: ClassifyResponse): void => {
-    if (path && !res.error) path.call(slot, slotSentNs[slot], process.hrtime.bigint(), undefined, res.timing ? Number(res.timing.totalNanos) : undefined, res.timing, serverIdOf(res));
+    if (path && !res.error) path.call(slot, slotSentNs[slot], process.hrtime.bigint(), undefined, res.timing ? Number(res.timing.totalNanos) : undefined, res.timing, res.serverId || undefined);
     const o = outcomes[slot];
     o.code = res.error ? res.error.code : 0;
     o.bytesUp = sizes[slotImage[slot]];
@@ -197,6 +220,7 @@ export function streamIssuer(conn: Connection, images: LoadedImage[], topK: numb
     o.images = res.error ? 0 : 1;
     o.serverTiming = res.error ? undefined : res.timing;
     o.details = res.error?.message;
+    o.replica = res.serverId || undefined;
     done(o);
   };
   /** The stream failed with `slot`'s frame in flight: nothing came back for it. */
@@ -208,6 +232,7 @@ export function streamIssuer(conn: Connection, images: LoadedImage[], topK: numb
     o.images = 0;
     o.serverTiming = undefined;
     o.details = details;
+    o.replica = undefined;
     done(o);
   };
 

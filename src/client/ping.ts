@@ -119,9 +119,7 @@ function sendProbe(t: UnaryTransport, seq: number, req: PingRequest, wall: WallC
         probe.session_pings_received = Number(res.sessionPingsReceived);
         probe.session_highest_seq = Number(res.sessionHighestSeq);
       }
-      // server_id is added to PingResponse by the lab's replicas; read it when this build's stubs have it.
-      const serverId = (res as PingResponse & { serverId?: string }).serverId;
-      if (serverId) probe.server_id = serverId;
+      if (res.serverId) probe.server_id = res.serverId;
       resolve(probe);
     };
     // A transport that throws (grpc-js on a closed channel) fails this probe, not the run: a rejected

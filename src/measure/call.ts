@@ -20,6 +20,8 @@ export interface CallOutcome {
   serverTiming: ServerTiming | undefined;
   /** Status details of a failed call. */
   details: string | undefined;
+  /** The replica that answered (the response's server_id); undefined when the response names none. */
+  replica: string | undefined;
 }
 
 /** Called by the issuer when a call ends; reads the outcome synchronously and keeps no reference to it. */
@@ -34,5 +36,5 @@ export type IssueFn = (slot: number, seq: number, done: DoneFn) => void;
  * the hot loop from allocating an object per call (the client's garbage is part of every measured number).
  */
 export function outcomesPerSlot(slots: number): CallOutcome[] {
-  return Array.from({ length: slots }, (_, slot) => ({ slot, code: 0, bytesUp: 0, bytesDown: 0, images: 0, serverTiming: undefined, details: undefined }));
+  return Array.from({ length: slots }, (_, slot) => ({ slot, code: 0, bytesUp: 0, bytesDown: 0, images: 0, serverTiming: undefined, details: undefined, replica: undefined }));
 }

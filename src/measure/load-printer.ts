@@ -10,6 +10,7 @@ import { pathText } from './path-printer';
 import { logBuckets, type LatencyHistogram } from './histogram';
 import type { LoadSummary, RunReport } from './report-json';
 import type { Stability } from './stability';
+import type { ReplicaSummary } from './replicas';
 
 /** What the header says about the server side (GetServerInfo, or the in-process model). */
 export interface ServerDescription {
@@ -211,6 +212,7 @@ export function loadSummaryText(rep: RunReport, latency?: LatencyHistogram): str
     l.push(`server (mean of ${t.count}): queue ${f(t.queue_ms)} decode ${f(t.decode_ms)} preprocess ${f(t.preprocess_ms)} inference ${f(t.inference_ms)} postprocess ${f(t.postprocess_ms)} other ${f(t.server_other_ms)} = total ${f(t.server_total_ms)} ms; batch ${f(t.mean_batch_size, 2)}`);
     l.push(`client-side overhead (e2e − server total): ${f(t.client_overhead_ms)} ms`);
   }
+  if (s.replicas && s.replicas.length > 1) l.push(replicasText(s.replicas));
   const x = rep.summary as { path?: PathSummary; connection_setup?: ConnectionSetupSummary };
   if (x.path) l.push(...pathText(x.path));
   if (x.connection_setup) l.push(setupText(x.connection_setup));
@@ -221,5 +223,18 @@ export function loadSummaryText(rep: RunReport, latency?: LatencyHistogram): str
   if (rep.stability) l.push(stabilityText(rep.stability, rep.verdict !== undefined));
   for (const w of rep.warnings) if (!w.startsWith('not steady')) l.push(`warning: ${w}`);
   if (rep.verdict) l.push(`verdict: ${rep.verdict.status}${rep.verdict.reasons.length ? ' — ' + rep.verdict.reasons.join('; ') : ''}${rep.verdict.passed.length ? ` (ok: ${rep.verdict.passed.join('; ')})` : ''}`);
+  return l.join('\n');
+}
+
+/** One line per replica: its share of the OK calls, its latency and its own server time. */
+export function replicasText(rs: ReplicaSummary[]): string {
+  const w = Math.max(...rs.map((r) => r.server_id.length));
+  const l = [`by replica (${rs.length} answered; latency ms, server total = its own mean):`];
+  for (const r of rs) {
+    const p = r.latency.percentiles_ms;
+    const lat = r.ok > 0 ? `p50 ${f(p.p50)} p90 ${f(p.p90)} p99 ${f(p.p99)} max ${f(r.latency.max_ms)}` : 'no successful calls';
+    const srv = r.server_timing.count > 0 ? `; server total ${f(r.server_timing.server_total_ms)}` : '';
+    l.push(`  ${r.server_id.padEnd(w)}  ${String(r.ok).padStart(6)} OK (${(r.share * 100).toFixed(1).padStart(5)} %) ${String(r.errors).padStart(4)} errors  ${lat}${srv}`);
+  }
   return l.join('\n');
 }

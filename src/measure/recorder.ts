@@ -9,6 +9,7 @@ import type { CallOutcome } from './call';
 import { statusName } from '../shared/grpc-status';
 import { addTiming, createTimingAccumulator, TimingAccumulator } from './timing';
 import { createTimeSeries, SeriesPoint } from './timeseries';
+import { createReplicaTable, type ReplicaRecord } from './replicas';
 
 export interface Recorded {
   /** Latency of successful requests, ns → µs histogram; open loop: from the intended send time. */
@@ -34,6 +35,8 @@ export interface Recorded {
   sentLate: number;
   /** Open loop: the latest any request left after its intended time, ns (0 when none was behind). */
   maxSendLateNs: number;
+  /** Calls by the replica that answered (empty when no response named one). */
+  replicas: ReadonlyMap<string, ReplicaRecord>;
 }
 
 export interface Recorder {
@@ -66,6 +69,7 @@ export function createRecorder(slots: number, detailed: boolean): Recorder {
   const service = createLatencyHistogram();
   const series = createTimeSeries();
   const timing = createTimingAccumulator();
+  const replicas = createReplicaTable();
   const statusCounts: Record<string, number> = {};
   const errorMessages: Record<string, number> = {};
   const slotIntended = new Float64Array(slots);
@@ -114,6 +118,7 @@ export function createRecorder(slots: number, detailed: boolean): Recorder {
       const name = statusName(o.code);
       statusCounts[name] = (statusCounts[name] ?? 0) + 1;
       series.record(endNs, success, lat, o.bytesUp, o.bytesDown, o.images);
+      if (o.replica !== undefined) replicas.record(o.replica, success, lat, o.serverTiming, svc);
       if (success) {
         images += o.images;
         latency.recordNanos(lat);
@@ -131,6 +136,6 @@ export function createRecorder(slots: number, detailed: boolean): Recorder {
     sentCount: () => sent,
     completedCount: () => completed,
     lastEndNs: () => lastEndNs,
-    result: () => ({ latency, service, sent, completed, ok, errors, dropped, images, bytesUp, bytesDown, statusCounts, errorMessages, series: series.points(), timing, scheduled, sentLate, maxSendLateNs }),
+    result: () => ({ latency, service, sent, completed, ok, errors, dropped, images, bytesUp, bytesDown, statusCounts, errorMessages, series: series.points(), timing, scheduled, sentLate, maxSendLateNs, replicas: replicas.entries() }),
   };
 }

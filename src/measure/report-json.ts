@@ -12,6 +12,7 @@ import type { SeriesPoint } from './timeseries';
 import { summarizeTiming, TimingSummary } from './timing';
 import type { Verdict } from './verdict';
 import type { Knee, SweepLevel } from './sweep';
+import { summarizeReplicas, type ReplicaSummary } from './replicas';
 
 export const FORMAT_VERSION = 1;
 export const TOOL_NAME = 'rtinfer';
@@ -60,6 +61,8 @@ export interface LoadSummary {
   scheduled: number;
   sent_late: number;
   client_busy: number;
+  /** Per replica (server_id), when responses named their replica; absent otherwise. */
+  replicas?: ReplicaSummary[];
 }
 
 export interface RunReport {
@@ -165,6 +168,7 @@ export function loadSummary(r: LoadResult): LoadSummary {
     scheduled: r.scheduled,
     sent_late: r.sentLate,
     client_busy: r.clientBusy,
+    ...(r.replicas.size > 0 ? { replicas: summarizeReplicas(r.replicas) } : {}),
   };
 }
 

@@ -5,6 +5,7 @@
  * resolves. Nothing here reads process.argv or installs signal handlers: that is main.ts, so tests can start
  * as many servers as they like on port 0.
  */
+import * as os from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import type { Engine } from '../backends/engine';
 import type { GetServerInfoResponse, InferenceServiceServer } from '../gen/inference/v1/inference';
@@ -16,7 +17,7 @@ import { createHealth } from './health';
 import { createLogger, type Logger } from './log';
 import { createMetrics, metricsInterceptor, type ServerMetrics } from './metrics';
 import { startMetricsEndpoint, type MetricsEndpoint } from './metrics-endpoint';
-import { DEFAULT_SERVER_OPTIONS, resolveBatching, type ServerOptions } from './options';
+import { checkServerId, DEFAULT_SERVER_OPTIONS, hostServerId, resolveBatching, type ServerOptions } from './options';
 import { configureSharp } from '../models/preprocess';
 import { addReflection } from './reflection';
 import { createInferenceService, inferenceServiceDefinition } from './service';
@@ -99,6 +100,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   const credentials = serverCredentials(tlsFiles);
   const tokens = loadTokens({ tokensFile: o.tokensFile, envVar: TOKENS_ENV_VAR });
   const exempt = resolveExemptMethods(o.authExempt);
+  const serverId = o.serverId !== undefined ? checkServerId(o.serverId) : hostServerId(os.hostname());
 
   let metrics: ServerMetrics | undefined;
   const interceptors: grpc.ServerInterceptor[] = [];
@@ -144,7 +146,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
       maxConcurrentBatches: o.maxConcurrentBatches,
       normalize: descriptor.normalize,
     });
-    serverInfo = buildServerInfo({ served, batching, options: o, authRequired: tokens.length > 0, startedUnixNanos: unixNanos() });
+    serverInfo = buildServerInfo({ served, batching, options: o, authRequired: tokens.length > 0, startedUnixNanos: unixNanos(), serverId });
 
     inference.ready(
       createInferenceService({
@@ -157,9 +159,10 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
         log,
         metrics,
         streamWindow: o.streamWindow,
+        serverId,
       }),
     );
-    if (metrics) metricsEndpoint = await startMetricsEndpoint(metrics, { served, batcher, host: o.metricsHost, port: o.metricsPort ?? 0 });
+    if (metrics) metricsEndpoint = await startMetricsEndpoint(metrics, { served, batcher, host: o.metricsHost, port: o.metricsPort ?? 0, isServing: health.isServing });
   } catch (err) {
     // Whatever failed after binding (load, warm-up, metrics port), leave nothing behind.
     server.forceShutdown();

@@ -11,15 +11,20 @@ const SERVICES = ['', INFERENCE_SERVICE_NAME];
 
 export interface Health {
   setServing(serving: boolean): void;
+  /** What "" reports: the readiness endpoint mirrors it for HTTP-only checkers. */
+  isServing(): boolean;
   addToServer(server: grpc.Server): void;
 }
 
 export function createHealth(): Health {
   const impl = new HealthImplementation(Object.fromEntries(SERVICES.map((s) => [s, 'NOT_SERVING' as ServingStatus])));
+  let serving = false;
   return {
-    setServing(serving) {
-      for (const s of SERVICES) impl.setStatus(s, serving ? 'SERVING' : 'NOT_SERVING');
+    setServing(on) {
+      serving = on;
+      for (const s of SERVICES) impl.setStatus(s, on ? 'SERVING' : 'NOT_SERVING');
     },
+    isServing: () => serving,
     addToServer(server) {
       impl.addToServer(server);
     },

@@ -1,7 +1,9 @@
 /**
- * The Prometheus endpoint (GET /metrics, GET /healthz) on its own port, and startMetricsEndpoint: once the
- * model is warm, label the info gauge with what is actually served, point the scrape-time gauges at the
- * batcher and engine, and open the port.
+ * The Prometheus endpoint on its own port (GET /metrics), with liveness (GET /livez, also /healthz) and
+ * readiness (GET /readyz: 200 while grpc.health.v1 "" is SERVING, else 503) for checkers that speak only
+ * HTTP/1.1 (HAProxy's active checks, most cloud load balancers). startMetricsEndpoint: once the model is
+ * warm, label the info gauge with what is actually served, point the scrape-time gauges at the batcher and
+ * engine, and open the port.
  */
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -21,7 +23,7 @@ export interface MetricsEndpoint {
  */
 export function startMetricsEndpoint(
   m: ServerMetrics,
-  o: { served: ServedModel; batcher: Batcher; host: string; port: number },
+  o: { served: ServedModel; batcher: Batcher; host: string; port: number; isServing: () => boolean },
 ): Promise<MetricsEndpoint> {
   const { engine, descriptor } = o.served;
   m.info.reset();
@@ -38,26 +40,37 @@ export function startMetricsEndpoint(
   );
   m.setQueueDepthSource(() => o.batcher.stats().queued);
   m.setLiveTensorsSource(() => engine.liveTensors());
-  return startMetricsServer(m, { host: o.host, port: o.port });
+  return startMetricsServer(m, { host: o.host, port: o.port, isServing: o.isServing });
 }
 
-/** Serves GET /metrics (Prometheus text format 0.0.4) and GET /healthz; everything else is 404/405. */
+const PATHS = new Set(['/metrics', '/livez', '/healthz', '/readyz']);
+const TEXT = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' };
+
+/**
+ * Serves GET /metrics (Prometheus text format 0.0.4), /livez (= /healthz) and /readyz; everything else is
+ * 404/405. Without `isServing`, /readyz answers as /livez.
+ */
 export async function startMetricsServer(
   m: ServerMetrics,
-  o: { host: string; port: number },
+  o: { host: string; port: number; isServing?: () => boolean },
 ): Promise<MetricsEndpoint> {
   const server = http.createServer((req, res) => {
     const url = (req.url ?? '/').split('?')[0];
-    if (url !== '/metrics' && url !== '/healthz') {
-      res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' }).end('not found: try /metrics\n');
+    if (!PATHS.has(url)) {
+      res.writeHead(404, TEXT).end('not found: try /metrics, /livez or /readyz\n');
       return;
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
-      res.writeHead(405, { allow: 'GET, HEAD', 'content-type': 'text/plain; charset=utf-8' }).end('method not allowed\n');
+      res.writeHead(405, { ...TEXT, allow: 'GET, HEAD' }).end('method not allowed\n');
       return;
     }
-    if (url === '/healthz') {
-      res.writeHead(200, { 'content-type': 'text/plain; charset=utf-8' }).end('ok\n');
+    if (url === '/livez' || url === '/healthz') {
+      res.writeHead(200, TEXT).end(req.method === 'HEAD' ? undefined : 'ok\n');
+      return;
+    }
+    if (url === '/readyz') {
+      const ready = o.isServing?.() ?? true;
+      res.writeHead(ready ? 200 : 503, TEXT).end(req.method === 'HEAD' ? undefined : ready ? 'SERVING\n' : 'NOT_SERVING\n');
       return;
     }
     m.registry.metrics().then(

@@ -56,6 +56,8 @@ export interface ServerOptions {
   logFormat: LogFormat;
   /** How long shutdown waits for in-flight requests before cancelling them. */
   graceMs: number;
+  /** The replica's name in every response (server_id); undefined = the host name. */
+  serverId?: string;
 }
 
 export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
@@ -127,7 +129,7 @@ const KNOWN_FLAGS = new Set([
   'host', 'port', 'backend', 'model', 'weights', 'labels', 'input-size', 'normalize', 'threads', 'cache-dir', 'resize',
   'max-input-pixels', 'max-batch', 'max-queue-delay-us', 'max-queue', 'max-concurrent-batches', 'stream-window',
   'max-message-bytes', 'tls-cert', 'tls-key', 'tls-ca', 'tokens-file', 'auth-exempt', 'metrics-port', 'metrics-host',
-  'log-level', 'log-format', 'grace-ms', 'help',
+  'log-level', 'log-format', 'grace-ms', 'server-id', 'help',
 ]);
 
 function rejectUnknownFlags(argv: string[], positional: Array<string | number>): void {
@@ -180,6 +182,7 @@ export function parseServerArgs(argv: string[]): ServerOptions {
     .option('log-level', { choices: LOG_LEVELS, default: d.logLevel, describe: 'Least severe log level written (logs go to stderr)' })
     .option('log-format', { choices: LOG_FORMATS, default: d.logFormat, describe: 'auto = readable text when stderr is a terminal, JSON lines otherwise' })
     .option('grace-ms', { type: 'number', default: d.graceMs, describe: 'On SIGTERM/SIGINT, how long in-flight requests may finish' })
+    .option('server-id', { type: 'string', describe: 'This replica\'s name, sent as server_id in every response (default: the host name)' })
     .check((v) => {
       rejectUnknownFlags(argv, v._);
       for (const k of ['port', 'max-batch', 'max-queue', 'max-message-bytes', 'max-input-pixels', 'max-concurrent-batches', 'stream-window'] as const) {
@@ -189,6 +192,7 @@ export function parseServerArgs(argv: string[]): ServerOptions {
       }
       if (v['max-queue-delay-us'] !== undefined && !(v['max-queue-delay-us'] >= 0)) throw new Error(`--max-queue-delay-us must be ≥ 0 (got ${v['max-queue-delay-us']})`);
       if (v.port > 65535) throw new Error(`--port must be ≤ 65535 (got ${v.port})`);
+      if (v['server-id'] !== undefined) checkServerId(String(v['server-id']));
       return true;
     })
     .fail((msg, err, y) => {
@@ -229,5 +233,26 @@ export function parseServerArgs(argv: string[]): ServerOptions {
     logLevel: a['log-level'] as LogLevel,
     logFormat: a['log-format'] as LogFormat,
     graceMs: a['grace-ms'],
+    serverId: a['server-id'],
   };
+}
+
+/** Longest --server-id: it travels in every response, so it stays short. */
+export const MAX_SERVER_ID_LENGTH = 64;
+
+/**
+ * A replica name goes into responses, logs and metrics labels of other tools: printable ASCII without
+ * spaces, so a report can always print it as it is.
+ */
+export function checkServerId(id: string): string {
+  if (!/^[A-Za-z0-9._:-]+$/.test(id) || id.length > MAX_SERVER_ID_LENGTH) {
+    throw new Error(`--server-id must be 1–${MAX_SERVER_ID_LENGTH} characters of A–Z a–z 0–9 . _ : - (got ${JSON.stringify(id.slice(0, 80))})`);
+  }
+  return id;
+}
+
+/** The default replica name: the host name, with anything --server-id would refuse replaced by '-'. */
+export function hostServerId(hostname: string): string {
+  const id = hostname.replace(/[^A-Za-z0-9._:-]/g, '-').slice(0, MAX_SERVER_ID_LENGTH);
+  return id.length > 0 ? id : 'server';
 }

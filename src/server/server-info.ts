@@ -23,6 +23,8 @@ export interface ServerInfoInput {
   authRequired: boolean;
   /** Wall clock, Unix nanoseconds, of the moment the server started serving. */
   startedUnixNanos: bigint;
+  /** This replica's name (--server-id, default the host name). */
+  serverId: string;
 }
 
 export function buildServerInfo(i: ServerInfoInput): GetServerInfoResponse {
@@ -64,5 +66,6 @@ export function buildServerInfo(i: ServerInfoInput): GetServerInfoResponse {
     startedUnixNanos: i.startedUnixNanos,
     tls: i.options.tlsCert !== undefined,
     authRequired: i.authRequired,
+    serverId: i.serverId,
   };
 }

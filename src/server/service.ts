@@ -62,6 +62,8 @@ export interface ServiceContext {
   streamWindow?: number;
   /** Per-session Ping counters (ping-sessions.ts); a fresh bounded store when not given. */
   pingSessions?: PingSessions;
+  /** This replica's name, in every response (server_id). */
+  serverId: string;
 }
 
 /** Set on a request whose bytes were not a valid message (see safeDeserialize). */
@@ -227,7 +229,7 @@ export function createInferenceService(ctx: ServiceContext): InferenceServiceSer
       (predictions) => {
         finishTiming(timing, recvMono);
         ctx.metrics?.observeTiming(timing);
-        callback(null, { requestId: req.requestId, predictions, model: ref, timing, error: undefined });
+        callback(null, { requestId: req.requestId, predictions, model: ref, timing, error: undefined, serverId: ctx.serverId });
       },
       (err: unknown) => {
         const s = toStatus(err);
@@ -269,7 +271,7 @@ export function createInferenceService(ctx: ServiceContext): InferenceServiceSer
         (predictions) => {
           ctx.metrics?.observeTiming({ ...timing, totalNanos: process.hrtime.bigint() - recvMono });
           ctx.metrics?.streamFrames.inc({ code: 'OK' });
-          answer({ resp: { requestId: req.requestId, predictions, model: ref, timing, error: undefined }, recvMono });
+          answer({ resp: { requestId: req.requestId, predictions, model: ref, timing, error: undefined, serverId: ctx.serverId }, recvMono });
         },
         (err: unknown) => {
           const s = toStatus(err);
@@ -282,6 +284,7 @@ export function createInferenceService(ctx: ServiceContext): InferenceServiceSer
               model: ref,
               timing,
               error: { code: s.code, codeName: statusName(s.code), message: s.message },
+              serverId: ctx.serverId,
             },
             recvMono,
           });
@@ -338,6 +341,7 @@ export function createInferenceService(ctx: ServiceContext): InferenceServiceSer
       payloadBytesReceived: req.payload.length,
       sessionPingsReceived: counters.received,
       sessionHighestSeq: counters.highestSeq,
+      serverId: ctx.serverId,
     };
     resp.serverSendUnixNanos = unixNanos();
     callback(null, resp);

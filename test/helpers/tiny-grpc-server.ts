@@ -50,6 +50,7 @@ export async function startTinyServer(
         payloadBytesReceived: call.request.payload.length,
         sessionPingsReceived: 0n,
         sessionHighestSeq: 0n,
+        serverId: 'tiny',
       });
     },
     classify: unimplemented,

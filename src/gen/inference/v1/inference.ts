@@ -147,7 +147,11 @@ export interface ClassifyResponse {
     | Timing
     | undefined;
   /** Set only on ClassifyStream responses for a frame that failed; predictions are then empty. */
-  error: FrameError | undefined;
+  error:
+    | FrameError
+    | undefined;
+  /** The replica that answered (the server's --server-id, default its host name). */
+  serverId: string;
 }
 
 /** PingRequest is one probe. */
@@ -179,6 +183,8 @@ export interface PingResponse {
   clientSendUnixNanos: bigint;
   /** Size in bytes of the request payload the server received. */
   payloadBytesReceived: number;
+  /** The replica that answered (the server's --server-id, default its host name). */
+  serverId: string;
   /**
    * Ping requests this server has received from the caller's session (the `rtinfer-session` metadata),
    * this one included; 0 without a session. Lets the client tell a probe that never reached the server
@@ -254,6 +260,8 @@ export interface GetServerInfoResponse {
   startedUnixNanos: bigint;
   tls: boolean;
   authRequired: boolean;
+  /** The replica that answered (the server's --server-id, default its host name). */
+  serverId: string;
 }
 
 export interface GetServerInfoResponse_VersionsEntry {
@@ -1021,7 +1029,7 @@ export const FrameError: MessageFns<FrameError> = {
 };
 
 function createBaseClassifyResponse(): ClassifyResponse {
-  return { requestId: "", predictions: [], model: undefined, timing: undefined, error: undefined };
+  return { requestId: "", predictions: [], model: undefined, timing: undefined, error: undefined, serverId: "" };
 }
 
 export const ClassifyResponse: MessageFns<ClassifyResponse> = {
@@ -1040,6 +1048,9 @@ export const ClassifyResponse: MessageFns<ClassifyResponse> = {
     }
     if (message.error !== undefined) {
       FrameError.encode(message.error, writer.uint32(42).fork()).join();
+    }
+    if (message.serverId !== "") {
+      writer.uint32(50).string(message.serverId);
     }
     return writer;
   },
@@ -1097,6 +1108,14 @@ export const ClassifyResponse: MessageFns<ClassifyResponse> = {
             message.error = FrameError.decode(reader, reader.uint32());
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.serverId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1122,6 +1141,11 @@ export const ClassifyResponse: MessageFns<ClassifyResponse> = {
       model: isSet(object.model) ? ModelRef.fromJSON(object.model) : undefined,
       timing: isSet(object.timing) ? Timing.fromJSON(object.timing) : undefined,
       error: isSet(object.error) ? FrameError.fromJSON(object.error) : undefined,
+      serverId: isSet(object.serverId)
+        ? globalThis.String(object.serverId)
+        : isSet(object.server_id)
+        ? globalThis.String(object.server_id)
+        : "",
     };
   },
 
@@ -1142,6 +1166,9 @@ export const ClassifyResponse: MessageFns<ClassifyResponse> = {
     if (message.error !== undefined) {
       obj.error = FrameError.toJSON(message.error);
     }
+    if (message.serverId !== "") {
+      obj.serverId = message.serverId;
+    }
     return obj;
   },
 
@@ -1161,6 +1188,7 @@ export const ClassifyResponse: MessageFns<ClassifyResponse> = {
     message.error = (object.error !== undefined && object.error !== null)
       ? FrameError.fromPartial(object.error)
       : undefined;
+    message.serverId = object.serverId ?? "";
     return message;
   },
 };
@@ -1327,6 +1355,7 @@ function createBasePingResponse(): PingResponse {
     serverSendUnixNanos: 0n,
     clientSendUnixNanos: 0n,
     payloadBytesReceived: 0,
+    serverId: "",
     sessionPingsReceived: 0n,
     sessionHighestSeq: 0n,
   };
@@ -1366,6 +1395,9 @@ export const PingResponse: MessageFns<PingResponse> = {
     }
     if (message.payloadBytesReceived !== 0) {
       writer.uint32(56).uint32(message.payloadBytesReceived);
+    }
+    if (message.serverId !== "") {
+      writer.uint32(66).string(message.serverId);
     }
     if (message.sessionPingsReceived !== 0n) {
       if (BigInt.asUintN(64, message.sessionPingsReceived) !== message.sessionPingsReceived) {
@@ -1451,6 +1483,14 @@ export const PingResponse: MessageFns<PingResponse> = {
             message.payloadBytesReceived = reader.uint32();
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.serverId = reader.string();
+            continue;
+          }
           case 9: {
             if (tag !== 72) {
               break;
@@ -1504,6 +1544,11 @@ export const PingResponse: MessageFns<PingResponse> = {
         : isSet(object.payload_bytes_received)
         ? globalThis.Number(object.payload_bytes_received)
         : 0,
+      serverId: isSet(object.serverId)
+        ? globalThis.String(object.serverId)
+        : isSet(object.server_id)
+        ? globalThis.String(object.server_id)
+        : "",
       sessionPingsReceived: isSet(object.sessionPingsReceived)
         ? BigInt(object.sessionPingsReceived)
         : isSet(object.session_pings_received)
@@ -1540,6 +1585,9 @@ export const PingResponse: MessageFns<PingResponse> = {
     if (message.payloadBytesReceived !== 0) {
       obj.payloadBytesReceived = Math.round(message.payloadBytesReceived);
     }
+    if (message.serverId !== "") {
+      obj.serverId = message.serverId;
+    }
     if (message.sessionPingsReceived !== 0n) {
       obj.sessionPingsReceived = message.sessionPingsReceived.toString();
     }
@@ -1568,6 +1616,7 @@ export const PingResponse: MessageFns<PingResponse> = {
       ? BigInt(object.clientSendUnixNanos)
       : 0n;
     message.payloadBytesReceived = object.payloadBytesReceived ?? 0;
+    message.serverId = object.serverId ?? "";
     message.sessionPingsReceived = (object.sessionPingsReceived !== undefined && object.sessionPingsReceived !== null)
       ? BigInt(object.sessionPingsReceived)
       : 0n;
@@ -2235,6 +2284,7 @@ function createBaseGetServerInfoResponse(): GetServerInfoResponse {
     startedUnixNanos: 0n,
     tls: false,
     authRequired: false,
+    serverId: "",
   };
 }
 
@@ -2272,6 +2322,9 @@ export const GetServerInfoResponse: MessageFns<GetServerInfoResponse> = {
     }
     if (message.authRequired !== false) {
       writer.uint32(80).bool(message.authRequired);
+    }
+    if (message.serverId !== "") {
+      writer.uint32(90).string(message.serverId);
     }
     return writer;
   },
@@ -2372,6 +2425,14 @@ export const GetServerInfoResponse: MessageFns<GetServerInfoResponse> = {
             message.authRequired = reader.bool();
             continue;
           }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.serverId = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2421,6 +2482,11 @@ export const GetServerInfoResponse: MessageFns<GetServerInfoResponse> = {
         : isSet(object.auth_required)
         ? globalThis.Boolean(object.auth_required)
         : false,
+      serverId: isSet(object.serverId)
+        ? globalThis.String(object.serverId)
+        : isSet(object.server_id)
+        ? globalThis.String(object.server_id)
+        : "",
     };
   },
 
@@ -2462,6 +2528,9 @@ export const GetServerInfoResponse: MessageFns<GetServerInfoResponse> = {
     if (message.authRequired !== false) {
       obj.authRequired = message.authRequired;
     }
+    if (message.serverId !== "") {
+      obj.serverId = message.serverId;
+    }
     return obj;
   },
 
@@ -2496,6 +2565,7 @@ export const GetServerInfoResponse: MessageFns<GetServerInfoResponse> = {
       : 0n;
     message.tls = object.tls ?? false;
     message.authRequired = object.authRequired ?? false;
+    message.serverId = object.serverId ?? "";
     return message;
   },
 };
