@@ -26,6 +26,8 @@ import { createPingSessions, sessionIdProblem } from '../src/server/ping-session
 import { mobilenetServer } from './helpers/mobilenet-server';
 import { grpcMessage, headerBlock, startScriptedPeer, type ScriptedPeer } from './helpers/h2-peer';
 import { suiteTempDir } from './helpers/temp-dir';
+import { chartsFor } from '../src/measure/charts';
+import { newReport, type Environment } from '../src/measure/report-json';
 
 const MS = 1e6;
 
@@ -145,6 +147,28 @@ describe('hops: the decomposition arithmetic', () => {
       [0, 1, 2, 2],
       [2, 1, 4, 4],
     ]);
+  });
+});
+
+describe('hops: report charts', () => {
+  it('a run with summary.path gets the stacked hops at p50 and p99 and each hop over time; one without gets neither', () => {
+    const rec = createPathRecorder();
+    rec.ping(0, 0, 1 * MS);
+    rec.call(0, 5 * MS, 0, undefined, 2 * MS, undefined, undefined);
+    const report = newReport('ping', {}, { target: 'x' } as unknown as Environment, new Date(0));
+    report.summary = { path: rec.summary('same-connection') };
+    const charts = chartsFor([{ report, file: 'a.json' }]);
+    const hops = charts.find((c) => c.id === 'path-hops')!;
+    const bars = (hops.spec.data as { values: Array<{ bar: string; hop: string; ms: number }> }).values;
+    // No edge: the edge→server hop is left out, not drawn as zero.
+    expect(bars.filter((b) => b.bar === 'p50').map((b) => [b.hop, b.ms])).to.deep.equal([
+      ['client↔edge RTT', 1],
+      ['server', 2],
+      ['other (unexplained)', 2],
+    ]);
+    expect(charts.map((c) => c.id)).to.include('path-over-time');
+    const plain = newReport('ping', {}, { target: 'x' } as unknown as Environment, new Date(0));
+    expect(chartsFor([{ report: plain, file: 'b.json' }]).map((c) => c.id)).to.not.include('path-hops');
   });
 });
 
