@@ -13,9 +13,16 @@ import { main } from '../../src/client/cli';
 import type { PingSummary } from '../../src/measure/ping-summary';
 import { MOBILENET_JSON, sharedFixture } from '../helpers/fixtures';
 import { startServerProcess, type ServerProcess } from '../helpers/server-process';
+import { withTrustworthyReference } from '../helpers/fidelity-suite';
 
 /** The issue's bound on |PING RTT p50 − net RTT p50| on loopback. */
 const BOUND_MS = 0.3;
+/**
+ * A quiet loopback: net RTT p50 at most this. Idle, this VM reads 0.6–0.8 ms; with other jobs on both vCPUs
+ * it reads 1.2 ms and more, and the server's gRPC layer (which a PING skips: decision 0016) grows with the
+ * wait for a CPU, so such a run says nothing about the client and is repeated (fidelity-suite.ts's rule).
+ */
+const QUIET_NET_P50_MS = 1.0;
 
 describe('fidelity: per-hop PING RTT direct to a server on loopback', function () {
   let server: ServerProcess | undefined;
@@ -29,13 +36,19 @@ describe('fidelity: per-hop PING RTT direct to a server on loopback', function (
     fs.rmSync(dir, { recursive: true, force: true });
   });
 
-  it(`edge_detected is false and the PINGs' RTT p50 is within ${BOUND_MS} ms of ping's net RTT p50`, async () => {
+  it(`edge_detected is false and the PINGs' RTT p50 is within ${BOUND_MS} ms of ping's net RTT p50`, async function () {
     const json = path.join(dir, 'ping.json');
-    const err: string[] = [];
-    // 10 ms apart: an awake path (decisions/0015), 1000 probes, the first 50 discarded.
-    const code = await main(['ping', '-t', `127.0.0.1:${server!.port}`, '-c', '1000', '-i', '10', '--warmup', '50', '-q', '--json', json], { out: () => undefined, err: (l) => err.push(l) });
-    expect(code, err.join('\n')).to.equal(0);
-    const s = JSON.parse(fs.readFileSync(json, 'utf8')).summary as PingSummary;
+    const s = await withTrustworthyReference(
+      this,
+      async () => {
+        const err: string[] = [];
+        // 10 ms apart: an awake path (decisions/0015), 1000 probes, the first 50 discarded.
+        const code = await main(['ping', '-t', `127.0.0.1:${server!.port}`, '-c', '1000', '-i', '10', '--warmup', '50', '-q', '--json', json], { out: () => undefined, err: (l) => err.push(l) });
+        expect(code, err.join('\n')).to.equal(0);
+        return JSON.parse(fs.readFileSync(json, 'utf8')).summary as PingSummary;
+      },
+      (r) => (r.net_rtt.percentiles_ms.p50 <= QUIET_NET_P50_MS ? undefined : `net RTT p50 ${r.net_rtt.percentiles_ms.p50.toFixed(3)} ms > ${QUIET_NET_P50_MS} ms: loopback not quiet`),
+    );
     const p = s.path!;
     expect(p.edge_detected).to.equal(false);
     expect(p.pings_via).to.equal('same-connection');
