@@ -26,6 +26,7 @@ import { createPingSessions, sessionIdProblem } from '../src/server/ping-session
 import { mobilenetServer } from './helpers/mobilenet-server';
 import { grpcMessage, headerBlock, startScriptedPeer, type ScriptedPeer } from './helpers/h2-peer';
 import { suiteTempDir } from './helpers/temp-dir';
+import { sharedFixture } from './helpers/fixtures';
 import { chartsFor } from '../src/measure/charts';
 import { newReport, type Environment } from '../src/measure/report-json';
 
@@ -367,6 +368,12 @@ describe('hops: direct to the real server', function () {
     const code = await main(['ping', '-t', live.target, '-c', '2', '--transport', 'grpc-js', '--new-connection-every', '2'], { out: () => undefined, err: (l) => err.push(l) });
     expect(code).to.equal(2);
     expect(err.join('\n')).to.match(/--new-connection-every needs --transport h2/);
+  });
+
+  it('classify decomposes its images with PINGs on a separate connection, and says so', async function () {
+    const c = await run(['classify', sharedFixture(this, 'images/chelsea.jpg')]);
+    expect(c.json.summary.path).to.include({ edge_detected: false, pings_via: 'separate-connection', calls: 1 });
+    expect(c.out).to.match(/^path p50: client↔server [\d.]+ \| server [\d.]+ \(queue /m);
   });
 
   it('bench classify (h2) and stream print the waterfall; the stream\'s PINGs go on a separate connection and it says so', async () => {

@@ -23,7 +23,8 @@ import { describeServer, headerText, type ImageSet } from '../measure/load-print
 import { KEEP_WARM_INTERVAL_MS, REFERENCE_MIN_INTERVAL_MS, runPing, warmUpVia } from './ping';
 import { grpcJsTransport, TRANSPORTS, type TransportName, type UnaryTransport } from './unary-transport';
 import { randomBytes } from 'node:crypto';
-import { pathWarnings } from '../measure/path-printer';
+import { pathText, pathWarnings } from '../measure/path-printer';
+import { createPathTracker } from './path-tracker';
 import type { PingVia } from '../measure/path';
 import type { PingFn } from './path-pings';
 
@@ -244,28 +245,37 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
     .command(
       'classify <files..>',
       'classify images: top-k table, end-to-end time and the server timing breakdown',
-      (y) => connectionOptions(y).positional('files', { type: 'string', array: true, demandOption: true, describe: 'image files' }).option('top-k', { type: 'number', default: 5, describe: 'classes to show per image' }),
+      (y) =>
+        connectionOptions(y)
+          .positional('files', { type: 'string', array: true, demandOption: true, describe: 'image files' })
+          .option('top-k', { type: 'number', default: 5, describe: 'classes to show per image' })
+          .option('path', { type: 'boolean', default: true, describe: 'per-hop decomposition over the images: HTTP/2 PINGs on a separate connection to the same peer (grpc-js carries the calls) and the edge\'s upstream time (--no-path: off)' }),
       async (a) => {
         checkNumbers(a, { ...CONNECTION_NUMBERS, 'top-k': 'count>=1' }, argv);
         const o = connOpts(a);
         const images = loadImages(a.files as string[]);
-        code = await withConnection(o, async (c) => {
+        code = await withConnection(o, (c) => withPathPings(undefined, o, a.path, async (pp) => {
           const server = await serverInfo(c);
           const results = [];
+          const tracker = pp ? createPathTracker(pp.ping, pp.via, 1) : undefined;
           for (const im of images) {
-            const r = await classifyOne(c, im, a['top-k']);
+            const r = await classifyOne(c, im, a['top-k'], tracker);
             results.push(r);
             (r.status === 'OK' ? human.out : human.err)(classifyText(r));
           }
+          await tracker?.pings.settled();
+          const path = tracker?.summary();
+          if (path) for (const l of pathText(path)) human.out(l);
           const rep = newReport('classify', settingsOf(a), environment(c.target, server), started);
           rep.results = results;
           const failed = results.filter((r) => r.status !== 'OK').length;
-          rep.summary = { images: results.length, ok: results.length - failed, errors: failed };
+          rep.summary = { images: results.length, ok: results.length - failed, errors: failed, ...(path ? { path } : {}) };
+          if (path) rep.warnings.push(...pathWarnings(path));
           for (const r of results) rep.status_counts[r.status] = (rep.status_counts[r.status] ?? 0) + 1;
           rep.errors = results.filter((r) => r.status !== 'OK').map((r) => ({ message: `${r.status}: ${r.message} (${r.image})`, count: 1 }));
           emitReport(rep, a.json, io);
           return failed > 0 ? EXIT.RUNTIME : EXIT.OK;
-        });
+        }));
       },
     )
     .command(
