@@ -196,9 +196,19 @@ describe('hops: lost probes split by direction from the server counters', () => 
     // Uncounted calls (warm-up, references) still move the counter; a pure stretch still attributes.
     expect(attributeLoss([ok(1), lost(), lost(false), ok(2)])).to.deep.equal({ upstream: 1, downstream: 0, unknown: 0 });
   });
-  it('a server without counters, or several servers, leaves every loss unknown', () => {
+  it('several servers, each counting only what reached it: totals before the earliest last reply, the rest unknown', () => {
+    // a answers 1 and 3 with counters 1 and 3: one call reached a and its reply was lost; b saw only its own.
+    const calls = [ok(1, 'a'), lost(), lost(), ok(1, 'b'), ok(3, 'a'), lost(), ok(2, 'b')];
+    // T = 4 (a's last reply); the lost call at 5 comes after it; b's first reply at or after T is 6.
+    expect(attributeLoss(calls)).to.deep.equal({ upstream: 0, downstream: 0, unknown: 3, unknown_reason: "calls were lost while the servers' counters were being read; after the last reply of one of the 2 servers (each counts only what reached it)" });
+    expect(attributeLoss([ok(1, 'a'), lost(), lost(), ok(1, 'b'), ok(3, 'a'), ok(2, 'b')])).to.deep.equal({ upstream: 1, downstream: 1, unknown: 0 });
+    expect(attributeLoss([ok(1, 'a'), lost(), lost(), ok(1, 'b'), ok(2, 'a'), ok(2, 'b')])).to.deep.equal({ upstream: 2, downstream: 0, unknown: 0 });
+  });
+
+  it('a server without counters leaves every loss unknown', () => {
     expect(attributeLoss([ok(0), lost(), ok(0)]).unknown_reason).to.equal('the server keeps no per-session counters');
-    expect(attributeLoss([ok(1, 'a'), lost(), ok(1, 'b')]).unknown_reason).to.match(/replies came from 2 servers/);
+    // Two servers: the first lost call is before the earliest of their last replies, so it is judged by totals.
+    expect(attributeLoss([ok(1, 'a'), lost(), ok(1, 'b'), ok(2, 'a')])).to.deep.equal({ upstream: 1, downstream: 0, unknown: 0 });
     expect(attributeLoss([ok(1), ok(2)])).to.deep.equal({ upstream: 0, downstream: 0, unknown: 0 });
   });
 });

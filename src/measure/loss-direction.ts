@@ -6,10 +6,16 @@
  * downstream losses (answered, but the answer never came back in time), the rest never got there (upstream).
  *
  * Unknown, never guessed: calls after the last reply (no later counter), a stretch whose counters do not
- * fit (the server lost the session, or probes overtook each other on several connections), a server that
- * keeps no counters, and any run answered by more than one server (each keeps its own counters). A stretch
- * that mixes counted probes with uncounted calls (warm-up, references) and both kinds of loss cannot say
- * which were the counted ones, so its counted losses are unknown too.
+ * fit (the server lost the session, or probes overtook each other on several connections), and a server
+ * that keeps no counters. A stretch that mixes counted probes with uncounted calls (warm-up, references) and
+ * both kinds of loss cannot say which were the counted ones, so its counted losses are unknown too.
+ *
+ * Several servers (replicas behind an edge) each count only what reached them, so stretches cannot be read
+ * one by one; totals can. Let T be the earliest of the servers' last replies. For each server X, take its
+ * first reply b at or after T: of the calls sent before b, received(b) − 1 reached X, and X's replies
+ * before b answered some of them; the rest reached X and were lost on the way back. Summed over the
+ * servers, that is the downstream count of the losses before T, exact when no call was lost between T and
+ * the last of those b (else the split is unknown). Losses after T are unknown.
  */
 export interface SessionCall {
   /** A reply came (status OK) with the session's counters. */
@@ -38,8 +44,8 @@ export function attributeLoss(calls: readonly SessionCall[]): LossByDirection {
   if (lostCounted === 0) return out;
   const servers = new Set(calls.filter((c) => c.answered).map((c) => c.serverId ?? ''));
   const unknownAll = (why: string): LossByDirection => ({ upstream: 0, downstream: 0, unknown: lostCounted, unknown_reason: why });
-  if (servers.size > 1) return unknownAll(`replies came from ${servers.size} servers, and each counts only what reached it`);
   if (calls.some((c) => c.answered && !(c.received !== undefined && c.received > 0))) return unknownAll('the server keeps no per-session counters');
+  if (servers.size > 1) return acrossServers(calls, [...servers]);
 
   let prev = 0;
   let gap: SessionCall[] = [];
@@ -73,5 +79,43 @@ export function attributeLoss(calls: readonly SessionCall[]): LossByDirection {
     reasons.add('no reply after them carried the counters');
   }
   if (reasons.size > 0) out.unknown_reason = [...reasons].join('; ');
+  return out;
+}
+
+/** Totals over several servers, each with its own counters (the rule in the header of this file). */
+function acrossServers(calls: readonly SessionCall[], servers: string[]): LossByDirection {
+  const lastOf = (x: string): number => calls.reduce((at, c, i) => (c.answered && (c.serverId ?? '') === x ? i : at), -1);
+  const t = Math.min(...servers.map(lastOf));
+  const out: LossByDirection = { upstream: 0, downstream: 0, unknown: 0 };
+  const after = calls.slice(t + 1).filter((c) => !c.answered && c.counted).length;
+  const before = calls.slice(0, t).filter((c) => !c.answered);
+  let downstream = 0;
+  let horizon = t;
+  for (const x of servers) {
+    const b = calls.findIndex((c, i) => i >= t && c.answered && (c.serverId ?? '') === x);
+    horizon = Math.max(horizon, b);
+    const answeredBefore = calls.slice(0, b).filter((c) => c.answered && (c.serverId ?? '') === x).length;
+    downstream += calls[b].received! - 1 - answeredBefore;
+  }
+  const reasons: string[] = [];
+  const counted = before.filter((c) => c.counted).length;
+  const lostInBetween = calls.slice(t + 1, horizon).some((c) => !c.answered);
+  if (lostInBetween || downstream < 0 || downstream > before.length) {
+    out.unknown += counted;
+    if (counted > 0) reasons.push(lostInBetween ? 'calls were lost while the servers\' counters were being read' : 'the counters did not fit the calls sent (a server dropped the session)');
+  } else if (downstream === 0) out.upstream += counted;
+  else if (downstream === before.length) out.downstream += counted;
+  else if (counted === before.length) {
+    out.downstream += downstream;
+    out.upstream += counted - downstream;
+  } else {
+    out.unknown += counted;
+    reasons.push('both kinds of loss among calls that also held uncounted ones');
+  }
+  if (after > 0) {
+    out.unknown += after;
+    reasons.push(`after the last reply of one of the ${servers.length} servers (each counts only what reached it)`);
+  }
+  if (reasons.length > 0) out.unknown_reason = reasons.join('; ');
   return out;
 }
