@@ -205,6 +205,12 @@ describe('hops: lost probes split by direction from the server counters', () => 
     expect(attributeLoss([ok(1, 'a'), lost(), lost(), ok(1, 'b'), ok(2, 'a'), ok(2, 'b')])).to.deep.equal({ upstream: 2, downstream: 0, unknown: 0 });
   });
 
+  it('a call the transport never wrote (no connection) is upstream, whatever the counters, even after the last reply', () => {
+    const unsent: SessionCall = { answered: false, counted: true, neverSent: true };
+    expect(attributeLoss([ok(1), unsent, lost(), ok(3), unsent])).to.deep.equal({ upstream: 2, downstream: 1, unknown: 0 });
+    expect(attributeLoss([ok(0), unsent]).upstream).to.equal(1);
+  });
+
   it('a server without counters leaves every loss unknown', () => {
     expect(attributeLoss([ok(0), lost(), ok(0)]).unknown_reason).to.equal('the server keeps no per-session counters');
     // Two servers: the first lost call is before the earliest of their last replies, so it is judged by totals.

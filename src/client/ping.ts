@@ -92,6 +92,8 @@ function sendProbe(t: UnaryTransport, seq: number, req: PingRequest, wall: WallC
       // Timer error runs to the same moment: all of our own delay before the request left.
       if (o.sentNs !== 0n && dueNs !== undefined) probe.timer_error_ns = Number(o.sentNs - t0) - dueNs;
       if (o.code !== 0 || !o.response) {
+        // Only our own transport says a call was never written (0n); grpc-js's 0n means nothing.
+        if (o.sentNs === 0n && t.name === 'h2') probe.never_sent = true;
         probe.status = statusName(o.code);
         probe.message = o.details;
         resolve(probe);
@@ -313,7 +315,7 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
       await sendProbe(conn, count, makeRequest(count, Buffer.alloc(0), 0), wall, t0, undefined, log);
     }
     await path?.settled();
-    const session: SessionCall[] = log.map((e) => ({ answered: e.probe.status === 'OK', received: e.probe.session_pings_received, serverId: e.probe.server_id, counted: e.counted }));
+    const session: SessionCall[] = log.map((e) => ({ answered: e.probe.status === 'OK', received: e.probe.session_pings_received, serverId: e.probe.server_id, counted: e.counted, neverSent: e.probe.never_sent }));
     const schedule: PingSchedule = arrivals.kind === 'poisson' ? { arrivals: 'poisson', mean_interval_ms: o.intervalMs, seed } : { arrivals: 'constant', mean_interval_ms: o.intervalMs };
     return summarizePing({
       probes,

@@ -5,6 +5,8 @@
  * the calls without a reply that reached the server number received(b) − received(a) − 1: those are
  * downstream losses (answered, but the answer never came back in time), the rest never got there (upstream).
  *
+ * A call the transport never wrote (no connection) is upstream without asking the counters.
+ *
  * Unknown, never guessed: calls after the last reply (no later counter), a stretch whose counters do not
  * fit (the server lost the session, or probes overtook each other on several connections), and a server
  * that keeps no counters. A stretch that mixes counted probes with uncounted calls (warm-up, references) and
@@ -26,6 +28,11 @@ export interface SessionCall {
   serverId?: string;
   /** The call is one of the probes the summary counts (measured, not warm-up or reference). */
   counted: boolean;
+  /**
+   * The transport never wrote the call to a connection (none could be made: the edge or the server is
+   * gone): it certainly never reached a server, whatever the counters say.
+   */
+  neverSent?: boolean;
 }
 
 export interface LossByDirection {
@@ -37,7 +44,14 @@ export interface LossByDirection {
 }
 
 /** `calls` in the order they were sent on the session, from its first call. */
-export function attributeLoss(calls: readonly SessionCall[]): LossByDirection {
+export function attributeLoss(all: readonly SessionCall[]): LossByDirection {
+  // Calls never written are upstream losses outright, and take no part in the counters' arithmetic.
+  const unsent = all.filter((c) => c.neverSent && !c.answered && c.counted).length;
+  const judged = countersSplit(all.filter((c) => !(c.neverSent && !c.answered)));
+  return { ...judged, upstream: judged.upstream + unsent };
+}
+
+function countersSplit(calls: readonly SessionCall[]): LossByDirection {
   const out: LossByDirection = { upstream: 0, downstream: 0, unknown: 0 };
   const reasons = new Set<string>();
   const lostCounted = calls.filter((c) => !c.answered && c.counted).length;

@@ -67,6 +67,8 @@ export interface Probe {
   session_highest_seq?: number;
   /** --new-connection-every: the first measured probe on a freshly opened connection (the cold path). */
   first_on_connection?: true;
+  /** The transport never wrote the probe (no connection could be made): it never reached a server. */
+  never_sent?: true;
 }
 
 /** One HTTP/2 PING sent alongside the probes (path-pings.ts): connection, send time since the run started, RTT. */
@@ -324,7 +326,7 @@ export function summarizePing(run: PingRun): PingResult {
       keep_warm: run.keepWarm !== undefined,
       ...(run.keepWarm ? { keep_warm_traffic: run.keepWarm } : {}),
       ...(run.path ? { path: pathOf(ok, run.path) } : {}),
-      loss: attributeLoss(run.session ?? probes.map((p) => ({ answered: p.status === 'OK', received: p.session_pings_received, serverId: p.server_id, counted: true }))),
+      loss: attributeLoss(run.session ?? probes.map((p) => ({ answered: p.status === 'OK', received: p.session_pings_received, serverId: p.server_id, counted: true, neverSent: p.never_sent }))),
       ...(run.setups && run.setups.length > 0 ? { connections: run.setups, connection_setup: summarizeSetups(run.setups) } : {}),
       ...(run.newConnectionEvery ? { cold_path: coldPath(ok, run.newConnectionEvery) } : {}),
     },
