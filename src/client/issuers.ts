@@ -124,15 +124,17 @@ export function pingIssuer(t: UnaryTransport, payloadBytes: number, responseByte
     o.code = u.code;
     o.bytesDown = u.code === 0 ? (u.response?.length ?? 0) : 0;
     o.details = u.code === 0 ? undefined : u.details;
-    o.replica = u.code === 0 && u.response ? pingServerId(u.response) : undefined;
+    o.replica = undefined;
     if (path && u.code === 0 && u.response) {
+      // The decomposition needs the server's hold time, so the response is decoded (after the end stamp).
       try {
         const res = PingResponse.decode(u.response);
+        o.replica = res.serverId || undefined;
         path.call(slot, u.sentNs, u.endNs, u.upstreamTime, Number(res.serverSendUnixNanos - res.serverReceiveUnixNanos), undefined, o.replica);
       } catch {
         // Not a PingResponse: counted by the transport's status alone; nothing to decompose.
       }
-    }
+    } else if (u.code === 0 && u.response) o.replica = pingServerId(u.response);
     done(o);
   });
   return {
