@@ -27,6 +27,10 @@ import { mobilenetServer } from './helpers/mobilenet-server';
 import { grpcMessage, headerBlock, startScriptedPeer, type ScriptedPeer } from './helpers/h2-peer';
 import { suiteTempDir } from './helpers/temp-dir';
 import { sharedFixture } from './helpers/fixtures';
+import { makeDevCerts, type DevCerts } from './helpers/dev-certs';
+import { startTinyServer, type TinyServer } from './helpers/tiny-grpc-server';
+import { serverCredentials } from '../src/server/tls';
+import type { PingSummary } from '../src/measure/ping-summary';
 import { chartsFor } from '../src/measure/charts';
 import { newReport, type Environment } from '../src/measure/report-json';
 
@@ -318,6 +322,34 @@ describe('hops: through an edge stand-in that sets x-envoy-upstream-service-time
     expect(r.json.summary.path).to.include({ edge_detected: false });
     expect(r.json.summary.path.edge_header).to.deep.equal({ present: 0, absent: 0, garbage: 3 });
     expect(r.out).to.match(/3 responses had an unreadable x-envoy-upstream-service-time/);
+  });
+});
+
+describe('hops: connection set-up over TLS to a name', function () {
+  let certs: DevCerts;
+  let server: TinyServer;
+  before(async () => {
+    certs = makeDevCerts();
+    server = await startTinyServer(serverCredentials({ certFile: certs.serverCert, keyFile: certs.serverKey }));
+  });
+  after(async () => {
+    await server?.close();
+    certs?.remove();
+  });
+
+  it('a name is looked up, then TCP, TLS and the first SETTINGS follow in that order', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
+    const code = await main(['ping', '-t', `localhost:${server.port}`, '--ca', certs.ca, '-c', '2', '-i', '20', '-q', '--json', '-'], { out: (l) => out.push(l), err: (l) => err.push(l) });
+    expect(code, err.join('\n')).to.equal(0);
+    const s = JSON.parse(out.join('\n')).summary as PingSummary;
+    const c = s.connections![0];
+    expect(c.dns_ms).to.be.a('number');
+    expect(c.tls_ms).to.be.a('number');
+    expect(c.connect_ms).to.be.at.least(c.dns_ms!);
+    expect(c.tls_ms).to.be.at.least(c.connect_ms);
+    expect(c.settings_ms).to.be.at.least(c.tls_ms!);
+    expect(err.join('\n')).to.match(/^connection set-up \(1 connection, ms from the attempt's start, as curl's time_\*\): dns [\d.]+ \| tcp [\d.]+ \| tls [\d.]+ \| first SETTINGS [\d.]+ ms$/m);
   });
 });
 
