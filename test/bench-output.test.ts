@@ -27,7 +27,7 @@ function fakeOpenRun(frames: Frame[], clientBusy = 0): LoadResult {
     rec.sent(0, f.dueMs * 1e6, sent, true);
     rec.ended(ok, sent + f.serviceMs * 1e6);
   }
-  return { ...rec.result(), mode: 'open', unfinished: 0, elapsedNs: rec.lastEndNs(), clientBusy, endReason: 'duration', warmupRequests: 0 };
+  return { ...rec.result(), mode: 'open', unfinished: 0, elapsedNs: rec.lastEndNs(), startUnixMs: 0, clientBusy, endReason: 'duration', warmupRequests: 0 };
 }
 
 /** `n` frames at `fps`; `late(i)` says how late frame i left, `service(i)` how long it took. */
@@ -60,7 +60,7 @@ describe('bench output: calls split by the replica that answered', () => {
     rec.ended({ ...base, code: 8, images: 0, details: 'busy', replica: 'server-a' }, (t += 1e6));
     rec.sent(0, t, t, false);
     rec.ended({ ...base, code: 14, images: 0, details: 'connection reset' }, (t += 1e6)); // no replica known
-    return { ...rec.result(), mode: 'closed', unfinished: 0, elapsedNs: t, clientBusy: 0, endReason: 'duration', warmupRequests: 0 };
+    return { ...rec.result(), mode: 'closed', unfinished: 0, elapsedNs: t, startUnixMs: 0, clientBusy: 0, endReason: 'duration', warmupRequests: 0 };
   }
 
   it('gives each replica its share, errors and latency in --json and a line each in the text', () => {
@@ -84,7 +84,7 @@ describe('bench output: calls split by the replica that answered', () => {
     rec.sent(0, 0, 0, false);
     rec.ended({ slot: 0, code: 0, bytesUp: 1, bytesDown: 1, images: 1, serverTiming: undefined, details: undefined, replica: 'only' }, 1e6);
     const rep = newReport('bench', {}, environment('fake'), new Date(0));
-    fillLoadReport(rep, { ...rec.result(), mode: 'closed', unfinished: 0, elapsedNs: 1e6, clientBusy: 0, endReason: 'duration', warmupRequests: 0 }, {});
+    fillLoadReport(rep, { ...rec.result(), mode: 'closed', unfinished: 0, elapsedNs: 1e6, startUnixMs: 0, clientBusy: 0, endReason: 'duration', warmupRequests: 0 }, {});
     expect((rep.summary as { replicas?: unknown[] }).replicas).to.have.length(1);
     expect(loadSummaryText(rep)).not.to.include('by replica');
   });

@@ -22,6 +22,9 @@ import { keepWarmText, probeLine, summaryText, wakeUpWarning } from '../measure/
 import { describeServer, headerText, type ImageSet } from '../measure/load-printer';
 import { KEEP_WARM_INTERVAL_MS, REFERENCE_MIN_INTERVAL_MS, runPing, warmUpVia } from './ping';
 import { grpcJsTransport, TRANSPORTS, type TransportName, type UnaryTransport } from './unary-transport';
+import { AGENT_ENV, isDistributed, lateStartWarning, planAgent, startGate, type AgentPlan } from './agent';
+import { mergeRuns, mergeText } from '../measure/report-merge';
+import type { AgentInfo, RunReport } from '../measure/report-json';
 import { randomBytes } from 'node:crypto';
 import { pathText, pathWarnings } from '../measure/path-printer';
 import { createPathTracker } from './path-tracker';
@@ -46,10 +49,10 @@ export function connectionOptions<T>(y: Argv<T>) {
   return y
     .option('target', { alias: 't', type: 'string', default: 'localhost:8000', describe: 'server host:port ([::1]:8000 for IPv6)' })
     .option('tls', { type: 'boolean', default: false, describe: 'use TLS (system roots unless --ca)' })
-    .option('ca', { type: 'string', describe: 'PEM CA file to trust (implies --tls)' })
+    .option('ca', { type: 'string', describe: 'PEM CA file to trust (implies --tls); default $RTINFER_CA' })
     .option('cert', { type: 'string', describe: 'PEM client certificate, for servers that require mutual TLS (needs --key; implies --tls)' })
     .option('key', { type: 'string', describe: 'PEM private key of --cert' })
-    .option('servername', { type: 'string', describe: 'TLS server name / authority override' })
+    .option('servername', { type: 'string', describe: 'TLS server name / authority override; default $RTINFER_SERVERNAME' })
     .option('token', { type: 'string', describe: 'bearer token (sent as authorization: Bearer …); default $RTINFER_TOKEN' })
     .option('deadline-ms', { type: 'number', describe: 'per-call deadline in ms (ping default: max(1000, 2×interval))' })
     .option('connections', { alias: 'n', type: 'number', default: 1, describe: 'channels (distinct TCP connections)' })
@@ -69,14 +72,47 @@ export function verdictOptions<T>(y: Argv<T>) {
     .option('percentile', { type: 'number', default: 99, describe: 'percentile the budget applies to' });
 }
 
+export function agentOptions<T>(y: Argv<T>) {
+  return y
+    .option('start-at', { type: 'string', describe: 'distributed run: start (warm-up, then measurement) at this ISO 8601 instant, e.g. 2026-01-31T12:00:00Z; a late start is reported' })
+    .option('agents', { type: 'number', describe: `distributed run: agents sharing the load (default $${AGENT_ENV.count}, else 1)` })
+    .option('agent-index', { type: 'number', describe: `distributed run: this agent, 0-based (default $${AGENT_ENV.index}, set by an Indexed Job, else 0)` });
+}
+
+function agentPlanOf(a: { 'start-at'?: string; agents?: number; 'agent-index'?: number; rate?: number; 'rate-per-agent'?: number }): AgentPlan {
+  return planAgent({ startAt: a['start-at'], agents: a.agents, agentIndex: a['agent-index'], rate: a.rate, ratePerAgent: a['rate-per-agent'] });
+}
+
+/** Runs the start gate of a distributed run (agent.ts) and records it in the report. */
+async function gate(c: Connection, plan: AgentPlan, rep: RunReport, human: Io, signal?: AbortSignal): Promise<AgentInfo | undefined> {
+  if (!isDistributed(plan)) return undefined;
+  const info = await startGate(c, plan, signal);
+  rep.agent = info;
+  const share = info.rate !== undefined ? `, ${info.rate}/s${info.total_rate !== undefined ? ` of ${info.total_rate}/s in total` : ''}` : '';
+  const clock = info.clock ? `, clock ${info.clock.offset_ms >= 0 ? '+' : ''}${info.clock.offset_ms.toFixed(3)} ms ± ${info.clock.error_bound_ms.toFixed(3)} ms vs the server` : '';
+  const late = info.start_late_ms !== undefined ? `, started ${info.start_late_ms.toFixed(1)} ms after ${info.start_at}` : '';
+  human.out(`agent ${info.index} of ${info.count}${share}${clock}${late}`);
+  const w = lateStartWarning(info);
+  if (w) rep.warnings.push(w);
+  return info;
+}
+
 /** The connection flags as yargs spells them. */
 type ConnArgs = Pick<ConnectOptions, 'target' | 'tls' | 'ca' | 'cert' | 'key' | 'servername' | 'token' | 'connections'> & {
   'deadline-ms'?: number;
   json?: string;
 };
 
+/** A variable of the environment, or undefined when unset or empty. */
+function envValue(name: string): string | undefined {
+  const v = process.env[name];
+  return v === undefined || v === '' ? undefined : v;
+}
+
 function connOpts(a: ConnArgs, defaultDeadlineMs?: number): ConnectOptions {
   if (!(a.connections >= 1)) throw new UsageError('--connections must be ≥ 1');
+  // A Kubernetes agent (deploy/k8s/load) gets its CA and server name from the environment, like its token.
+  a = { ...a, ca: a.ca ?? envValue('RTINFER_CA'), servername: a.servername ?? envValue('RTINFER_SERVERNAME') };
   if (a.cert !== undefined && a.key === undefined) throw new UsageError('--cert needs --key (the private key of the certificate)');
   if (a.key !== undefined && a.cert === undefined) throw new UsageError('--key given without --cert');
   return {
@@ -282,10 +318,11 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
       'bench',
       'load test: closed loop (--concurrency), open loop (--rate), or a concurrency --sweep',
       (y) =>
-        verdictOptions(imageOptions(connectionOptions(y)))
+        agentOptions(verdictOptions(imageOptions(connectionOptions(y))))
           .option('rpc', { choices: ['classify', 'stream', 'ping'] as const, default: 'classify' as Rpc, describe: 'the call to load: Classify, ClassifyStream frames, or Ping (transport and server overhead only)' })
           .option('concurrency', { alias: 'C', type: 'number', default: 1, describe: 'closed loop: requests in flight; open loop: most in flight' })
-          .option('rate', { alias: 'r', type: 'number', describe: 'open loop: requests/s (latency from the intended send time)' })
+          .option('rate', { alias: 'r', type: 'number', describe: 'open loop: requests/s (latency from the intended send time); with --agents, the total, split across them' })
+          .option('rate-per-agent', { type: 'number', describe: 'open loop, distributed run: requests/s of each agent (the total is this × --agents)' })
           .option('arrivals', { choices: ['constant', 'poisson'] as const, default: 'constant' as const, describe: 'open loop (--rate): constant gaps, or Poisson arrivals with that mean rate' })
           .option('duration', { alias: 'd', type: 'number', describe: 'seconds to measure (default 10 unless --requests)' })
           .option('requests', { type: 'number', describe: 'requests to measure' })
@@ -299,29 +336,33 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
       async (a) => {
         const sweep = a.sweep ? a.sweep.split(',').map((x) => Number(x.trim())) : undefined;
         if (sweep && sweep.some((x) => !(x >= 1) || !Number.isInteger(x))) throw new UsageError(`--sweep must be positive integers like 1,2,4,8, got "${a.sweep}"`);
-        checkNumbers(a, { ...CONNECTION_NUMBERS, ...VERDICT_NUMBERS, concurrency: 'count>=1', rate: '>0', duration: '>0', requests: 'count>=1', warmup: '>=0', fps: '>0', 'payload-bytes': 'count>=0', 'response-bytes': 'count>=0', 'top-k': 'count>=1' }, argv);
+        checkNumbers(a, { ...CONNECTION_NUMBERS, ...VERDICT_NUMBERS, concurrency: 'count>=1', rate: '>0', 'rate-per-agent': '>0', agents: 'count>=1', 'agent-index': 'count>=0', duration: '>0', requests: 'count>=1', warmup: '>=0', fps: '>0', 'payload-bytes': 'count>=0', 'response-bytes': 'count>=0', 'top-k': 'count>=1' }, argv);
         const o = connOpts(a);
+        const plan = agentPlanOf(a);
+        const rate = plan.rate;
+        if (sweep && rate !== undefined) throw new UsageError('--sweep is a closed-loop concurrency sweep; it takes no --rate');
         const images = a.rpc === 'ping' ? [] : await resolveImages({ images: a.images, imageSize: a['image-size'] });
         // Open loop without an explicit --concurrency: allow up to 256 in flight so the client is not the limit.
-        const concurrency = a.rate !== undefined && !argv.some((x) => /^(--concurrency|-C)(=|$)/.test(x)) ? 256 : a.concurrency;
+        const concurrency = rate !== undefined && !argv.some((x) => /^(--concurrency|-C)(=|$)/.test(x)) ? 256 : a.concurrency;
         const transport: TransportName = a.transport ?? (a.rpc === 'stream' ? 'grpc-js' : 'h2');
         if (transport !== 'grpc-js' && a.rpc === 'stream') throw new UsageError(`--transport ${transport} is for --rpc ping and classify (stream uses grpc-js)`);
         const guard = failureGuard(signal);
         code = await withConnection({ ...o, connections: a.connections }, async (c) => {
           const server = await serverInfo(c);
-          const rep = newReport('bench', { ...settingsOf(a), concurrency, transport }, environment(c.target, server), started);
+          const rep = newReport('bench', { ...settingsOf(a), concurrency, transport, ...(rate !== undefined ? { agentRate: rate } : {}) }, environment(c.target, server), started);
           const durationS = a.duration ?? (a.requests === undefined ? 10 : undefined);
+          await gate(c, plan, rep, human, guard.signal);
           human.out(headerText({
             title: `bench ${a.rpc}`, target: c.target, transport, tls: o.tls, connections: a.connections, server: describeServer(server),
             images: a.rpc === 'ping' ? undefined : imageSetOf({ images: a.images, imageSize: a['image-size'] }, images),
             payload: a.rpc === 'ping' ? { up: a['payload-bytes'], down: a['response-bytes'] } : undefined,
-            load: { mode: sweep ? 'sweep' : a.rate !== undefined ? 'open' : 'closed', concurrency, rate: a.rate, arrivals: a.arrivals, levels: sweep, durationS, count: a.requests, warmupS: a.warmup },
+            load: { mode: sweep ? 'sweep' : rate !== undefined ? 'open' : 'closed', concurrency, rate, arrivals: a.arrivals, levels: sweep, durationS, count: a.requests, warmupS: a.warmup },
           }));
           const unaryTransport = transport === 'h2' ? h2Transport(o) : transport === 'node-http2' ? nodeHttp2Transport(o) : undefined;
           try {
             await unaryTransport?.ready(Math.max(3000, o.deadlineMs ?? 0));
             const tripped = await withPathPings(unaryTransport, o, a.path, async (path) => {
-              const text = await runBench(c, { rpc: a.rpc, concurrency, rate: a.rate, arrivals: a.arrivals, durationS, requests: a.requests, warmupS: a.warmup, topK: a['top-k'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], sweep, budgetMs: a['budget-ms'], fps: a.fps, percentile: a.percentile, signal: guard.signal, guard, unaryTransport, path, connections: a.connections }, images, rep);
+              const text = await runBench(c, { rpc: a.rpc, concurrency, rate, arrivals: a.arrivals, durationS, requests: a.requests, warmupS: a.warmup, topK: a['top-k'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], sweep, budgetMs: a['budget-ms'], fps: a.fps, percentile: a.percentile, signal: guard.signal, guard, unaryTransport, path, connections: a.connections }, images, rep);
               if (reportTripped(guard, human)) return true;
               human.out(text);
               return false;
@@ -342,7 +383,7 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
       'stream',
       'ClassifyStream at --fps with an in-flight --window: per-frame latency, late and dropped frames, verdict',
       (y) =>
-        verdictOptions(imageOptions(connectionOptions(y)))
+        agentOptions(verdictOptions(imageOptions(connectionOptions(y))))
           .option('fps', { type: 'number', default: 15, describe: 'frames sent per second (and the rate the verdict requires)' })
           .option('window', { alias: 'w', type: 'number', default: 4, describe: 'frames in flight; a frame due when it is full is dropped' })
           .option('duration', { alias: 'd', type: 'number', describe: 'seconds (default 10 unless --frames)' })
@@ -350,14 +391,17 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
           .option('warmup', { type: 'number', default: 1, describe: 'seconds of unmeasured warm-up' })
           .option('path', { type: 'boolean', default: true, describe: 'per-hop decomposition: HTTP/2 PINGs on a separate connection to the same peer (grpc-js streams cannot carry ours) (--no-path: off)' }),
       async (a) => {
-        checkNumbers(a, { ...CONNECTION_NUMBERS, ...VERDICT_NUMBERS, fps: '>0', window: 'count>=1', duration: '>0', frames: 'count>=1', warmup: '>=0', 'top-k': 'count>=1' }, argv);
+        checkNumbers(a, { ...CONNECTION_NUMBERS, ...VERDICT_NUMBERS, agents: 'count>=1', 'agent-index': 'count>=0', fps: '>0', window: 'count>=1', duration: '>0', frames: 'count>=1', warmup: '>=0', 'top-k': 'count>=1' }, argv);
         const o = connOpts(a);
+        // Each agent is one stream source at --fps (a stream's rate is a frame rate, not a share of a total).
+        const plan = agentPlanOf(a);
         const guard = failureGuard(signal);
         const images = await resolveImages({ images: a.images, imageSize: a['image-size'] });
         code = await withConnection(o, async (c) => {
           const server = await serverInfo(c);
           const rep = newReport('stream', settingsOf(a), environment(c.target, server), started);
           const durationS = a.duration ?? (a.frames === undefined ? 10 : undefined);
+          await gate(c, plan, rep, human, guard.signal);
           human.out(headerText({
             title: 'stream', target: c.target, transport: 'grpc-js', tls: o.tls, connections: a.connections, server: describeServer(server),
             images: imageSetOf({ images: a.images, imageSize: a['image-size'] }, images),
@@ -378,9 +422,26 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
     )
     .command(
       'report <runs..>',
-      'render RUN.json files into report.html + PNG charts (comparison when several)',
-      (y) => y.positional('runs', { type: 'string', array: true, demandOption: true, describe: 'RUN.json files written by --json' }).option('out', { alias: 'o', type: 'string', default: 'out/report', describe: 'output directory (out/ is git-ignored)' }),
+      'render RUN.json files into report.html + PNG charts (comparison when several; --merge: one run from several agents)',
+      (y) =>
+        y
+          .positional('runs', { type: 'string', array: true, demandOption: true, describe: 'RUN.json files written by --json' })
+          .option('out', { alias: 'o', type: 'string', default: 'out/report', describe: 'output directory (out/ is git-ignored)' })
+          .option('merge', { type: 'boolean', default: false, describe: 'the runs are agents of one distributed run: add their histograms and series into one run (exact) and report it' })
+          .option('json', { type: 'string', describe: '--merge: also write the merged run as a --json file ("-": stdout)' }),
       async (a) => {
+        if (a.json !== undefined && !a.merge) throw new UsageError('--json goes with --merge (the merged run)');
+        if (a.merge) {
+          const files = a.runs as string[];
+          const merged = mergeRuns(files.map((file) => ({ file, report: readReport(file) })), started);
+          human.out(mergeText(merged));
+          for (const w of merged.warnings) human.err(`warning: ${w}`);
+          const out = await writeHtmlReport([{ file: 'merged', report: merged }], a.out);
+          human.out(`wrote ${out.html}`);
+          for (const p of out.pngs) human.out(`wrote ${p}`);
+          emitReport(merged, a.json, io);
+          return;
+        }
         const runs = (a.runs as string[]).map((file) => ({ file, report: readReport(file) }));
         const files = await writeHtmlReport(runs, a.out);
         io.out(`wrote ${files.html}`);

@@ -18,9 +18,21 @@ export interface LatencyHistogram {
   recordNanos(ns: number): void;
 }
 
+/**
+ * The one layout every latency histogram has (unit 1 µs, up to an hour, 3 significant digits): buckets are
+ * 1 µs wide below 2 048 µs and at most 1/1024 of their value above. Two histograms of one layout add
+ * bucket by bucket into exactly the histogram of their pooled samples, which is what makes merged runs
+ * (report-merge.ts) exact; hdr-codec.ts refuses any other layout.
+ */
+export const HDR_LAYOUT = { lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 } as const;
+
 export function createLatencyHistogram(): LatencyHistogram {
   // Packed/JS implementation: WASM would need an async init and gives nothing at our sample counts.
-  const h = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 });
+  return wrapHistogram(hdr.build({ ...HDR_LAYOUT }));
+}
+
+/** A LatencyHistogram over an HDR histogram of HDR_LAYOUT (built here, or decoded by hdr-codec.ts). */
+export function wrapHistogram(h: hdr.Histogram): LatencyHistogram {
   return {
     hdr: h,
     recordNanos(ns: number): void {

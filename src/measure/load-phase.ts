@@ -59,6 +59,8 @@ export interface LoadResult extends Recorded {
   unfinished: number;
   /** Measurement start → last completion (or drain end), ns. */
   elapsedNs: number;
+  /** Wall-clock time of the measurement start, ms since the Unix epoch (µs precision): lines up runs of several agents. */
+  startUnixMs: number;
   /** Share of the measurement the client's thread was working (event-loop utilisation less precise waits), 0..1. */
   clientBusy: number;
   endReason: EndReason;
@@ -110,6 +112,7 @@ export function runPhase(spec: LoadSpec, lim: PhaseLimits): Promise<LoadResult> 
     const elu0 = performance.eventLoopUtilization();
     const waited0 = preciseWaitMs();
     const t0 = time.nowNs();
+    const startUnixMs = performance.timeOrigin + performance.now();
     const now = (): number => Number(time.nowNs() - t0);
     const at = (ns: number): bigint => t0 + BigInt(Math.round(ns));
 
@@ -125,6 +128,7 @@ export function runPhase(spec: LoadSpec, lim: PhaseLimits): Promise<LoadResult> 
         mode: spec.mode,
         unfinished: inFlight + driver.waiting(),
         elapsedNs: inFlight > 0 ? now() : rec.lastEndNs(),
+        startUnixMs,
         clientBusy: clientBusy(elu0, preciseWaitMs() - waited0),
         endReason,
         warmupRequests: 0,

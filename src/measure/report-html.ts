@@ -6,7 +6,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { chartsFor, renderSvg, runLabels, svgToPng } from './charts';
 import { compareRuns, Comparison, FIGURES, headline, JITTER_WINDOW } from './report-compare';
-import type { RunReport } from './report-json';
+import type { MergedAgent, RunReport } from './report-json';
 import { stabilityWord } from './stability';
 
 export interface ReportFiles {
@@ -186,6 +186,29 @@ export async function writeHtmlReport(runs: Array<{ report: RunReport; file: str
         : '',
     )
     .join('');
+  // A merged run (report --merge) keeps a row per agent.
+  const agents = runs
+    .map(({ report }, i) => {
+      const m = report.merge;
+      if (!m?.agents) return '';
+      const col = (k: keyof MergedAgent, d?: number): string[] => m.agents.map((a) => (typeof a[k] === 'number' ? num(a[k], d) : esc(String(a[k] ?? '–'))));
+      return (
+        `<h3>${esc(labels[i])}</h3>` +
+        table(m.agents.map((a, j) => `agent ${String(a.index ?? j)}`), [
+          ['file', col('file')],
+          ['offered /s', col('rate', 1)],
+          ['ok', col('ok')],
+          ['errors', col('errors')],
+          ['req/s', col('throughput_rps', 1)],
+          ['p50 ms', col('p50_ms')],
+          ['p99 ms', col('p99_ms')],
+          ['p99.9 ms', col('p99.9_ms')],
+          ['started late ms', col('start_late_ms', 1)],
+        ]) +
+        `<p class="note">Merged: counts and percentiles over every agent's samples (exact); rates over the ${esc(String(m.common_window_s ?? '?'))} s every agent was measuring. ${esc(m.clock_skew?.text ?? '')}</p>`
+      );
+    })
+    .join('');
   const details = runs
     .map(
       ({ report }, i) => `<details><summary>${esc(labels[i])}: settings, environment, status codes, warnings</summary>
@@ -210,6 +233,7 @@ ${reports.map((r, i) => (isSynthetic(r) ? `<p class="synthetic">${esc(labels[i])
 ${table(labels, comparisonRows(reports))}
 ${runs.length > 1 ? `<h2>Changes against the first run</h2>\n${changeTable(labels, compareRuns(reports))}` : ''}
 ${sweeps ? `<h2>Sweeps</h2>${sweeps}` : ''}
+${agents ? `<h2>Agents</h2>${agents}` : ''}
 <h2>Charts</h2>
 ${figures.join('\n')}
 <h2>Details</h2>

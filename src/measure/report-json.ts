@@ -6,6 +6,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { buckets, cdf, CdfPoint, HistogramBucket, LatencyHistogram, LatencySummary, logBuckets, summarize } from './histogram';
+import { encodeHdr } from './hdr-codec';
 import type { LoadResult } from './load-phase';
 import type { Stability } from './stability';
 import type { SeriesPoint } from './timeseries';
@@ -54,15 +55,80 @@ export interface LoadSummary {
   /** Response bytes / duration / 1e6. */
   mb_per_s_down: number;
   /** Successful requests; open loop: from the intended send time. */
-  latency: LatencySummary;
+  latency: LatencySummary & HdrField;
   /** Open loop: from the actual send time (service time). Closed loop: equal to latency. */
-  service_latency: LatencySummary;
+  service_latency: LatencySummary & HdrField;
+  /** Wall-clock time the measurement started, ms since the Unix epoch (µs precision): lines up agents' runs. */
+  measure_start_unix_ms: number;
   server_timing: TimingSummary;
   scheduled: number;
   sent_late: number;
   client_busy: number;
   /** Per replica (server_id), when responses named their replica; absent otherwise. */
   replicas?: ReplicaSummary[];
+}
+
+/** The figures' histogram, lossless (hdr-codec.ts): HdrHistogram V2 compressed, base64, values in µs. */
+export interface HdrField {
+  hdr: string;
+}
+
+/**
+ * One agent of a distributed run (`--start-at`, `--agents`/JOB_COMPLETION_INDEX): which share it offered
+ * and how its start and clock compared with the others'.
+ */
+export interface AgentInfo {
+  /** 0-based, from JOB_COMPLETION_INDEX or --agent-index. */
+  index: number;
+  /** Agents sharing the total rate. */
+  count: number;
+  /** The rate this agent offered (req/s, or fps for stream), when the run was paced. */
+  rate?: number;
+  /** The total the agents share, when --rate was split. */
+  total_rate?: number;
+  /** --start-at as given, ISO 8601. */
+  start_at?: string;
+  /** How long after --start-at this agent actually started (≥ 0; a start before it is impossible). */
+  start_late_ms?: number;
+  /** This agent's clock against the server's (server − agent), NTP-style, with its ± error bound. */
+  clock?: { offset_ms: number; error_bound_ms: number; probes: number };
+}
+
+/** One agent's row in a merged run. */
+export interface MergedAgent {
+  file: string;
+  index?: number;
+  hostname?: string;
+  /** The rate it offered: its share of --rate, or a stream's --fps. */
+  rate?: number;
+  start_late_ms?: number;
+  clock?: AgentInfo['clock'];
+  measure_start_unix_ms: number;
+  /** Whole seconds its series was shifted by to line up with the earliest agent. */
+  shift_s: number;
+  duration_s: number;
+  sent: number;
+  ok: number;
+  errors: number;
+  throughput_rps: number;
+  p50_ms: number;
+  p99_ms: number;
+  'p99.9_ms': number;
+}
+
+/** How a merged run (`rtinfer report --merge`, report-merge.ts) was put together. */
+export interface MergeInfo {
+  agents: MergedAgent[];
+  /** Whole seconds in which every agent was measuring: the rates' window. */
+  common_window_s: number;
+  common_window: { first_s: number; seconds: number };
+  /** 'server clock': starts corrected by each agent's measured offset; 'agent clocks': as recorded. */
+  aligned_on: 'server clock' | 'agent clocks';
+  start_spread_ms: number;
+  /** The largest distance of an agent's start from its whole-second slot. */
+  alignment_ms: number;
+  clock_skew: { measured: boolean; max_skew_ms?: number; error_bound_ms?: number; text: string };
+  total_rate?: number;
 }
 
 export interface RunReport {
@@ -80,7 +146,7 @@ export interface RunReport {
    * `buckets`: 20 equal-width buckets from min to max (ghz's layout); `log_buckets`:
    * the fixed log-spaced grid of histogram.ts logBuckets (the report's chart; absent in older files).
    */
-  histogram: { buckets: HistogramBucket[]; cdf: CdfPoint[]; log_buckets?: HistogramBucket[] };
+  histogram: { buckets: HistogramBucket[]; cdf: CdfPoint[]; log_buckets?: HistogramBucket[]; hdr?: string };
   series: SeriesPoint[];
   status_counts: Record<string, number>;
   errors: Array<{ message: string; count: number }>;
@@ -88,6 +154,10 @@ export interface RunReport {
   verdict?: Verdict;
   stability?: Stability;
   sweep?: { levels: Array<SweepLevel & { images_per_s: number; errors: number }>; knee?: Knee };
+  /** Distributed runs: this agent's share, start and clock (one agent), or every agent (a merged run). */
+  agent?: AgentInfo;
+  /** A merged run (`rtinfer report --merge`): its agents and how they lined up (report-merge.ts). */
+  merge?: MergeInfo;
   /** ping only: one entry per probe. */
   probes?: unknown[];
   /** classify only: one entry per image. */
@@ -147,6 +217,7 @@ export function newReport(verb: Verb, settings: Record<string, unknown>, env: En
 
 export function loadSummary(r: LoadResult): LoadSummary {
   const s = r.elapsedNs / 1e9;
+  const svc = r.mode === 'open' ? r.service : r.latency;
   const per = (x: number): number => (s > 0 ? x / s : 0);
   return {
     mode: r.mode,
@@ -162,8 +233,9 @@ export function loadSummary(r: LoadResult): LoadSummary {
     images_per_s: per(r.images),
     mb_per_s_up: per(r.bytesUp) / 1e6,
     mb_per_s_down: per(r.bytesDown) / 1e6,
-    latency: summarize(r.latency),
-    service_latency: summarize(r.mode === 'open' ? r.service : r.latency),
+    latency: { ...summarize(r.latency), hdr: encodeHdr(r.latency) },
+    service_latency: { ...summarize(svc), hdr: encodeHdr(svc) },
+    measure_start_unix_ms: r.startUnixMs,
     server_timing: summarizeTiming(r.timing),
     scheduled: r.scheduled,
     sent_late: r.sentLate,
@@ -174,7 +246,7 @@ export function loadSummary(r: LoadResult): LoadSummary {
 
 /** The `histogram` section of a report from a latency (or RTT) histogram. */
 export function histogramSection(h: LatencyHistogram): RunReport['histogram'] {
-  return { buckets: buckets(h), cdf: cdf(h), log_buckets: logBuckets(h) };
+  return { buckets: buckets(h), cdf: cdf(h), log_buckets: logBuckets(h), hdr: encodeHdr(h) };
 }
 
 /** Fills histogram, series, status counts and errors from a load result. */
@@ -227,8 +299,13 @@ export function loadRunExitCode(rep: RunReport): number {
 }
 
 export function readReport(file: string): RunReport {
-  const rep = JSON.parse(fs.readFileSync(file, 'utf8')) as RunReport;
-  if (rep.tool?.name !== TOOL_NAME || typeof rep.format_version !== 'number') {
+  let rep: RunReport;
+  try {
+    rep = JSON.parse(fs.readFileSync(file, 'utf8')) as RunReport;
+  } catch (e) {
+    throw new Error(`${file}: ${(e as Error).message}`);
+  }
+  if (rep === null || typeof rep !== 'object' || rep.tool?.name !== TOOL_NAME || typeof rep.format_version !== 'number') {
     throw new Error(`${file} is not an ${TOOL_NAME} --json run (no tool.name/format_version)`);
   }
   if (rep.format_version > FORMAT_VERSION) {

@@ -3,6 +3,7 @@
  * request *ended* — the same rule perf_analyzer uses for window throughput.
  */
 import { createLatencyHistogram, LatencyHistogram, percentileMs } from './histogram';
+import { encodeHdr } from './hdr-codec';
 
 interface Bucket {
   ok: number;
@@ -32,6 +33,8 @@ export interface SeriesPoint {
   p50_ms: number;
   p99_ms: number;
   max_ms: number;
+  /** This second's latency histogram (hdr-codec.ts), when it had an OK response: lets merged runs add seconds exactly. */
+  hdr?: string;
 }
 
 export function createTimeSeries(): TimeSeries {
@@ -64,6 +67,7 @@ export function createTimeSeries(): TimeSeries {
         p50_ms: percentileMs(b.hist, 50),
         p99_ms: percentileMs(b.hist, 99),
         max_ms: b.ok === 0 ? 0 : b.hist.hdr.maxValue / 1000,
+        ...(b.ok > 0 ? { hdr: encodeHdr(b.hist) } : {}),
       }));
     },
   };
