@@ -1,5 +1,5 @@
 /**
- * The impairment proxy (test/helpers/impair-proxy.ts) does what the fidelity suite relies on: it forwards
+ * The impairment proxy (src/lab/impair-proxy.ts) does what the fidelity suite relies on: it forwards
  * bytes unchanged, never releases them before the asked delay or link rate allows, records what it held,
  * drops connections when told, and closes cleanly — in-process, forked over IPC, and from its command line.
  * Only lower bounds on time here: how exactly it hits a delay is `npm run test:fidelity`'s job
@@ -10,9 +10,9 @@ import * as net from 'node:net';
 import * as path from 'node:path';
 import { expect } from 'chai';
 import { echoServer } from './helpers/echo-server';
-import { forkImpairProxy, startImpairProxy, type ImpairProxy } from './helpers/impair-proxy';
-import { parseProxyArgs } from './helpers/impair-proxy-cli';
-import { samplesMs } from './helpers/impair-stats';
+import { forkImpairProxy, startImpairProxy, type ImpairProxy } from '../src/lab/impair-proxy';
+import { parseProxyArgs } from '../src/lab/impair-proxy-cli';
+import { samplesMs } from '../src/lab/impair-stats';
 import type { LoopbackServer } from './helpers/loopback-server';
 
 function connectTo(port: number): Promise<net.Socket> {
@@ -167,7 +167,7 @@ describe('impair proxy: behaviour the fidelity suite relies on (no upper time bo
       maxDrops: 2,
     });
     expect(() => parseProxyArgs(['--target', 'nowhere'])).to.throw(/--target host:port/);
-    const child = spawn(process.execPath, [path.join(__dirname, 'helpers', 'impair-proxy-cli.js'), '--target', `127.0.0.1:${echo.port}`, '--delay-ms', '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, [path.join(__dirname, '..', 'src', 'lab', 'impair-proxy-cli.js'), '--target', `127.0.0.1:${echo.port}`, '--delay-ms', '1'], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
       const port = await new Promise<number>((resolve, reject) => {
         let out = '';

@@ -16,6 +16,8 @@ const ARROWS: Record<string, { may: string[]; typeOnly?: string[] }> = {
   measure: { may: ['shared', 'gen'], typeOnly: ['gen'] },
   client: { may: ['gen', 'measure', 'shared'] },
   local: { may: ['backends', 'models', 'measure', 'shared', 'gen'] },
+  // The lab starts the server, the edge and the tunnels as processes; it never imports their internals.
+  lab: { may: ['shared', 'gen'] },
 };
 
 const REPO = path.resolve(__dirname, '..', '..');

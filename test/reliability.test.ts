@@ -12,7 +12,7 @@ import { ClassifyRequest } from '../src/gen/inference/v1/inference';
 import { startServer, type RunningServer } from '../src/server/app';
 import { MOBILENET_JSON, sharedFixture } from './helpers/fixtures';
 import { classify, connect, ping } from './helpers/grpc-client';
-import { startImpairProxy } from './helpers/impair-proxy';
+import { startImpairProxy } from '../src/lab/impair-proxy';
 
 
 describe('reliability: overload at the decoder, and dead connections', function () {

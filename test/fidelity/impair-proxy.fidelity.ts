@@ -10,8 +10,8 @@ import { expect } from 'chai';
 import { median, nearestRank } from '../../src/measure/stats';
 import { echoServer } from '../helpers/echo-server';
 import { BASE_DELAY_MS } from '../helpers/fidelity-suite';
-import { forkImpairProxy, type RemoteImpairProxy } from '../helpers/impair-proxy';
-import { meanMs, samplesMs } from '../helpers/impair-stats';
+import { forkImpairProxy, type RemoteImpairProxy } from '../../src/lab/impair-proxy';
+import { meanMs, samplesMs } from '../../src/lab/impair-stats';
 import type { LoopbackServer } from '../helpers/loopback-server';
 
 function connectTo(port: number): Promise<net.Socket> {

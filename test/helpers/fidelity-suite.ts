@@ -3,7 +3,7 @@
  * the 0.3 ms floor, by test/soak/fidelity-precise.soak.ts. The client must report what the network did: a real server
  * (`npm start`'s main.js in a child process, MobileNet; Ping does no model work), the real CLI (`main()` from
  * src/client/cli.ts with --json, read back from the file a user would read), and between them the
- * impairment proxy (test/helpers/impair-proxy.ts, in a process of its own) injecting a known delay, delay
+ * impairment proxy (src/lab/impair-proxy.ts, in a process of its own) injecting a known delay, delay
  * variation, bandwidth limit or connection drop. Delay is compared with a baseline measured at the same time
  * through a second proxy that injects nothing; jitter with the path's own jitter measured in the same run.
  * Expected values and their derivations: docs/RELIABILITY.md ("Measurement fidelity").
@@ -16,8 +16,8 @@ import { main, type Io } from '../../src/client/cli';
 import type { PingSummary, Probe } from '../../src/measure/ping-summary';
 import { MOBILENET_JSON, sharedFixture } from '../helpers/fixtures';
 import { startServerProcess, type ServerProcess } from './server-process';
-import { forkImpairProxy, type DirectionImpairment, type RemoteImpairProxy } from './impair-proxy';
-import { meanMs } from './impair-stats';
+import { forkImpairProxy, type DirectionImpairment, type RemoteImpairProxy } from '../../src/lab/impair-proxy';
+import { meanMs } from '../../src/lab/impair-stats';
 
 interface PingJson {
   summary: PingSummary;

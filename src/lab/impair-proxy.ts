@@ -43,7 +43,7 @@
 import { fork } from 'node:child_process';
 import * as net from 'node:net';
 import * as path from 'node:path';
-import { mulberry32 } from '../../src/shared/prng';
+import { mulberry32 } from '../shared/prng';
 import { record, tally, type Tally } from './impair-stats';
 
 export type JitterDistribution = 'uniform' | 'normal';
@@ -62,8 +62,10 @@ export interface DirectionImpairment {
 }
 
 export interface ImpairProxyOptions {
-  /** host:port to forward to (loopback). */
+  /** host:port to forward to. */
   target: { host: string; port: number };
+  /** Loopback port to listen on; default 0 (ephemeral). The lab's edge config names a fixed one. */
+  listenPort?: number;
   /** Client → target. */
   up?: DirectionImpairment;
   /** Target → client. */
@@ -358,7 +360,7 @@ export async function startImpairProxy(o: ImpairProxyOptions): Promise<ImpairPro
   server.on('error', () => undefined);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => resolve());
+    server.listen(o.listenPort ?? 0, '127.0.0.1', () => resolve());
   });
   const port = (server.address() as net.AddressInfo).port;
 
