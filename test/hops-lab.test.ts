@@ -75,6 +75,7 @@ describe('hops through the lab: client → edge (HAProxy) → tunnel → two ser
     process.kill(edge.pid, 'SIGKILL');
     const r = await probes;
     const s = (JSON.parse(r.stdout) as { summary: PingSummary }).summary;
+    console.log(`      ${s.received} received, ${s.lost} lost: ${s.loss.upstream} upstream, ${s.loss.downstream} downstream, ${s.loss.unknown} unknown${s.loss.unknown_reason ? ` (${s.loss.unknown_reason})` : ''}`);
     expect(s.received, r.stderr).to.be.at.least(1);
     expect(s.lost).to.be.at.least(10); // ≥ 2.5 s of probes 40 ms apart had no edge
     expect(s.loss.downstream).to.equal(0);
