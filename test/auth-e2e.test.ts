@@ -38,7 +38,7 @@ describe('server with --tls-cert/--tls-key/--tokens-file, called by buf curl (en
     token = fs.readFileSync(certs.devToken, 'utf8').trim();
     const tokensFile = path.join(certs.dir, 'tokens.txt');
     fs.writeFileSync(tokensFile, `# e2e\n${token}\n`);
-    server = await startServer({
+    server = await startServer({ drainDelayMs: 0,
       host: '127.0.0.1', port: 0, tlsCert: certs.serverCert, tlsKey: certs.serverKey, tokensFile,
       metricsPort: 0, metricsHost: '127.0.0.1', logLevel: 'warn',
     });

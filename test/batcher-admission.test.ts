@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { status } from '@grpc/grpc-js';
 import type { Engine } from '../src/backends/engine';
 import { createBatcher, type Batcher } from '../src/server/batcher';
-import { createColourEngine, redImage } from './helpers/colour-engine';
+import { COLOUR_LABELS, createColourEngine, redImage } from './helpers/colour-engine';
 import { refusal } from './helpers/refusal';
 import { handClock } from './helpers/hand-clock';
 
@@ -55,5 +55,73 @@ describe('batcher: admission control (--max-queue counts images being decoded an
     expect((await result).batchSize).to.equal(1);
     expect(b.stats()).to.include({ decoding: 0, queued: 0 });
     b.admit(); // room again
+  });
+});
+
+describe('batcher: fair sharing between connections (per-connection share, round-robin batches)', () => {
+  let engine: Engine;
+  before(async () => {
+    engine = await createColourEngine(SIZE);
+  });
+  after(async () => engine.dispose());
+
+  /** The colour engine behind a gate: each predict waits until the test opens it, and records its batch. */
+  function gated(): { engine: Engine; batches: string[][]; open(): void } {
+    const batches: string[][] = [];
+    let waiting: Array<() => void> = [];
+    const gatedEngine: Engine = {
+      ...engine,
+      info: engine.info,
+      inputShape: engine.inputShape,
+      numClasses: engine.numClasses,
+      predict: async (batch, n) => {
+        const probs = await engine.predict(batch, n);
+        batches.push(Array.from({ length: n }, (_, i) => COLOUR_LABELS[[0, 1, 2].reduce((a, b) => (probs[i * 3 + b] > probs[i * 3 + a] ? b : a), 0)]));
+        await new Promise<void>((r) => waiting.push(r));
+        return probs;
+      },
+    };
+    return {
+      engine: gatedEngine,
+      batches,
+      open: () => {
+        const w = waiting;
+        waiting = [];
+        w.forEach((f) => f());
+      },
+    };
+  }
+
+  it('one connection may hold only its share: a greedy one is refused while a polite one is admitted', () => {
+    const b = createBatcher(engine, { maxBatch: 8, maxQueueDelayUs: 1e6, maxQueue: 8, maxQueuePerOwner: 4, normalize: 'signed', clock: handClock() });
+    for (let i = 0; i < 4; i++) b.admit('greedy');
+    let err: unknown;
+    try {
+      b.admit('greedy');
+    } catch (e) {
+      err = e;
+    }
+    expect((err as { code?: number }).code).to.equal(status.RESOURCE_EXHAUSTED);
+    expect((err as Error).message).to.equal('server busy: this connection already has 4 images waiting, its share of the queue (--max-queue-per-connection 4); retry later');
+    b.admit('polite'); // the queue still has room for everyone else
+    expect(b.stats()).to.include({ decoding: 5, rejectedQueueFull: 1 });
+  });
+
+  it('batches are filled round robin: a polite request runs next, not behind a greedy backlog', async () => {
+    const g = gated();
+    const b = createBatcher(g.engine, { maxBatch: 1, maxQueueDelayUs: 0, maxQueue: 64, maxQueuePerOwner: 32, normalize: 'signed' });
+    const GREEN = new Uint8Array(SIZE * SIZE * 3);
+    for (let i = 1; i < GREEN.length; i += 3) GREEN[i] = 255;
+    const done: string[] = [];
+    const greedy = Array.from({ length: 10 }, (_, i) => b.admit('greedy').submit({ rgb: RED }).then(() => done.push(`g${i}`)));
+    await new Promise((r) => setImmediate(r));
+    const polite = b.admit('polite').submit({ rgb: GREEN }).then(() => done.push('p'));
+    while (done.length < 11) {
+      g.open();
+      await new Promise((r) => setImmediate(r));
+    }
+    await Promise.all([...greedy, polite]);
+    expect(g.batches.map((x) => x.join('+'))).to.deep.equal(['red', 'green', ...Array<string>(9).fill('red')]);
+    expect(done.indexOf('p'), 'the polite request finished second, after the batch already running').to.equal(1);
   });
 });

@@ -176,7 +176,7 @@ describe('bench/stream output: the header against the default server (synthetic 
   let target: string;
 
   before(async () => {
-    server = await startServer({ port: 0, host: '127.0.0.1', logLevel: 'error' });
+    server = await startServer({ drainDelayMs: 0, port: 0, host: '127.0.0.1', logLevel: 'error' });
     target = `127.0.0.1:${server.port}`;
   });
   after(async () => {

@@ -78,7 +78,7 @@ describe('client: every verb end to end against an in-process server', function 
   before(async function () {
     const model = sharedFixture(this, MOBILENET_JSON);
     cat = sharedFixture(this, 'images/chelsea.jpg');
-    server = await startServer({ port: 0, host: '127.0.0.1', model, normalize: 'signed', logLevel: 'warn' });
+    server = await startServer({ drainDelayMs: 0, port: 0, host: '127.0.0.1', model, normalize: 'signed', logLevel: 'warn' });
     target = `127.0.0.1:${server.port}`;
   });
   after(async () => {

@@ -65,6 +65,22 @@ describe('deploy/docker-compose.yml (static checks; no Docker engine here)', fun
     }
   });
 
+  it('every container runs with least privilege: read-only root, no capabilities, no privilege escalation, memory and pids limits', function () {
+    for (const [name, s] of Object.entries(c.services as Record<string, Obj>)) {
+      expect(s.read_only, `${name}: read_only`).to.equal(true);
+      expect(s.cap_drop, `${name}: cap_drop`).to.deep.equal(['ALL']);
+      expect(s.security_opt, `${name}: security_opt`).to.include('no-new-privileges:true');
+      expect(s.mem_limit, `${name}: mem_limit`).to.be.a('string');
+      expect(s.pids_limit, `${name}: pids_limit`).to.be.a('number');
+    }
+    // The servers write only their ONNX export cache and /tmp, both tmpfs; metrics are published on the
+    // compose network deliberately (the server's default is loopback).
+    for (const [name, s] of servers()) {
+      expect(s.tmpfs, name).to.include.members(['/tmp', '/app/.cache']);
+      expect((s.environment as Record<string, string>).INFER_METRICS_HOST, name).to.equal('::');
+    }
+  });
+
   it('a plain `docker compose up` needs no GPU; the GPU server is opt-in by profile', function () {
     const plain = servers().filter(([, s]) => !s.profiles);
     expect(plain.length, 'servers started by default').to.be.at.least(1);

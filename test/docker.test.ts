@@ -84,10 +84,10 @@ function checkContextCopies(file: string, stages: Stage[]): void {
 }
 
 describe('Dockerfiles and .dockerignore (static checks; no Docker engine here)', function () {
-  it('Dockerfile.cpu: node 20 slim, npm ci, tfjs-node installed at build time, non-root, EXPOSE 8000, gRPC HEALTHCHECK', function () {
+  it('Dockerfile.cpu: node 24 LTS slim, npm ci, tfjs-node installed at build time, non-root, EXPOSE 8000, gRPC HEALTHCHECK', function () {
     const stages = parseDockerfile('Dockerfile.cpu');
     const text = fs.readFileSync(path.join(ROOT, 'Dockerfile.cpu'), 'utf8');
-    expect(text).to.match(/ARG NODE_IMAGE=node:20-[\w-]*slim/);
+    expect(text).to.match(/ARG NODE_IMAGE=node:24-[\w-]*slim/);
     const build = stages[0];
     const runs = all(build, 'RUN').join('\n');
     expect(runs).to.match(/npm ci\b/);
@@ -101,7 +101,7 @@ describe('Dockerfiles and .dockerignore (static checks; no Docker engine here)',
     checkContextCopies('Dockerfile.cpu', stages);
   });
 
-  it('Dockerfile.gpu: default target on CUDA 11.2 + cuDNN 8 (tfjs-node-gpu 4.22 / TF 2.9.1), ORT target on CUDA 12 + cuDNN 9', function () {
+  it('Dockerfile.gpu: default target on CUDA 11.8 + cuDNN 8 on Ubuntu 22.04 (tfjs-node-gpu 4.22 / TF 2.9.1), ORT target on CUDA 12 + cuDNN 9 on Ubuntu 24.04, Node 24', function () {
     const stages = parseDockerfile('Dockerfile.gpu');
     const byName = new Map(stages.map((s) => [s.name, s]));
     const last = stages[stages.length - 1];
@@ -109,7 +109,8 @@ describe('Dockerfiles and .dockerignore (static checks; no Docker engine here)',
     // Resolve the base chain of the default target down to an image.
     let base = last.from;
     while (byName.has(base)) base = byName.get(base)!.from;
-    expect(base).to.equal('nvidia/cuda:11.2.2-cudnn8-runtime-ubuntu20.04');
+    expect(base).to.equal('nvidia/cuda:11.8.0-cudnn8-runtime-ubuntu22.04');
+    expect(fs.readFileSync(path.join(ROOT, 'Dockerfile.gpu'), 'utf8')).to.match(/^ARG NODE_VERSION=24\.\d+\.\d+$/m);
     const tfjsDeps = all(byName.get('tfjs-gpu-deps')!, 'RUN').join('\n');
     expect(tfjsDeps).to.match(/npm ci\b/);
     expect(tfjsDeps).to.match(/@tensorflow\/tfjs-node-gpu@4\.22\.0/);
@@ -120,7 +121,7 @@ describe('Dockerfiles and .dockerignore (static checks; no Docker engine here)',
     const ort = byName.get('onnxruntime-cuda')!;
     let ortBase = ort.from;
     while (byName.has(ortBase)) ortBase = byName.get(ortBase)!.from;
-    expect(ortBase).to.match(/^nvidia\/cuda:12\.\d+\.\d+-cudnn-runtime-ubuntu/);
+    expect(ortBase).to.match(/^nvidia\/cuda:12\.\d+\.\d+-cudnn-runtime-ubuntu24\.04$/);
     expect(all(byName.get('ort-gpu-deps')!, 'RUN').join('\n')).to.match(/ONNXRUNTIME_NODE_INSTALL=cuda12 npm rebuild onnxruntime-node/);
     checkRuntimeStage('Dockerfile.gpu', ort);
     // Node comes from the official tarball, verified against its published checksum.

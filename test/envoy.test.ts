@@ -155,6 +155,70 @@ describe('deploy/envoy/envoy.yaml (static validation against Envoy v3 API protos
     });
   });
 
+  describe('hardening (each a finding of the security review)', function () {
+    const cfg = loadEnvoy();
+    const jwt = (): Obj => (hcm(cfg).http_filters as Obj[]).find((f) => f.name === 'envoy.filters.http.jwt_authn')!.typed_config;
+
+    it('outlier detection ejects on connection failures only, never on statuses a server answered (tiny deadlines → 504)', function () {
+      const od = cluster(cfg).outlier_detection;
+      expect(od.split_external_local_origin_errors).to.equal(true);
+      expect(od.consecutive_local_origin_failure).to.be.a('number');
+      expect(od.enforcing_consecutive_local_origin_failure).to.equal(100);
+      // Every detector of answered statuses is off (Envoy enforces consecutive_5xx at 100 % by default).
+      expect(od.enforcing_consecutive_5xx).to.equal(0);
+      expect(od.enforcing_consecutive_gateway_failure).to.equal(0);
+      expect(od.enforcing_success_rate).to.equal(0);
+      // And nothing configures a detector while leaving it unenforced by accident: each count has its enforcement.
+      for (const k of Object.keys(od).filter((x) => x.startsWith('consecutive_'))) expect(od, k).to.have.property(`enforcing_${k}`);
+    });
+
+    it('CORS admits only whole development origins: http://localhost.evil.com is refused', function () {
+      const cors = hcm(cfg).route_config.virtual_hosts[0].routes[0].typed_per_filter_config['envoy.filters.http.cors'];
+      const matchers = cors.allow_origin_string_match as Obj[];
+      const admits = (origin: string): boolean =>
+        matchers.some((m) =>
+          m.exact !== undefined ? m.exact === origin : m.safe_regex !== undefined ? new RegExp(m.safe_regex.regex).test(origin) : m.prefix !== undefined ? origin.startsWith(m.prefix) : false,
+        );
+      for (const ok of ['http://localhost', 'https://localhost:3000', 'http://127.0.0.1:8080']) expect(admits(ok), ok).to.equal(true);
+      for (const bad of ['http://localhost.evil.com', 'https://127.0.0.1.evil.com', 'http://localhost:80@evil.com', 'https://evil.com/?http://localhost']) {
+        expect(admits(bad), bad).to.equal(false);
+      }
+      expect(matchers.some((m) => m.prefix !== undefined || m.suffix !== undefined || m.contains !== undefined), 'no partial-origin matchers').to.equal(false);
+    });
+
+    it('an overload manager stops accepting requests before the heap is exhausted, and caps downstream connections', function () {
+      const om = cfg.overload_manager;
+      const monitors = (om.resource_monitors as Obj[]).map((m) => m.name);
+      expect(monitors).to.include.members(['envoy.resource_monitors.fixed_heap', 'envoy.resource_monitors.global_downstream_max_connections']);
+      const cap = (om.resource_monitors as Obj[]).find((m) => m.name === 'envoy.resource_monitors.global_downstream_max_connections')!.typed_config;
+      expect(cap.max_active_downstream_connections).to.be.a('number').and.greaterThan(0);
+      const stop = (om.actions as Obj[]).find((a) => a.name === 'envoy.overload_actions.stop_accepting_requests');
+      expect(stop?.triggers[0].threshold.value).to.be.lessThan(1);
+      expect(hcm(cfg).http2_protocol_options.max_concurrent_streams).to.be.at.most(100);
+    });
+
+    it('JWTs must carry an expiry, and only health Check and Watch (exact paths) skip the token', function () {
+      expect(jwt().providers.dev.require_expiration).to.equal(true);
+      const open = (jwt().rules as Obj[]).filter((r) => !r.requires);
+      expect(open.map((r) => r.match)).to.deep.equal([{ path: '/grpc.health.v1.Health/Check' }, { path: '/grpc.health.v1.Health/Watch' }]);
+      const last = (jwt().rules as Obj[]).at(-1)!;
+      expect(last).to.deep.equal({ match: { prefix: '/' }, requires: { provider_name: 'dev' } });
+    });
+
+    it('retries only what never reached a server (a draining replica\'s refused stream, a connect failure)', function () {
+      const rp = hcm(cfg).route_config.virtual_hosts[0].routes[0].route.retry_policy;
+      expect(String(rp.retry_on).split(',').sort()).to.deep.equal(['connect-failure', 'refused-stream']);
+      expect(rp.num_retries).to.be.at.most(3);
+    });
+
+    it('the compose file says what forward: false means: upstreams get no client token, so no per-hop token advice', function () {
+      const compose = fs.readFileSync(COMPOSE_YAML, 'utf8');
+      expect(jwt().providers.dev.forward).to.equal(false);
+      expect(compose).to.not.match(/require tokens hop by hop/i);
+      expect(compose).to.match(/forward: false/);
+    });
+  });
+
   describe('edge auth artefacts from scripts/dev-certs.sh', function () {
     let certs: DevCerts;
     before(() => {

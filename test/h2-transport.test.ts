@@ -76,7 +76,8 @@ describe('h2 transport: ping against the real server', function () {
 
   before(async function () {
     model = sharedFixture(this, MOBILENET_JSON);
-    server = await startServer({ port: 0, host: '::', model, normalize: 'signed', logLevel: 'silent' });
+    // 4 MB Ping responses test the transport's flow control: above the server's 1 MiB default padding cap.
+    server = await startServer({ drainDelayMs: 0, port: 0, host: '::', model, normalize: 'signed', logLevel: 'silent', maxPingResponseBytes: 8 * 1024 * 1024 });
     port = server.port;
   });
   after(async () => {
@@ -207,7 +208,7 @@ describe('h2 transport: ping against the real server', function () {
           restarted = (async () => {
             await server.shutdown(0);
             await new Promise((res) => setTimeout(res, 300)); // down for a while: probes meet a closed port
-            server = await startServer({ port, host: '::', model, normalize: 'signed', logLevel: 'silent' });
+            server = await startServer({ drainDelayMs: 0, port, host: '::', model, normalize: 'signed', logLevel: 'silent' });
           })();
         }
       });
@@ -238,7 +239,7 @@ describe('h2 transport: TLS and bearer tokens against the real server', function
     token = fs.readFileSync(certs.devToken, 'utf8').trim();
     const tokensFile = path.join(certs.dir, 'tokens.txt');
     fs.writeFileSync(tokensFile, `${token}\n`);
-    server = await startServer({ host: '127.0.0.1', port: 0, model, normalize: 'signed', tlsCert: certs.serverCert, tlsKey: certs.serverKey, tokensFile, logLevel: 'silent' });
+    server = await startServer({ drainDelayMs: 0, host: '127.0.0.1', port: 0, model, normalize: 'signed', tlsCert: certs.serverCert, tlsKey: certs.serverKey, tokensFile, logLevel: 'silent' });
   });
   after(async () => {
     await server?.shutdown(1000);

@@ -55,7 +55,7 @@ describe('interop: other clients against the real server', function () {
     const model = sharedFixture(this, MOBILENET_JSON);
     chelsea = sharedFixture(this, 'images/chelsea.jpg');
     coffee = sharedFixture(this, 'images/coffee.png');
-    server = await startServer({ port: 0, model, normalize: 'signed', logLevel: 'error' });
+    server = await startServer({ drainDelayMs: 0, port: 0, model, normalize: 'signed', logLevel: 'error' });
     base = `http://127.0.0.1:${server.port}`;
   });
   after(async () => server?.shutdown(2000));

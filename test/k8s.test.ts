@@ -112,8 +112,10 @@ describe('deploy/k8s', function () {
         const c = spec.containers[0];
         const preStopS = Number(c.lifecycle.preStop.exec.command[1]);
         const graceMs = Number(c.env.find((e: any) => e.name === 'INFER_GRACE_MS').value);
+        // The server's own drain delay comes on top (its default, 10 s, unless the env sets it).
+        const drainDelayMs = Number(c.env.find((e: any) => e.name === 'INFER_DRAIN_DELAY_MS')?.value ?? 10_000);
         expect(preStopS).to.be.greaterThan(5); // longer than Envoy's 5 s DNS refresh and health-check interval
-        expect(spec.terminationGracePeriodSeconds).to.be.greaterThan(preStopS + graceMs / 1000);
+        expect(spec.terminationGracePeriodSeconds).to.be.greaterThan(preStopS + (drainDelayMs + graceMs) / 1000);
       });
 
       it('headless Service, PDB and HPA all point at the server pods', () => {

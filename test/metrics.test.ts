@@ -2,14 +2,15 @@ import * as http from 'node:http';
 import * as grpc from '@grpc/grpc-js';
 import { expect } from 'chai';
 import { createMetrics, metricsInterceptor } from '../src/server/metrics';
-import { startMetricsServer } from '../src/server/metrics-endpoint';
+import * as net from 'node:net';
+import { MAX_METRICS_CONNECTIONS, startMetricsServer } from '../src/server/metrics-endpoint';
 import { statusName } from '../src/shared/grpc-status';
 import { parsePrometheusText, sumSamples } from './helpers/prometheus-text';
 import { InferenceServiceClient, ping, startTinyServer } from './helpers/tiny-grpc-server';
 
-function get(port: number, path: string, method = 'GET'): Promise<{ status: number; type: string; body: string }> {
+function get(port: number, path: string, method = 'GET', headers: http.OutgoingHttpHeaders = {}): Promise<{ status: number; type: string; body: string }> {
   return new Promise((resolve, reject) => {
-    const req = http.request({ host: '127.0.0.1', port, path, method }, (res) => {
+    const req = http.request({ host: '127.0.0.1', port, path, method, headers, agent: false }, (res) => {
       let body = '';
       res.setEncoding('utf8');
       res.on('data', (c: string) => (body += c));
@@ -76,6 +77,45 @@ describe('Prometheus metrics', function () {
       expect((await get(srv.port, '/readyz')).status).to.equal(503);
       expect((await get(srv.port, '/livez')).status).to.equal(200);
     } finally {
+      await srv.close();
+    }
+  });
+
+  it('with --metrics-tokens-file, /metrics needs a bearer token; /livez and /readyz stay open', async function () {
+    const srv = await startMetricsServer(createMetrics(INFO), { host: '127.0.0.1', port: 0, isServing: () => true, tokens: ['s3cret'] });
+    try {
+      expect((await get(srv.port, '/metrics')).status).to.equal(401);
+      expect((await get(srv.port, '/metrics', 'GET', { authorization: 'Bearer wrong' })).status).to.equal(401);
+      expect((await get(srv.port, '/metrics', 'GET', { authorization: 'Bearer s3cret' })).status).to.equal(200);
+      expect((await get(srv.port, '/readyz')).status).to.equal(200);
+      expect((await get(srv.port, '/livez')).status).to.equal(200);
+    } finally {
+      await srv.close();
+    }
+  });
+
+  it(`accepts at most ${MAX_METRICS_CONNECTIONS} connections at once`, async function () {
+    const srv = await startMetricsServer(createMetrics(INFO), { host: '127.0.0.1', port: 0 });
+    const sockets: net.Socket[] = [];
+    try {
+      // Open connections that send nothing, then one more: it is closed by the server at once.
+      for (let i = 0; i < MAX_METRICS_CONNECTIONS; i++) {
+        const s = net.connect(srv.port, '127.0.0.1');
+        sockets.push(s);
+        await new Promise((r) => s.once('connect', r));
+      }
+      await new Promise((r) => setTimeout(r, 50));
+      const extra = net.connect(srv.port, '127.0.0.1');
+      sockets.push(extra);
+      const closed = await new Promise<boolean>((resolve) => {
+        extra.on('close', () => resolve(true));
+        extra.on('error', () => undefined);
+        extra.once('connect', () => extra.write('GET /livez HTTP/1.1\r\nHost: x\r\n\r\n'));
+        extra.on('data', () => resolve(false));
+      });
+      expect(closed, 'the extra connection was closed without an answer').to.equal(true);
+    } finally {
+      sockets.forEach((s) => s.destroy());
       await srv.close();
     }
   });

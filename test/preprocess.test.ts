@@ -1,9 +1,10 @@
+import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import { expect } from 'chai';
 import { status } from '@grpc/grpc-js';
 import sharp from 'sharp';
 import { toStatus } from '../src/server/errors';
-import { decodeImage, ImageError, normalizeInto, type DecodeOptions } from '../src/models/preprocess';
+import { decodeImage, DEFAULT_MAX_INPUT_PIXELS, ImageError, normalizeInto, type DecodeOptions } from '../src/models/preprocess';
 import { sharedFixture } from './helpers/fixtures';
 import { jpegBomb, pngBomb } from './helpers/image-bombs';
 
@@ -132,7 +133,7 @@ describe('preprocess: bad input → INVALID_ARGUMENT with a clear message', () =
 
   it('random bytes', async () => {
     const bytes = Buffer.from(Array.from({ length: 4096 }, (_, i) => (i * 7919 + 13) % 251));
-    await expectInvalid(decodeImage(bytes, OPTS), /could not be read: .*unsupported image format/i);
+    await expectInvalid(decodeImage(bytes, OPTS), /^unsupported image format "unknown"/);
   });
 
   it('SVG (a format libvips reads but we refuse)', async () => {
@@ -140,11 +141,48 @@ describe('preprocess: bad input → INVALID_ARGUMENT with a clear message', () =
     await expectInvalid(decodeImage(svg, OPTS), /unsupported image format "svg"/);
   });
 
+  it('SVG and PDF are refused from their first bytes, before any parser runs', async () => {
+    // Cut inside a tag: had librsvg parsed it, the answer would be its "XML parse error", not the refusal.
+    const broken = Buffer.from('<?xml version="1.0"?>\n<svg xmlns="http://www.w3.org/2000/svg" width="99999" height="99999"><rect width=');
+    const e = await expectInvalid(decodeImage(broken, OPTS), /^unsupported image format "svg"; send JPEG/);
+    expect(e.message).to.not.match(/parse|XML/);
+    await expectInvalid(decodeImage(Buffer.from('%PDF-1.7\n%\xe2\xe3\n1 0 obj'), OPTS), /^unsupported image format "pdf"/);
+  });
+
+  it('the server process blocks every libvips loader but the accepted formats (configureSharp blockUnusedLoaders)', function () {
+    // A child process: the block is process-wide, and this process's report tests rasterise SVG charts.
+    const script = `
+      const sharp = require('sharp');
+      require(${JSON.stringify(require.resolve('../src/models/preprocess'))}).configureSharp({ blockUnusedLoaders: true });
+      (async () => {
+        const svg = Buffer.from('<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>');
+        const svgErr = await sharp(svg).metadata().then(() => 'read', (e) => e.message);
+        const png = await sharp({ create: { width: 4, height: 4, channels: 3, background: 'red' } }).png().toBuffer();
+        const pngOk = await sharp(png).metadata().then((m) => m.format, (e) => e.message);
+        process.stdout.write(JSON.stringify({ svgErr, pngOk }));
+      })();`;
+    const r = spawnSync(process.execPath, ['-e', script], { encoding: 'utf8', timeout: 60_000 });
+    const out = JSON.parse(r.stdout) as { svgErr: string; pngOk: string };
+    expect(out.svgErr).to.match(/unsupported image format/);
+    expect(out.pngOk).to.equal('png');
+  });
+
+  it('16-bit samples are refused (slow to decode, no gain at the model input)', async () => {
+    const png16 = await sharp({ create: { width: 64, height: 48, channels: 3, background: { r: 9, g: 9, b: 9 } } }).toColourspace('rgb16').png().toBuffer();
+    expect((await sharp(png16).metadata()).depth, 'the crafted image').to.equal('ushort');
+    await expectInvalid(decodeImage(png16, OPTS), /image has ushort samples \(png\); send 8 bits per sample/);
+  });
+
+  it('the default pixel limit is sized for cameras (48 Mpx passes the header check, 8192² does not)', async () => {
+    expect(DEFAULT_MAX_INPUT_PIXELS).to.be.at.least(8000 * 6000).and.lessThan(8192 * 8192);
+    await expectInvalid(decodeImage(pngBomb(8192, 8192), { ...OPTS, maxInputPixels: DEFAULT_MAX_INPUT_PIXELS }), /8192×8192 = 67108864 pixels, over the limit of 50000000/);
+  });
+
   it('pixel bomb PNG declaring 30000×30000 is rejected from the header, without decoding', async () => {
     const bomb = pngBomb(30000, 30000);
     expect(bomb.length).to.be.lessThan(200);
     // This message is the header check's (libvips, had it started decoding, would say "exceeds pixel limit").
-    await expectInvalid(decodeImage(bomb, { ...OPTS, maxInputPixels: 8192 * 8192 }), /30000×30000 = 900000000 pixels, over the limit of 67108864/);
+    await expectInvalid(decodeImage(bomb, { ...OPTS, maxInputPixels: DEFAULT_MAX_INPUT_PIXELS }), /30000×30000 = 900000000 pixels, over the limit of 50000000/);
   });
 
   it('pixel bomb JPEG declaring 30000×30000 is rejected from the header', async () => {

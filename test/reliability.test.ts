@@ -26,7 +26,7 @@ describe('reliability: overload at the decoder, and dead connections', function 
     // Few bytes, many pixels: a 3000×3000 flat PNG is ~30 kB on the wire (the burst arrives at once) but
     // takes tens of ms to decode and resize, so the decoder, not the engine, is the bottleneck.
     heavy = await sharp({ create: { width: 3000, height: 3000, channels: 3, background: { r: 90, g: 120, b: 150 } } }).png().toBuffer();
-    server = await startServer({ host: '127.0.0.1', port: 0, model: sharedFixture(this, MOBILENET_JSON), normalize: 'signed', logLevel: 'silent', maxQueue: 4 });
+    server = await startServer({ drainDelayMs: 0, host: '127.0.0.1', port: 0, model: sharedFixture(this, MOBILENET_JSON), normalize: 'signed', logLevel: 'silent', maxQueue: 4, maxQueuePerConnection: 4 });
   });
   after(async () => {
     await server?.shutdown(2000);
@@ -64,7 +64,7 @@ describe('reliability: overload at the decoder, and dead connections', function 
 
   it('a client whose connection is reset mid-stream: the server notices and its queued frames never run', async function () {
     // Frames wait up to 5 s for a batch of 32, so all 30 are still queued when the connection dies.
-    const slow = await startServer({ host: '127.0.0.1', port: 0, model: sharedFixture(this, MOBILENET_JSON), normalize: 'signed', logLevel: 'silent', maxBatch: 32, maxQueueDelayUs: 5_000_000 });
+    const slow = await startServer({ drainDelayMs: 0, host: '127.0.0.1', port: 0, model: sharedFixture(this, MOBILENET_JSON), normalize: 'signed', logLevel: 'silent', maxBatch: 32, maxQueueDelayUs: 5_000_000 });
     const proxy = await startImpairProxy({ target: { host: '127.0.0.1', port: slow.port } });
     const viaProxy = connect(`127.0.0.1:${proxy.port}`);
     try {

@@ -79,7 +79,7 @@ describe('report: rendered from real runs, read back as a person would', functio
 
   before(async function () {
     const model = sharedFixture(this, MOBILENET_JSON);
-    server = await startServer({ port: 0, host: '127.0.0.1', model, normalize: 'signed', logLevel: 'warn' });
+    server = await startServer({ drainDelayMs: 0, port: 0, host: '127.0.0.1', model, normalize: 'signed', logLevel: 'warn' });
     target = `127.0.0.1:${server.port}`;
     const run = async (...args: string[]): Promise<void> => {
       const code = await main([...args, '--target', target], quietIo);

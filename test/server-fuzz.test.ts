@@ -58,7 +58,7 @@ describe('server: fuzzing with mutated images', function () {
 
   before(async function () {
     bases = await sources(sharedFixture(this, 'images/chelsea.jpg'));
-    server = await startServer({ port: 0, backend: 'wasm', model: sharedFixture(this, MOBILENET_JSON), normalize: 'signed', logLevel: 'error', maxQueue: 256, metricsPort: 0, metricsHost: '127.0.0.1' });
+    server = await startServer({ drainDelayMs: 0, port: 0, backend: 'wasm', model: sharedFixture(this, MOBILENET_JSON), normalize: 'signed', logLevel: 'error', maxQueue: 256, metricsPort: 0, metricsHost: '127.0.0.1' });
     client = connect(`127.0.0.1:${server.port}`);
     idleTensors = server.served.engine.liveTensors();
     expect(idleTensors, 'the wasm engine reports tfjs tensors').to.be.a('number');

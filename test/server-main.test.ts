@@ -72,7 +72,7 @@ describe('server main (npm start)', () => {
 
   it('serves (port and host from INFER_PORT, INFER_HOST), and on SIGTERM drains and exits 0', async function () {
     const model = sharedFixture(this, MOBILENET_JSON);
-    const p = startMain(['--model', model, '--normalize', 'signed'], { INFER_PORT: '0', INFER_HOST: '127.0.0.1' });
+    const p = startMain(['--model', model, '--normalize', 'signed', '--drain-delay-ms', '0'], { INFER_PORT: '0', INFER_HOST: '127.0.0.1' });
     started.push(p);
     const ready = await p.waitFor('ready');
     const port = Number(ready.port);
@@ -87,23 +87,42 @@ describe('server main (npm start)', () => {
     expect(p.lines.map((l) => l.msg)).to.include.members(['signal received: shutting down (send it again to exit at once)', 'stopped']);
   });
 
-  it('a second signal exits at once (code 3) while shutdown is waiting for a long call', async function () {
+  it('a second signal exits at once (code 3) while shutdown is waiting (here: the drain delay)', async function () {
     const model = sharedFixture(this, MOBILENET_JSON);
-    const p = startMain(['--model', model, '--normalize', 'signed', '--port', '0', '--grace-ms', '60000']);
+    const p = startMain(['--model', model, '--normalize', 'signed', '--port', '0', '--drain-delay-ms', '60000']);
     started.push(p);
     const port = Number((await p.waitFor('ready')).port);
-    // A health Watch stream is a call that never ends by itself: shutdown waits for it up to --grace-ms.
-    const raw = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
-    const watch = raw.makeServerStreamRequest('/grpc.health.v1.Health/Watch', (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0));
-    watch.on('error', () => undefined);
-    await new Promise((r) => watch.once('data', r));
     p.child.kill('SIGTERM');
-    await p.waitFor('shutting down: NOT_SERVING, no new calls, finishing in-flight work');
+    await p.waitFor('shutting down: NOT_SERVING, still taking calls while load balancers notice');
+    // During the drain delay health says NOT_SERVING and calls are still answered.
+    expect(await healthCheck(`127.0.0.1:${port}`)).to.equal('NOT_SERVING');
+    const c = connect(`127.0.0.1:${port}`);
+    expect((await ping(c, { seq: 4n })).seq).to.equal(4n);
+    c.close();
     const t0 = Date.now();
     p.child.kill('SIGINT');
     expect(await p.exit).to.equal(3);
-    // At once, not at the end of the 60 s grace the first signal granted (a generous bound on a busy machine).
+    // At once, not at the end of the 60 s delay the first signal began (a generous bound on a busy machine).
     expect(Date.now() - t0).to.be.lessThan(30_000);
+  });
+
+  it('an idle health Watch does not hold shutdown: it gets NOT_SERVING and ends at once', async function () {
+    const model = sharedFixture(this, MOBILENET_JSON);
+    const p = startMain(['--model', model, '--normalize', 'signed', '--port', '0', '--drain-delay-ms', '0', '--grace-ms', '600000']);
+    started.push(p);
+    const port = Number((await p.waitFor('ready')).port);
+    const raw = new grpc.Client(`127.0.0.1:${port}`, grpc.credentials.createInsecure());
+    const watch = raw.makeServerStreamRequest('/grpc.health.v1.Health/Watch', (b: Buffer) => b, (b: Buffer) => b, Buffer.alloc(0));
+    const updates: string[] = [];
+    watch.on('data', (b: Buffer) => updates.push(b.toString('hex')));
+    const ended = new Promise<grpc.StatusObject>((r) => watch.on('status', r));
+    watch.on('error', () => undefined);
+    await new Promise((r) => watch.once('data', r));
+    p.child.kill('SIGTERM');
+    // A 600 s grace: were the Watch holding shutdown, this test would time out instead.
+    expect(await p.exit).to.equal(0);
+    expect((await ended).code).to.equal(grpc.status.OK);
+    expect(updates, 'SERVING (status 1), then NOT_SERVING (2)').to.deep.equal(['0801', '0802']);
     raw.close();
   });
 });

@@ -17,7 +17,7 @@ function withEnv<T>(vars: Record<string, string>, fn: () => T): T {
 }
 
 describe('server options (flags and INFER_* environment variables)', () => {
-  it('defaults: dual-stack [::]:8000, backend auto, GoogLeNet, 16 MiB messages', () => {
+  it('defaults: dual-stack [::]:8000, backend auto, GoogLeNet, 8 MiB messages, the hardening limits, metrics on loopback', () => {
     const inferVars = Object.keys(process.env).filter((k) => k.startsWith('INFER_'));
     const saved = inferVars.map((k) => [k, process.env[k]] as const);
     for (const k of inferVars) delete process.env[k]; // defaults, not whatever this shell exports
@@ -27,7 +27,20 @@ describe('server options (flags and INFER_* environment variables)', () => {
     } finally {
       for (const [k, v] of saved) process.env[k] = v;
     }
-    expect(o).to.include({ host: '::', port: 8000, backend: 'auto', model: 'googlenet', maxMessageBytes: 16 * 1024 * 1024 });
+    expect(o).to.include({ host: '::', port: 8000, backend: 'auto', model: 'googlenet', maxMessageBytes: 8 * 1024 * 1024 });
+    expect(o).to.include({
+      metricsHost: '127.0.0.1',
+      maxPingResponseBytes: 1024 * 1024,
+      maxPendingBytes: 64 * 1024 * 1024,
+      maxConcurrentStreams: 100,
+      maxConnectionIdleMs: 300_000,
+      maxConnectionAgeMs: 3_600_000,
+      maxConnectionAgeGraceMs: 600_000,
+      drainDelayMs: 10_000,
+      maxInputPixels: 50_000_000,
+      decodeTimeoutS: 3,
+    });
+    expect(o.maxQueuePerConnection, 'derived: half of --max-queue').to.equal(undefined);
     expect(o.maxBatch).to.equal(DEFAULT_SERVER_OPTIONS.maxBatch);
     expect(bindAddress(o.host, o.port)).to.equal('[::]:8000');
     expect(bindAddress('127.0.0.1', 0)).to.equal('127.0.0.1:0');

@@ -132,9 +132,10 @@ describe('server: integration with the real MobileNet (startServer on port 0)', 
     expect(r.serverSendUnixNanos >= r.serverReceiveUnixNanos && r.serverReceiveUnixNanos > 0n).to.equal(true);
     const quiet = await ping(live.client, { seq: 10n, payload });
     expect([quiet.payload.length, quiet.payloadBytesReceived]).to.deep.equal([0, 1000]);
-    const err = await statusOf(ping(live.client, { seq: 11n, responseBytes: 16 * 1024 * 1024 }));
+    const err = await statusOf(ping(live.client, { seq: 11n, responseBytes: 1024 * 1024 + 1 }));
     expect(err.code).to.equal(grpc.status.INVALID_ARGUMENT);
-    expect(err.details).to.match(/response_bytes 16777216 exceeds .*max message size 16777216/);
+    expect(err.details).to.equal('response_bytes 1048577 is over the limit of 1048576 (--max-ping-response-bytes); send more probes for more volume');
+    expect((await ping(live.client, { seq: 12n, responseBytes: 1024 * 1024 })).padding.length).to.equal(1024 * 1024);
   });
 
   it('every Classify, ClassifyStream, Ping and GetServerInfo answer names the replica (--server-id)', async () => {
@@ -152,7 +153,7 @@ describe('server: integration with the real MobileNet (startServer on port 0)', 
     expect(info.model).to.deep.include({ name: 'mobilenet_v1_0.25_224', inputHeight: 224, inputWidth: 224, inputChannels: 3, normalize: 'signed', numClasses: 1000 });
     expect(info.model!.weights).to.equal(WeightsProvenance.WEIGHTS_PROVENANCE_REAL);
     expect(info.batching!.maxBatch).to.be.at.least(1);
-    expect(info.maxMessageBytes).to.equal(16 * 1024 * 1024);
+    expect(info.maxMessageBytes).to.equal(8 * 1024 * 1024);
     expect(info.versions).to.include.keys('server', 'node', 'grpc-js', 'sharp');
   });
 
@@ -253,7 +254,7 @@ function ms(ns: bigint): string {
 describe('server: GoogLeNet with synthetic weights', () => {
   it('classifies (any label) and flags the weights as synthetic everywhere', async function () {
     const chelseaPath = sharedFixture(this, 'images/chelsea.jpg');
-    const server = await startServer({ port: 0, logLevel: 'error' });
+    const server = await startServer({ drainDelayMs: 0, port: 0, logLevel: 'error' });
     const client = connect(`127.0.0.1:${server.port}`);
     try {
       const r = await classify(client, { image: fs.readFileSync(chelseaPath), topK: 3 });
@@ -276,7 +277,7 @@ describe('server: shutdown', () => {
   it('turns health NOT_SERVING, runs queued work at once, finishes in-flight calls, then refuses new ones', async function () {
     const coffee = fs.readFileSync(sharedFixture(this, 'images/coffee.png'));
     // A long batching delay keeps the requests queued until shutdown starts: they must run, not be dropped.
-    const server = await startServer({ port: 0, model: sharedFixture(this, MOBILENET_JSON), normalize: 'signed', logLevel: 'error', maxBatch: 8, maxQueueDelayUs: 5_000_000 });
+    const server = await startServer({ drainDelayMs: 0, port: 0, model: sharedFixture(this, MOBILENET_JSON), normalize: 'signed', logLevel: 'error', maxBatch: 8, maxQueueDelayUs: 5_000_000 });
     const target = `127.0.0.1:${server.port}`;
     const client = connect(target);
     const raw = new grpc.Client(target, grpc.credentials.createInsecure());
@@ -309,7 +310,8 @@ describe('server: shutdown', () => {
 
 describe('server: overload and deadlines', () => {
   // Items wait up to 1 s for a batch of 8, so the queue (bound 2) stays full while the burst arrives and decodes.
-  const live = mobilenetServer({ logLevel: 'error', maxQueue: 2, maxBatch: 8, maxQueueDelayUs: 1_000_000 });
+  // One client connection here, so its share of the queue is the whole queue.
+  const live = mobilenetServer({ logLevel: 'error', maxQueue: 2, maxQueuePerConnection: 2, maxBatch: 8, maxQueueDelayUs: 1_000_000 });
 
   it('a burst beyond --max-queue gets fast RESOURCE_EXHAUSTED while admitted requests complete', async () => {
     const t0 = process.hrtime.bigint();
@@ -337,7 +339,7 @@ describe('server: overload and deadlines', () => {
   it('a request whose deadline passes while queued is dropped before inference and counted', async function () {
     // A server whose batches wait a minute, and a deadline of 2 s: decoding is long over when the deadline
     // passes, however busy the machine (a deadline that passes during decoding is not the batcher's to count).
-    const slow = await startServer({ port: 0, host: '127.0.0.1', model: sharedFixture(this, MOBILENET_JSON), normalize: 'signed', logLevel: 'error', maxBatch: 8, maxQueueDelayUs: 60_000_000 });
+    const slow = await startServer({ drainDelayMs: 0, port: 0, host: '127.0.0.1', model: sharedFixture(this, MOBILENET_JSON), normalize: 'signed', logLevel: 'error', maxBatch: 8, maxQueueDelayUs: 60_000_000 });
     try {
       const body = Buffer.from(ClassifyRequest.encode(ClassifyRequest.fromPartial({ image: live.coffee, topK: 1 })).finish());
       const code = await unaryWithServerDeadline(`127.0.0.1:${slow.port}`, '/inference.v1.InferenceService/Classify', body, '2S');

@@ -14,12 +14,15 @@
  *   input size and takes the centre (the Inception/ResNet evaluation habit, without the 0.875 margin).
  *   Kernel: bilinear ("linear"), the kernel most ImageNet training pipelines resize with.
  * - Only raster formats a camera or browser produces are accepted (JPEG, PNG, WebP, GIF, TIFF, AVIF/HEIF).
- *   SVG and the others libvips can read are refused: they are a large attack surface and not photos.
+ *   SVG and the others libvips can read are refused from their first bytes (image-format.ts), before libvips
+ *   parses anything: they are a large attack surface and not photos. 16-bit and float samples are refused
+ *   (slow to decode, no gain at the model's 8-bit input).
  * - Animated / multi-page images: the first page only.
  * - failOn 'error': truncated or corrupt data fails the request instead of classifying a half-grey image;
  *   mere warnings (e.g. extraneous bytes after the JPEG end marker, common in phone photos) do not.
  */
 import sharp from 'sharp';
+import { sniffImageFormat } from './image-format';
 import type { Normalize } from './model';
 
 /**
@@ -45,6 +48,12 @@ export interface DecodeOptions {
   maxInputPixels: number;
   /** Default 'fill'. */
   resize?: ResizeMode;
+  /**
+   * Decode budget per image, whole seconds (libvips' granularity); 0 = none. Default DEFAULT_DECODE_TIMEOUT_S.
+   * An image inside the pixel limit can still be costly to decode (progressive scans, rotation of a large
+   * image); past the budget the request fails instead of holding a decoder thread.
+   */
+  timeoutSeconds?: number;
 }
 
 export interface DecodedImage {
@@ -61,21 +70,45 @@ export interface DecodedImage {
   decodeNanos: bigint;
 }
 
-/** Formats (as sharp's metadata names them) we accept. 'heif' covers AVIF. */
-const ACCEPTED_FORMATS = new Set(['jpeg', 'png', 'webp', 'gif', 'tiff', 'heif']);
+/**
+ * Default pixel limit: 50 Mpx per page. Covers 48 Mpx phone sensors (8000 × 6000) and 45 Mpx full-frame
+ * cameras; decoding one costs ~150 MB of RGB at most, and the model sees 224² anyway.
+ */
+export const DEFAULT_MAX_INPUT_PIXELS = 50_000_000;
 
-/** Default pixel-bomb limit: 64 Mpx per page (8192 × 8192), well above any camera photo. */
-export const DEFAULT_MAX_INPUT_PIXELS = 8192 * 8192;
+/** Default decode budget: a 50 Mpx JPEG decodes and shrinks in well under a second on one core. */
+export const DEFAULT_DECODE_TIMEOUT_S = 3;
 
-/** Keeps libvips' operation cache off: a server sees distinct images, so the cache only grows RSS. */
-export function configureSharp(o: { concurrency?: number } = {}): void {
+/** The libvips loaders left unblocked by configureSharp({ blockUnusedLoaders: true }): buffer input only. */
+export const ACCEPTED_LOADERS: readonly string[] = [
+  'VipsForeignLoadJpegBuffer',
+  'VipsForeignLoadPngBuffer',
+  'VipsForeignLoadWebpBuffer',
+  'VipsForeignLoadNsgifBuffer',
+  'VipsForeignLoadTiffBuffer',
+  'VipsForeignLoadHeifBuffer',
+];
+
+/**
+ * Keeps libvips' operation cache off: a server sees distinct images, so the cache only grows RSS.
+ * blockUnusedLoaders (the server process, main.ts) blocks every libvips loader but those of the accepted
+ * formats, process-wide, as a second wall behind the magic-byte check; it is not the default because the
+ * client's reports rasterise SVG charts with sharp and tests run both in one process.
+ */
+export function configureSharp(o: { concurrency?: number; blockUnusedLoaders?: boolean } = {}): void {
   sharp.cache(false);
   if (o.concurrency !== undefined && o.concurrency > 0) sharp.concurrency(o.concurrency);
+  if (o.blockUnusedLoaders) {
+    sharp.block({ operation: ['VipsForeignLoad'] });
+    sharp.unblock({ operation: [...ACCEPTED_LOADERS] });
+  }
 }
 
 export async function decodeImage(bytes: Uint8Array, o: DecodeOptions): Promise<DecodedImage> {
   const t0 = process.hrtime.bigint();
   if (bytes.length === 0) throw invalidImage('image is empty (0 bytes)');
+  const sniffed = sniffImageFormat(bytes);
+  if (!sniffed.accepted) throw unsupported(sniffed.guess);
 
   // Header only: no pixel is decoded here, so a 30000×30000 "pixel bomb" costs microseconds.
   // The header read itself must not apply sharp's own limit, or we could not name the dimensions.
@@ -86,10 +119,11 @@ export async function decodeImage(bytes: Uint8Array, o: DecodeOptions): Promise<
     throw invalidImage(`image could not be read: ${sharpReason(err)}`, err);
   }
   const format = meta.format ?? 'unknown';
-  if (!ACCEPTED_FORMATS.has(format)) {
-    throw invalidImage(
-      `unsupported image format "${format}"; send JPEG, PNG, WebP, GIF, TIFF or AVIF`,
-    );
+  // libvips picks its loader from the same first bytes; a disagreement means a crafted input.
+  if (format !== sniffed.format) throw unsupported(format);
+  if (meta.depth !== undefined && meta.depth !== 'uchar') {
+    // 16-bit and float samples decode several times slower than 8-bit and add nothing at 224².
+    throw invalidImage(`image has ${meta.depth} samples (${format}); send 8 bits per sample (JPEG, or PNG/TIFF saved as 8-bit)`);
   }
   const w = meta.width ?? 0;
   // For animated/multi-page images `height` may be the whole strip; pageHeight is one frame.
@@ -102,6 +136,7 @@ export async function decodeImage(bytes: Uint8Array, o: DecodeOptions): Promise<
   }
 
   let pipeline = sharp(bytes, { limitInputPixels: o.maxInputPixels, failOn: 'error', pages: 1, page: 0 })
+    .timeout({ seconds: o.timeoutSeconds ?? DEFAULT_DECODE_TIMEOUT_S })
     .rotate() // EXIF orientation
     .flatten({ background: '#ffffff' })
     .toColourspace('srgb');
@@ -113,6 +148,9 @@ export async function decodeImage(bytes: Uint8Array, o: DecodeOptions): Promise<
   try {
     out = await pipeline.removeAlpha().raw().toBuffer({ resolveWithObject: true });
   } catch (err) {
+    if (/timeout/i.test(sharpReason(err))) {
+      throw invalidImage(`image took over ${o.timeoutSeconds ?? DEFAULT_DECODE_TIMEOUT_S} s to decode (${format} ${w}×${h}, the decode budget); send a smaller or simpler image`, err);
+    }
     throw invalidImage(`image could not be decoded (${format} ${w}×${h}): ${sharpReason(err)}`, err);
   }
   const { info } = out;
@@ -123,6 +161,10 @@ export async function decodeImage(bytes: Uint8Array, o: DecodeOptions): Promise<
     );
   }
   return { rgb: out.data, sourceWidth: w, sourceHeight: h, format, decodeNanos: process.hrtime.bigint() - t0 };
+}
+
+function unsupported(name: string): ImageError {
+  return invalidImage(`unsupported image format "${name}"; send JPEG, PNG, WebP, GIF, TIFF or AVIF`);
 }
 
 /** libvips messages are good but multi-line and prefixed; keep the first meaningful line. */

@@ -11,7 +11,7 @@ import type { Engine } from '../backends/engine';
 import type { GetServerInfoResponse, InferenceServiceServer } from '../gen/inference/v1/inference';
 import { realWeightsHint } from '../models/catalog';
 import { loadServedModel, type ServedModel } from '../models/served-model';
-import { authInterceptor, loadTokens, resolveExemptMethods, TOKENS_ENV_VAR } from './auth';
+import { authInterceptor, createTokenSet, loadTokens, METRICS_TOKENS_ENV_VAR, resolveExemptMethods, TOKENS_ENV_VAR, type TokenSet } from './auth';
 import { createBatcher, type Batcher } from './batcher';
 import { createHealth } from './health';
 import { createLogger, type Logger } from './log';
@@ -20,7 +20,10 @@ import { startMetricsEndpoint, type MetricsEndpoint } from './metrics-endpoint';
 import { checkServerId, DEFAULT_SERVER_OPTIONS, hostServerId, resolveBatching, type ServerOptions } from './options';
 import { configureSharp } from '../models/preprocess';
 import { addReflection } from './reflection';
+import { createIngressGuard } from './ingress-guard';
+import { clientIdentityInterceptor } from './client-identity';
 import { createInferenceService, inferenceServiceDefinition } from './service';
+import { redactSource, redactSourcesIn } from '../shared/source-name';
 import { buildServerInfo } from './server-info';
 import { createShutdown } from './shutdown';
 import { serverCredentials, transportSecurity } from './tls';
@@ -44,6 +47,12 @@ export interface RunningServer {
    * --grace-ms option), then cancel what is left, release the engine. Safe to call twice.
    */
   shutdown(graceMs?: number): Promise<void>;
+  /**
+   * Re-reads --tokens-file and $INFER_TOKENS and swaps the accepted tokens at once (main.ts: SIGHUP), so a
+   * token can be revoked or rotated without a restart. Throws, keeping the old tokens, when the file is
+   * unreadable or holds none, or when the server started without auth. Returns the number of tokens.
+   */
+  reloadTokens(): number;
 }
 
 /**
@@ -77,7 +86,8 @@ export function servingSummary(s: {
   descriptor: { name: string; weights: string; weightsSource: string };
   batching: { maxBatch: number; maxQueueDelayUs: number };
 }): string {
-  const weights = s.descriptor.weights === 'synthetic' ? `SYNTHETIC weights (${s.descriptor.weightsSource})` : `real weights (${s.descriptor.weightsSource})`;
+  const source = redactSource(s.descriptor.weightsSource);
+  const weights = s.descriptor.weights === 'synthetic' ? `SYNTHETIC weights (${source})` : `real weights (${source})`;
   const b = s.batching;
   const batching = b.maxBatch <= 1 ? 'no batching' : `batches ≤ ${b.maxBatch}, ${b.maxQueueDelayUs > 0 ? `wait ≤ ${b.maxQueueDelayUs} µs` : 'no wait'}`;
   return `SERVING on ${s.addresses.join(', ')} — ${s.backend} (${shortBackendWhy(s.selection)}) — ${s.descriptor.name}, ${weights} — ${batching}`;
@@ -99,26 +109,50 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   const tlsFiles = { certFile: o.tlsCert, keyFile: o.tlsKey, caFile: o.tlsCa };
   const credentials = serverCredentials(tlsFiles);
   const tokens = loadTokens({ tokensFile: o.tokensFile, envVar: TOKENS_ENV_VAR });
+  const metricsTokens = loadTokens({ tokensFile: o.metricsTokensFile, envVar: METRICS_TOKENS_ENV_VAR });
   const exempt = resolveExemptMethods(o.authExempt);
   const serverId = o.serverId !== undefined ? checkServerId(o.serverId) : hostServerId(os.hostname());
 
   let metrics: ServerMetrics | undefined;
-  const interceptors: grpc.ServerInterceptor[] = [];
+  // The guard must come first: grpc-js hands the first interceptor its own call object (ingress-guard.ts).
+  const guard = createIngressGuard({
+    maxPendingBytes: o.maxPendingBytes,
+    onRefused: (reason, method) => log.debug('call refused at ingress', { reason, method }),
+    onUnsupported: (what) => log.error(what),
+  });
+  const interceptors: grpc.ServerInterceptor[] = [guard.interceptor];
   // Metrics exist before the model loads so the interceptor counts from the first call; the info gauge's
   // labels are set again once the model and backend are known (startMetricsEndpoint).
   if (o.metricsPort !== undefined) {
     metrics = createMetrics({ model: o.model, backend: o.backend, weights: 'unknown', version: serverVersion() });
     interceptors.push(metricsInterceptor(metrics));
   }
-  if (tokens.length > 0) interceptors.push(authInterceptor({ tokens, exemptMethods: exempt }));
+  if (o.tlsAllowedClient.length > 0) {
+    if (!o.tlsCa) throw new Error('--tls-allowed-client needs --tls-ca (client certificates exist only with mutual TLS)');
+    interceptors.push(clientIdentityInterceptor(o.tlsAllowedClient));
+  }
+  const tokenSet: TokenSet | undefined = tokens.length > 0 ? createTokenSet(tokens) : undefined;
+  if (tokenSet) interceptors.push(authInterceptor({ tokens: tokenSet, exemptMethods: exempt }));
+  const reloadTokens = (): number => {
+    if (!tokenSet) throw new Error('the server started without auth; restart it with --tokens-file to turn auth on');
+    const next = loadTokens({ tokensFile: o.tokensFile, envVar: TOKENS_ENV_VAR });
+    tokenSet.replace(next);
+    log.info('tokens reloaded', { tokens: next.length });
+    return next.length;
+  };
 
   const server = new grpc.Server({
     'grpc.max_receive_message_length': o.maxMessageBytes,
     'grpc.max_send_message_length': o.maxMessageBytes,
     // Long ClassifyStreams: ping idle connections every 30 s and drop a peer that has not answered in 10 s,
-    // so a vanished client's queued frames are freed within ~40 s even without a TCP reset.
+    // so a vanished client's queued frames are freed within ~40 s even without a TCP reset. grpc-js enforces
+    // no minimum interval on the client's own PINGs, so clients measuring HTTP/2 PING RTT are never cut off.
     'grpc.keepalive_time_ms': 30_000,
     'grpc.keepalive_timeout_ms': 10_000,
+    'grpc.max_concurrent_streams': o.maxConcurrentStreams,
+    'grpc.max_connection_idle_ms': orNever(o.maxConnectionIdleMs),
+    'grpc.max_connection_age_ms': orNever(o.maxConnectionAgeMs),
+    'grpc.max_connection_age_grace_ms': orNever(o.maxConnectionAgeGraceMs),
     interceptors,
   });
 
@@ -129,11 +163,19 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
 
   const { port, host } = await bindWithFallback(server, o.host, o.port, credentials, log);
   log.info('listening (NOT_SERVING until the model is warm)', { address: bindAddress(host, port), security: transportSecurity(tlsFiles), auth: tokens.length > 0 });
+  if (!isLoopback(host) && tokens.length === 0) {
+    log.warn(
+      `EXPOSED: listening on ${bindAddress(host, port)} (beyond loopback) with NO authentication${o.tlsCert !== undefined ? '' : ' and NO TLS'}: ` +
+        'anyone who can reach this port can classify, ping and read GetServerInfo. Put it behind the edge (deploy/), or set --tokens-file, or --host 127.0.0.1',
+      { address: bindAddress(host, port) },
+    );
+  }
 
   let served: ServedModel | undefined;
   let metricsEndpoint: MetricsEndpoint | undefined;
   let batcher: Batcher;
   let serverInfo: GetServerInfoResponse;
+  let stopStreams: (() => void) | undefined;
   try {
     const loaded = await loadAndWarm(o, log);
     served = loaded.served;
@@ -143,26 +185,28 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
       maxBatch: batching.maxBatch,
       maxQueueDelayUs: batching.maxQueueDelayUs,
       maxQueue: o.maxQueue,
+      maxQueuePerOwner: o.maxQueuePerConnection ?? Math.ceil(o.maxQueue / 2),
       maxConcurrentBatches: o.maxConcurrentBatches,
       normalize: descriptor.normalize,
     });
     serverInfo = buildServerInfo({ served, batching, options: o, authRequired: tokens.length > 0, startedUnixNanos: unixNanos(), serverId });
 
-    inference.ready(
-      createInferenceService({
-        descriptor,
-        numClasses: engine.numClasses,
-        batcher,
-        decode: { width: descriptor.inputWidth, height: descriptor.inputHeight, maxInputPixels: o.maxInputPixels, resize: o.resize },
-        maxMessageBytes: o.maxMessageBytes,
-        serverInfo,
-        log,
-        metrics,
-        streamWindow: o.streamWindow,
-        serverId,
-      }),
-    );
-    if (metrics) metricsEndpoint = await startMetricsEndpoint(metrics, { served, batcher, host: o.metricsHost, port: o.metricsPort ?? 0, isServing: health.isServing });
+    const service = createInferenceService({
+      descriptor,
+      numClasses: engine.numClasses,
+      batcher,
+      decode: { width: descriptor.inputWidth, height: descriptor.inputHeight, maxInputPixels: o.maxInputPixels, resize: o.resize, timeoutSeconds: o.decodeTimeoutS },
+      maxMessageBytes: o.maxMessageBytes,
+      maxPingResponseBytes: o.maxPingResponseBytes,
+      serverInfo,
+      log,
+      metrics,
+      streamWindow: o.streamWindow,
+      serverId,
+    });
+    stopStreams = service.stopStreams;
+    inference.ready(service.handlers);
+    if (metrics) metricsEndpoint = await startMetricsEndpoint(metrics, { served, batcher, host: o.metricsHost, port: o.metricsPort ?? 0, isServing: health.isServing, tokens: metricsTokens });
   } catch (err) {
     // Whatever failed after binding (load, warm-up, metrics port), leave nothing behind.
     server.forceShutdown();
@@ -184,7 +228,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
     executionProvider: engine.info.executionProvider,
     model: descriptor.name,
     weights: descriptor.weights,
-    weightsSource: descriptor.weightsSource,
+    weightsSource: redactSource(descriptor.weightsSource),
     input: `${descriptor.inputHeight}x${descriptor.inputWidth}x${descriptor.inputChannels}`,
     normalize: descriptor.normalize,
     classes: engine.numClasses,
@@ -192,8 +236,8 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
     metricsPort: metricsEndpoint?.port,
   });
 
-  const shutdown = createShutdown({ server, health, batcher, engine, metricsEndpoint, log, defaultGraceMs: o.graceMs });
-  return { port, host, served, metricsPort: metricsEndpoint?.port, startupMs, batcher, log, shutdown };
+  const shutdown = createShutdown({ server, health, batcher, engine, metricsEndpoint, stopStreams, log, defaultGraceMs: o.graceMs, drainDelayMs: o.drainDelayMs });
+  return { port, host, served, metricsPort: metricsEndpoint?.port, startupMs, batcher, log, shutdown, reloadTokens };
 }
 
 /**
@@ -210,7 +254,7 @@ async function loadAndWarm(o: ServerOptions, log: Logger): Promise<{ served: Ser
     normalize: o.normalize,
     threads: o.threads,
     cacheDir: o.cacheDir,
-    log: (msg) => log.info(msg),
+    log: (msg) => log.info(redactSourcesIn(msg)),
   });
   const { engine, descriptor } = served;
   if (descriptor.weights === 'synthetic') {
@@ -287,6 +331,17 @@ async function warmFullBatch(engine: Engine, maxBatch: number, log: Logger): Pro
   const [h, w, c] = engine.inputShape;
   await engine.predict(new Float32Array(maxBatch * h * w * c), maxBatch);
   log.info(`warm-up: one batch of ${maxBatch} in ${(Number(process.hrtime.bigint() - w0) / 1e6).toFixed(1)} ms`);
+}
+
+/** grpc-js takes a very large number, not 0, for "no limit". */
+function orNever(ms: number): number {
+  return ms > 0 ? ms : 2 ** 31 - 1;
+}
+
+/** Addresses only this machine can reach. */
+export function isLoopback(host: string): boolean {
+  const h = host.replace(/^\[|\]$/g, '');
+  return h === 'localhost' || h === '::1' || /^127\./.test(h) || /^::ffff:127\./i.test(h);
 }
 
 function stripUndefined<T extends object>(o: T): Partial<T> {

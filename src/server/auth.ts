@@ -12,6 +12,8 @@ import * as grpc from '@grpc/grpc-js';
 
 /** Default environment variable holding comma-separated tokens. */
 export const TOKENS_ENV_VAR = 'INFER_TOKENS';
+/** Environment variable holding comma-separated tokens for the metrics endpoint's /metrics. */
+export const METRICS_TOKENS_ENV_VAR = 'INFER_METRICS_TOKENS';
 
 export const HEALTH_CHECK_METHOD = '/grpc.health.v1.Health/Check';
 export const HEALTH_WATCH_METHOD = '/grpc.health.v1.Health/Watch';
@@ -74,13 +76,14 @@ export function loadTokens(o: { tokensFile?: string; envVar?: string }): string[
   return [...new Set(tokens)];
 }
 
-function digest(s: string): Buffer {
+/** SHA-256 of a token, the form tokenMatches compares. */
+export function tokenDigest(s: string): Buffer {
   return crypto.createHash('sha256').update(s, 'utf8').digest();
 }
 
 /** Constant-time membership test (see the module comment). */
 export function tokenMatches(candidate: string, tokenDigests: readonly Buffer[]): boolean {
-  const d = digest(candidate);
+  const d = tokenDigest(candidate);
   let ok = false;
   for (const t of tokenDigests) ok = crypto.timingSafeEqual(d, t) || ok;
   return ok;
@@ -120,14 +123,35 @@ export function resolveExemptMethods(values: readonly string[]): string[] {
   return [...out];
 }
 
+/** The tokens an interceptor accepts, replaceable while it runs (SIGHUP re-reads --tokens-file). */
+export interface TokenSet {
+  readonly digests: readonly Buffer[];
+  /** Replaces every token at once; refuses an empty list (that would silently turn auth off). */
+  replace(tokens: readonly string[]): void;
+}
+
+export function createTokenSet(tokens: readonly string[]): TokenSet {
+  if (tokens.length === 0) throw new Error('a token set needs at least one token (leave auth out to disable it)');
+  let digests = tokens.map(tokenDigest);
+  return {
+    get digests() {
+      return digests;
+    },
+    replace(next) {
+      if (next.length === 0) throw new Error('refusing to replace the tokens with none (auth would be off)');
+      digests = next.map(tokenDigest);
+    },
+  };
+}
+
 /**
  * Rejects calls without a valid bearer token with UNAUTHENTICATED before the handler sees anything.
  * Place it AFTER a metrics interceptor in the `interceptors` array so rejected calls are still counted
  * (grpc-js wraps in array order: a later interceptor's status goes out through the earlier ones).
  */
-export function authInterceptor(o: { tokens: string[]; exemptMethods: string[] }): grpc.ServerInterceptor {
-  if (o.tokens.length === 0) throw new Error('authInterceptor needs at least one token (leave it out to disable auth)');
-  const digests = o.tokens.map(digest);
+export function authInterceptor(o: { tokens: string[] | TokenSet; exemptMethods: string[] }): grpc.ServerInterceptor {
+  if (Array.isArray(o.tokens) && o.tokens.length === 0) throw new Error('authInterceptor needs at least one token (leave it out to disable auth)');
+  const set = Array.isArray(o.tokens) ? createTokenSet(o.tokens) : o.tokens;
   const exempt = [...o.exemptMethods];
   return (methodDescriptor, call) => {
     if (isExempt(methodDescriptor.path, exempt)) return new grpc.ServerInterceptingCall(call);
@@ -144,7 +168,7 @@ export function authInterceptor(o: { tokens: string[]; exemptMethods: string[] }
           call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: MALFORMED_TOKEN_MESSAGE });
           return;
         }
-        if (!tokenMatches(token, digests)) {
+        if (!tokenMatches(token, set.digests)) {
           call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: INVALID_TOKEN_MESSAGE });
           return;
         }

@@ -14,6 +14,10 @@
  *   batching never adds latency at low load.
  * - Items whose deadline passed while queued are dropped before inference (DEADLINE_EXCEEDED, counted);
  *   items whose caller went away (AbortSignal) leave the queue at once (CANCELLED, counted).
+ * - Fair sharing between callers (an `owner` per admission: the server passes the client connection). One
+ *   owner may hold at most `maxQueuePerOwner` places, so a greedy client is refused while room is left for
+ *   others; and a batch is filled round robin across owners (the owner served least recently first, FIFO
+ *   within an owner), so a polite client's request runs next instead of behind a greedy client's backlog.
  *
  * Memory: one Float32Array of maxBatch × h × w × c per concurrent batch slot, allocated once and reused.
  * Each request's uint8 RGB image (from sharp) is normalised straight into its slot of that buffer when the
@@ -33,6 +37,8 @@ export interface BatcherOptions {
   maxQueueDelayUs: number;
   /** Items that may wait (not counting those already running). */
   maxQueue: number;
+  /** Places one owner may hold (decoding + queued). Default maxQueue (no per-owner limit). */
+  maxQueuePerOwner?: number;
   /** Batches that may run on the engine at once. Default 1. */
   maxConcurrentBatches?: number;
   normalize: Normalize;
@@ -66,6 +72,9 @@ export interface BatchItemInput {
 }
 
 export const DEADLINE_ABORT_REASON = 'deadline';
+
+/** Owners whose last batch slot is remembered beyond those holding places (fair sharing). */
+const LAST_SERVED_LIMIT = 4096;
 
 export interface BatchItemResult {
   /** numClasses probabilities (a view into the batch output; do not keep it beyond the response). */
@@ -104,9 +113,10 @@ export interface Admission {
 export interface Batcher {
   /**
    * Holds a place for an image that still has work to do before it can queue (decoding). Throws
-   * RESOURCE_EXHAUSTED when the places held plus the queue reach maxQueue, UNAVAILABLE once drain() began.
+   * RESOURCE_EXHAUSTED when the places held plus the queue reach maxQueue or `owner` already holds
+   * maxQueuePerOwner of them, UNAVAILABLE once drain() began. `owner` defaults to one shared owner.
    */
-  admit(): Admission;
+  admit(owner?: string): Admission;
   /** Queues an image that holds no place; UNAVAILABLE once drain() began. */
   submit(item: BatchItemInput): Promise<BatchItemResult>;
   stats(): BatcherStats;
@@ -124,6 +134,7 @@ export interface Batcher {
 
 interface Pending {
   input: BatchItemInput;
+  owner: string;
   enqueuedNs: bigint;
   resolve(r: BatchItemResult): void;
   reject(e: ServiceError): void;
@@ -139,6 +150,25 @@ export function createBatcher(engine: Engine, o: BatcherOptions): Batcher {
   const [h, w, c] = engine.inputShape;
   const itemSize = h * w * c;
   const delayNs = BigInt(Math.round(o.maxQueueDelayUs * 1000));
+  const perOwner = Math.max(1, Math.min(o.maxQueue, o.maxQueuePerOwner ?? o.maxQueue));
+  /** Places held (decoding + queued) per owner; an owner holding none is deleted. */
+  const held = new Map<string, number>();
+  /**
+   * When each owner was last given a batch slot (a counter; absent = never). Kept while an owner holds
+   * nothing, so a greedy owner whose queue empties for a moment does not count as new; pruned to the
+   * owners holding places once it outgrows LAST_SERVED_LIMIT.
+   */
+  const lastServed = new Map<string, number>();
+  let serveCounter = 0;
+  const hold = (owner: string, d: number): void => {
+    const n = (held.get(owner) ?? 0) + d;
+    if (n > 0) held.set(owner, n);
+    else held.delete(owner);
+  };
+  const served = (owner: string): void => {
+    lastServed.set(owner, serveCounter++);
+    if (lastServed.size > LAST_SERVED_LIMIT) for (const k of lastServed.keys()) if (!held.has(k)) lastServed.delete(k);
+  };
 
   // Batch buffers are allocated on first use, so a server that never batches pays for one only.
   const freeBuffers: Float32Array[] = [];
@@ -171,7 +201,7 @@ export function createBatcher(engine: Engine, o: BatcherOptions): Batcher {
     abortQueued,
   };
 
-  function admit(): Admission {
+  function admit(owner = ''): Admission {
     // Refused before decoding starts: a shutting-down server spends no work on a request it will not run.
     if (closed) throw unavailable('server is shutting down');
     const waiting = decoding + queue.length;
@@ -181,22 +211,37 @@ export function createBatcher(engine: Engine, o: BatcherOptions): Batcher {
         `server busy: queue is full (${waiting} waiting, --max-queue ${o.maxQueue}) with ${decoding} decoding and ${queue.length} queued for a batch; retry later`,
       );
     }
+    const mine = held.get(owner) ?? 0;
+    if (mine >= perOwner) {
+      st.rejectedQueueFull++;
+      throw resourceExhausted(
+        `server busy: this connection already has ${mine} images waiting, its share of the queue (--max-queue-per-connection ${perOwner}); retry later`,
+      );
+    }
     decoding++;
-    let held = true;
+    hold(owner, 1);
+    let placeHeld = true;
     const release = (): void => {
-      if (!held) return;
-      held = false;
+      if (!placeHeld) return;
+      placeHeld = false;
       decoding--;
+      hold(owner, -1);
       notifyIdle();
     };
     return {
       submit(input) {
-        if (held) {
-          held = false;
+        const hadPlace = placeHeld;
+        if (placeHeld) {
+          placeHeld = false;
           decoding--;
         }
-        // Admitted before drain() began, so it still runs, unless the grace period ran out meanwhile.
-        const result = abandoned !== undefined ? Promise.reject(unavailable(abandoned)) : enqueue(input);
+        // Admitted before drain() began, so it still runs, unless the grace period ran out meanwhile. The
+        // owner's place passes to the queued item (enqueue keeps it; a refusal gives it back).
+        let result: Promise<BatchItemResult>;
+        if (abandoned !== undefined) {
+          if (hadPlace) hold(owner, -1);
+          result = Promise.reject(unavailable(abandoned));
+        } else result = enqueue(input, owner, hadPlace);
         notifyIdle(); // a drain() may have been waiting for this last image to leave the decoder
         return result;
       },
@@ -206,33 +251,33 @@ export function createBatcher(engine: Engine, o: BatcherOptions): Batcher {
 
   function submit(input: BatchItemInput): Promise<BatchItemResult> {
     if (closed) return Promise.reject(unavailable('server is shutting down'));
-    return enqueue(input);
+    return enqueue(input, '', false);
   }
 
-  function enqueue(input: BatchItemInput): Promise<BatchItemResult> {
+  /** `placeHeld`: the owner's place was counted by admit() and passes to the queued item. */
+  function enqueue(input: BatchItemInput, owner: string, placeHeld: boolean): Promise<BatchItemResult> {
+    const refuse = (e: ServiceError): Promise<BatchItemResult> => {
+      if (placeHeld) hold(owner, -1);
+      return Promise.reject(e);
+    };
     if (input.rgb.length !== itemSize) {
-      return Promise.reject(
-        new ServiceError(status.INTERNAL, `image has ${input.rgb.length} values, model input needs ${itemSize}`),
-      );
+      return refuse(new ServiceError(status.INTERNAL, `image has ${input.rgb.length} values, model input needs ${itemSize}`));
     }
     if (input.signal?.aborted) {
       if (input.signal.reason === DEADLINE_ABORT_REASON) {
         st.deadlineDropped++;
-        return Promise.reject(deadlineExceeded('deadline passed before the request was queued'));
+        return refuse(deadlineExceeded('deadline passed before the request was queued'));
       }
       st.cancelled++;
-      return Promise.reject(cancelled('request was cancelled before it was queued'));
+      return refuse(cancelled('request was cancelled before it was queued'));
     }
     if (queue.length >= o.maxQueue) {
       st.rejectedQueueFull++;
-      return Promise.reject(
-        resourceExhausted(
-          `server busy: batching queue is full (${queue.length} waiting, --max-queue ${o.maxQueue}); retry later`,
-        ),
-      );
+      return refuse(resourceExhausted(`server busy: batching queue is full (${queue.length} waiting, --max-queue ${o.maxQueue}); retry later`));
     }
+    if (!placeHeld) hold(owner, 1);
     return new Promise<BatchItemResult>((resolve, reject) => {
-      const p: Pending = { input, enqueuedNs: clock.now(), resolve, reject };
+      const p: Pending = { input, owner, enqueuedNs: clock.now(), resolve, reject };
       if (input.signal) {
         p.onAbort = () => removeAborted(p);
         input.signal.addEventListener('abort', p.onAbort, { once: true });
@@ -247,6 +292,7 @@ export function createBatcher(engine: Engine, o: BatcherOptions): Batcher {
     const i = queue.indexOf(p);
     if (i < 0) return; // already running: its result is simply not used
     queue.splice(i, 1);
+    hold(p.owner, -1);
     const dl = p.input.deadlineNs;
     if (p.input.signal?.reason === DEADLINE_ABORT_REASON || (dl !== undefined && clock.now() >= dl)) {
       st.deadlineDropped++;
@@ -277,7 +323,7 @@ export function createBatcher(engine: Engine, o: BatcherOptions): Batcher {
       const waited = clock.now() - queue[0].enqueuedNs;
       if (queue.length >= o.maxBatch || waited >= delayNs || closed) {
         clearTimer();
-        runBatch(queue.splice(0, Math.min(o.maxBatch, queue.length)));
+        runBatch(takeRoundRobin(Math.min(o.maxBatch, queue.length)));
         continue;
       }
       const dueNs = queue[0].enqueuedNs + delayNs;
@@ -302,10 +348,39 @@ export function createBatcher(engine: Engine, o: BatcherOptions): Batcher {
       if (p.input.deadlineNs !== undefined && now >= p.input.deadlineNs) {
         queue.splice(i, 1);
         detach(p);
+        hold(p.owner, -1);
         st.deadlineDropped++;
         p.reject(deadlineExceeded('deadline passed while the request waited in the batching queue'));
       } else i++;
     }
+  }
+
+  /**
+   * Takes n items off the queue for a batch: each pick goes to the owner served least recently (one never
+   * served first; ties to the oldest item), its oldest item.
+   */
+  function takeRoundRobin(n: number): Pending[] {
+    const out: Pending[] = [];
+    for (let k = 0; k < n; k++) {
+      let best = -1;
+      let bestServed = Infinity;
+      const seen = new Set<string>();
+      for (let i = 0; i < queue.length; i++) {
+        const owner = queue[i].owner;
+        if (seen.has(owner)) continue; // only each owner's oldest item competes
+        seen.add(owner);
+        const served = lastServed.get(owner) ?? -1;
+        if (served < bestServed) {
+          bestServed = served;
+          best = i;
+        }
+      }
+      const [p] = queue.splice(best, 1);
+      hold(p.owner, -1);
+      served(p.owner);
+      out.push(p);
+    }
+    return out;
   }
 
   function takeBuffer(): Float32Array {
@@ -350,8 +425,9 @@ export function createBatcher(engine: Engine, o: BatcherOptions): Batcher {
       )
       .catch((err: unknown) => {
         st.failedBatches++;
-        const msg = err instanceof Error ? err.message : String(err);
-        const e = new ServiceError(status.INTERNAL, `inference failed: ${msg}`, { cause: err });
+        // The engine's own message stays in the log (service.ts logs the cause): it can name paths,
+        // library internals and shapes that are no business of a client.
+        const e = new ServiceError(status.INTERNAL, 'inference failed (see the server log)', { cause: err });
         for (const it of items) it.reject(e);
       })
       .finally(() => {
@@ -386,6 +462,7 @@ export function createBatcher(engine: Engine, o: BatcherOptions): Batcher {
     clearTimer();
     for (const p of queue.splice(0)) {
       detach(p);
+      hold(p.owner, -1);
       p.reject(unavailable(reason));
     }
     notifyIdle();

@@ -8,10 +8,13 @@
 import { reachableAddresses, startServer, type RunningServer } from './app';
 import { createLogger } from './log';
 import { parseServerArgs } from './options';
+import { configureSharp } from '../models/preprocess';
 
 export async function main(argv: string[]): Promise<void> {
   const o = parseServerArgs(argv);
   const log = createLogger(o.logLevel, { format: o.logFormat });
+  // Process-wide, so only here: libvips may load the accepted image formats and nothing else.
+  configureSharp({ blockUnusedLoaders: true });
   let running: RunningServer | undefined;
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -36,6 +39,15 @@ export async function main(argv: string[]): Promise<void> {
   };
   process.on('SIGINT', onSignal);
   process.on('SIGTERM', onSignal);
+  // SIGHUP: re-read the tokens (rotate or revoke without a restart); a bad file keeps the old tokens.
+  process.on('SIGHUP', () => {
+    if (!running) return;
+    try {
+      running.reloadTokens();
+    } catch (err) {
+      log.warn('tokens not reloaded; the previous tokens stay in force', { error: err instanceof Error ? err.message : String(err) });
+    }
+  });
 
   try {
     running = await startServer(o);

@@ -8,6 +8,7 @@
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { ServedModel } from '../models/served-model';
+import { bearerToken, tokenDigest, tokenMatches } from './auth';
 import type { Batcher } from './batcher';
 import type { ServerMetrics } from './metrics';
 import { serverVersion } from './versions';
@@ -23,7 +24,7 @@ export interface MetricsEndpoint {
  */
 export function startMetricsEndpoint(
   m: ServerMetrics,
-  o: { served: ServedModel; batcher: Batcher; host: string; port: number; isServing: () => boolean },
+  o: { served: ServedModel; batcher: Batcher; host: string; port: number; isServing: () => boolean; tokens?: string[] },
 ): Promise<MetricsEndpoint> {
   const { engine, descriptor } = o.served;
   m.info.reset();
@@ -40,21 +41,27 @@ export function startMetricsEndpoint(
   );
   m.setQueueDepthSource(() => o.batcher.stats().queued);
   m.setLiveTensorsSource(() => engine.liveTensors());
-  return startMetricsServer(m, { host: o.host, port: o.port, isServing: o.isServing });
+  return startMetricsServer(m, { host: o.host, port: o.port, isServing: o.isServing, tokens: o.tokens });
 }
 
 const PATHS = new Set(['/metrics', '/livez', '/healthz', '/readyz']);
 const TEXT = { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store' };
 
+/** Scrapers and probes hold a few connections each; more than this from anyone are refused at accept. */
+export const MAX_METRICS_CONNECTIONS = 32;
+
 /**
  * Serves GET /metrics (Prometheus text format 0.0.4), /livez (= /healthz) and /readyz; everything else is
- * 404/405. Without `isServing`, /readyz answers as /livez.
+ * 404/405. Without `isServing`, /readyz answers as /livez. With `tokens`, /metrics needs
+ * `authorization: Bearer <token>` (probes of /livez and /readyz never do: they reveal one bit).
+ * At most MAX_METRICS_CONNECTIONS connections, and a request must arrive within seconds.
  */
 export async function startMetricsServer(
   m: ServerMetrics,
-  o: { host: string; port: number; isServing?: () => boolean },
+  o: { host: string; port: number; isServing?: () => boolean; tokens?: string[] },
 ): Promise<MetricsEndpoint> {
-  const server = http.createServer((req, res) => {
+  const digests = (o.tokens ?? []).map(tokenDigest);
+  const server = http.createServer({ requestTimeout: 10_000, headersTimeout: 5_000, keepAliveTimeout: 5_000 }, (req, res) => {
     const url = (req.url ?? '/').split('?')[0];
     if (!PATHS.has(url)) {
       res.writeHead(404, TEXT).end('not found: try /metrics, /livez or /readyz\n');
@@ -73,6 +80,13 @@ export async function startMetricsServer(
       res.writeHead(ready ? 200 : 503, TEXT).end(req.method === 'HEAD' ? undefined : ready ? 'SERVING\n' : 'NOT_SERVING\n');
       return;
     }
+    if (digests.length > 0) {
+      const token = bearerToken(String(req.headers.authorization ?? ''));
+      if (token === undefined || !tokenMatches(token, digests)) {
+        res.writeHead(401, { ...TEXT, 'www-authenticate': 'Bearer' }).end('unauthorized: send authorization: Bearer <token> (--metrics-tokens-file)\n');
+        return;
+      }
+    }
     m.registry.metrics().then(
       (text) => {
         res.writeHead(200, { 'content-type': m.registry.contentType });
@@ -83,6 +97,7 @@ export async function startMetricsServer(
       },
     );
   });
+  server.maxConnections = MAX_METRICS_CONNECTIONS;
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(o.port, o.host, () => {

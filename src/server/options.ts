@@ -7,7 +7,7 @@ import yargs from 'yargs';
 import { BACKEND_NAMES, type BackendName, type BackendRequest } from '../backends/engine';
 import { NORMALIZATIONS, type Normalize } from '../models/model';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './log';
-import { DEFAULT_MAX_INPUT_PIXELS, RESIZE_MODES, type ResizeMode } from '../models/preprocess';
+import { DEFAULT_DECODE_TIMEOUT_S, DEFAULT_MAX_INPUT_PIXELS, RESIZE_MODES, type ResizeMode } from '../models/preprocess';
 
 export const ENV_PREFIX = 'INFER';
 
@@ -31,19 +31,36 @@ export interface ServerOptions {
   resize: ResizeMode;
   /** Pixel-bomb limit: width × height of the encoded image, checked before decoding. */
   maxInputPixels: number;
+  /** Decode budget per image, whole seconds (libvips' granularity); 0 = none. */
+  decodeTimeoutS: number;
   /** Largest batch handed to the engine; undefined = the backend's default (batchingDefaults). */
   maxBatch?: number;
   /** How long the oldest queued image may wait for company, µs; undefined = the backend's default. */
   maxQueueDelayUs?: number;
   maxQueue: number;
+  /** Places one client connection may hold in that queue; undefined = half of maxQueue (rounded up). */
+  maxQueuePerConnection?: number;
   maxConcurrentBatches: number;
   /** Frames of one ClassifyStream processed at once before the server stops reading it. */
   streamWindow: number;
   /** Largest request and response message. */
   maxMessageBytes: number;
+  /** Largest padding a Ping may ask for (PingRequest.response_bytes). */
+  maxPingResponseBytes: number;
+  /** Server-wide budget of request bytes received and not yet handed to a handler (ingress-guard.ts). */
+  maxPendingBytes: number;
+  /** HTTP/2 streams (calls) one connection may have open at once. */
+  maxConcurrentStreams: number;
+  /** A connection with no call for this long is closed (GOAWAY). 0 = never. */
+  maxConnectionIdleMs: number;
+  /** A connection older than this is asked to go away (GOAWAY); its calls then get maxConnectionAgeGraceMs. 0 = never. */
+  maxConnectionAgeMs: number;
+  maxConnectionAgeGraceMs: number;
   tlsCert?: string;
   tlsKey?: string;
   tlsCa?: string;
+  /** With tlsCa: client certificate identities (subject CN or a SAN) allowed to call; empty = any the CA signed. */
+  tlsAllowedClient: string[];
   /** File of bearer tokens (one a line); tokens also come from $INFER_TOKENS. None → no auth. */
   tokensFile?: string;
   /** Methods callable without a token: health, ping, reflection, none, /pkg.Svc/Method, /pkg.Svc/*. */
@@ -51,11 +68,18 @@ export interface ServerOptions {
   /** Prometheus /metrics port; undefined = no metrics endpoint; 0 = ephemeral. */
   metricsPort?: number;
   metricsHost: string;
+  /** Bearer tokens for /metrics, one a line (also $INFER_METRICS_TOKENS); none → /metrics is open. */
+  metricsTokensFile?: string;
   logLevel: LogLevel;
   /** auto = human-readable text when stderr is a terminal, JSON lines otherwise. */
   logFormat: LogFormat;
   /** How long shutdown waits for in-flight requests before cancelling them. */
   graceMs: number;
+  /**
+   * On shutdown, how long health reports NOT_SERVING while calls are still accepted, so load balancers
+   * stop sending before the listener closes.
+   */
+  drainDelayMs: number;
   /** The replica's name in every response (server_id); undefined = the host name. */
   serverId?: string;
 }
@@ -67,17 +91,37 @@ export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
   model: 'googlenet',
   resize: 'fill', // how tfjs-models/mobilenet and the seed fed ImageNet models; see preprocess.ts
   maxInputPixels: DEFAULT_MAX_INPUT_PIXELS,
+  decodeTimeoutS: DEFAULT_DECODE_TIMEOUT_S,
   // 64 images ≈ 9.6 MB of decoded RGB at 224²; beyond that a client is better told RESOURCE_EXHAUSTED at once
   // than left waiting seconds behind a CPU backend.
   maxQueue: 64,
   maxConcurrentBatches: 1, // CPU engines already use every core for one batch
   streamWindow: 32,
-  maxMessageBytes: 16 * 1024 * 1024,
+  // 8 MiB: a 24 Mpx camera JPEG at high quality; the model sees 224², so clients should rarely send more.
+  // Every open call may hold up to this much before a handler sees it (bounded by maxPendingBytes).
+  maxMessageBytes: 8 * 1024 * 1024,
+  // A bandwidth probe needs volume, not one huge response: 1 MiB each, more probes for more volume. A
+  // larger cap lets a client that never reads make the server hold (cap × streams) per connection.
+  maxPingResponseBytes: 1024 * 1024,
+  // 8 max-size images in flight at once before new calls are refused; far above what a CPU replica decodes.
+  maxPendingBytes: 64 * 1024 * 1024,
+  // grpc-js advertises 2^32−1 otherwise; 100 is what gRPC's C core and Envoy's default clients expect.
+  maxConcurrentStreams: 100,
+  maxConnectionIdleMs: 5 * 60_000,
+  // A connection lives an hour, and its calls get 10 more minutes once asked to go away, so clients
+  // rebalance across replicas and no connection holds resources forever.
+  maxConnectionAgeMs: 60 * 60_000,
+  maxConnectionAgeGraceMs: 10 * 60_000,
   authExempt: ['health'],
-  metricsHost: '::',
+  tlsAllowedClient: [],
+  // Loopback: metrics name the model and backend and count every call; publish them deliberately.
+  metricsHost: '127.0.0.1',
   logLevel: 'info',
   logFormat: 'auto',
   graceMs: 10_000,
+  // The edge's active health check (Envoy: 5 s interval × 2 failures) must see NOT_SERVING before the
+  // listener closes, or it keeps sending calls that are refused.
+  drainDelayMs: 10_000,
 };
 
 export interface BatchingDefaults {
@@ -129,7 +173,9 @@ const KNOWN_FLAGS = new Set([
   'host', 'port', 'backend', 'model', 'weights', 'labels', 'input-size', 'normalize', 'threads', 'cache-dir', 'resize',
   'max-input-pixels', 'max-batch', 'max-queue-delay-us', 'max-queue', 'max-concurrent-batches', 'stream-window',
   'max-message-bytes', 'tls-cert', 'tls-key', 'tls-ca', 'tokens-file', 'auth-exempt', 'metrics-port', 'metrics-host',
-  'log-level', 'log-format', 'grace-ms', 'server-id', 'help',
+  'log-level', 'log-format', 'grace-ms', 'server-id', 'help', 'decode-timeout-s', 'max-queue-per-connection',
+  'max-ping-response-bytes', 'max-pending-bytes', 'max-concurrent-streams', 'max-connection-idle-ms',
+  'max-connection-age-ms', 'max-connection-age-grace-ms', 'drain-delay-ms', 'metrics-tokens-file', 'tls-allowed-client',
 ]);
 
 function rejectUnknownFlags(argv: string[], positional: Array<string | number>): void {
@@ -166,32 +212,47 @@ export function parseServerArgs(argv: string[]): ServerOptions {
     .option('cache-dir', { type: 'string', describe: 'Cache for exported ONNX models' })
     .option('resize', { choices: RESIZE_MODES, default: d.resize, describe: 'fill = plain resize; crop = shorter side + centre crop' })
     .option('max-input-pixels', { type: 'number', default: d.maxInputPixels, describe: 'Reject images with more pixels (checked on the header, before decoding)' })
+    .option('decode-timeout-s', { type: 'number', default: d.decodeTimeoutS, describe: 'Decode budget per image in whole seconds; past it → INVALID_ARGUMENT (0 = none)' })
     .option('max-batch', { type: 'number', describe: 'Largest batch handed to the engine (default: per backend — 4 onnxruntime/tensorflow, 1 wasm/cpu, 8 GPU)' })
     .option('max-queue-delay-us', { type: 'number', describe: 'How long the oldest queued image may wait for a batch to fill (default: per backend — 0 on CPU, 1000 on GPU)' })
     .option('max-queue', { type: 'number', default: d.maxQueue, describe: 'Images that may wait; beyond → RESOURCE_EXHAUSTED at once' })
+    .option('max-queue-per-connection', { type: 'number', describe: 'Places in that queue one client connection may hold (default: half of --max-queue)' })
     .option('max-concurrent-batches', { type: 'number', default: d.maxConcurrentBatches, describe: 'Batches running on the engine at once' })
     .option('stream-window', { type: 'number', default: d.streamWindow, describe: 'Unanswered frames per ClassifyStream before the server stops reading it' })
     .option('max-message-bytes', { type: 'number', default: d.maxMessageBytes, describe: 'Largest request/response message' })
+    .option('max-ping-response-bytes', { type: 'number', default: d.maxPingResponseBytes, describe: 'Largest padding a Ping may ask for (response_bytes)' })
+    .option('max-pending-bytes', { type: 'number', default: d.maxPendingBytes, describe: 'Request bytes received and not yet processed, server-wide; beyond → RESOURCE_EXHAUSTED' })
+    .option('max-concurrent-streams', { type: 'number', default: d.maxConcurrentStreams, describe: 'Calls open at once on one HTTP/2 connection' })
+    .option('max-connection-idle-ms', { type: 'number', default: d.maxConnectionIdleMs, describe: 'Close a connection with no call for this long (0 = never)' })
+    .option('max-connection-age-ms', { type: 'number', default: d.maxConnectionAgeMs, describe: 'Ask a connection older than this to go away (0 = never)' })
+    .option('max-connection-age-grace-ms', { type: 'number', default: d.maxConnectionAgeGraceMs, describe: 'Time the calls of a connection asked to go away get to finish' })
     .option('tls-cert', { type: 'string', describe: 'PEM certificate chain (enables TLS)' })
     .option('tls-key', { type: 'string', describe: 'PEM private key for --tls-cert' })
     .option('tls-ca', { type: 'string', describe: 'PEM CA bundle: require client certificates signed by it (mTLS)' })
+    .option('tls-allowed-client', { type: 'array', string: true, default: d.tlsAllowedClient, describe: 'With --tls-ca: client certificate CNs or SANs allowed to call (default: any the CA signed)' })
     .option('tokens-file', { type: 'string', describe: 'Bearer tokens, one a line (also $INFER_TOKENS); enables auth' })
     .option('auth-exempt', { type: 'array', string: true, default: d.authExempt, describe: 'Methods callable without a token: health, ping, reflection, none, /pkg.Svc/Method' })
     .option('metrics-port', { type: 'number', describe: 'Serve Prometheus /metrics on this port (off when not given)' })
     .option('metrics-host', { type: 'string', default: d.metricsHost, describe: 'Address for the metrics endpoint' })
+    .option('metrics-tokens-file', { type: 'string', describe: 'Bearer tokens for /metrics, one a line (also $INFER_METRICS_TOKENS); /livez and /readyz stay open' })
     .option('log-level', { choices: LOG_LEVELS, default: d.logLevel, describe: 'Least severe log level written (logs go to stderr)' })
     .option('log-format', { choices: LOG_FORMATS, default: d.logFormat, describe: 'auto = readable text when stderr is a terminal, JSON lines otherwise' })
     .option('grace-ms', { type: 'number', default: d.graceMs, describe: 'On SIGTERM/SIGINT, how long in-flight requests may finish' })
+    .option('drain-delay-ms', { type: 'number', default: d.drainDelayMs, describe: 'On SIGTERM/SIGINT, how long health says NOT_SERVING while calls are still taken (≥ the load balancer\'s check interval × failures)' })
     .option('server-id', { type: 'string', describe: 'This replica\'s name, sent as server_id in every response (default: the host name)' })
     .check((v) => {
       rejectUnknownFlags(argv, v._);
-      for (const k of ['port', 'max-batch', 'max-queue', 'max-message-bytes', 'max-input-pixels', 'max-concurrent-batches', 'stream-window'] as const) {
+      for (const k of ['port', 'max-batch', 'max-queue', 'max-message-bytes', 'max-input-pixels', 'max-concurrent-batches', 'stream-window', 'max-queue-per-connection', 'max-pending-bytes', 'max-concurrent-streams'] as const) {
         const n: number | undefined = v[k];
-        if (n === undefined && k === 'max-batch') continue; // per-backend default
+        if (n === undefined && (k === 'max-batch' || k === 'max-queue-per-connection')) continue; // derived defaults
         if (n === undefined || !Number.isInteger(n) || n < (k === 'port' ? 0 : 1)) throw new Error(`--${k} must be a whole number${k === 'port' ? ' ≥ 0' : ' ≥ 1'} (got ${String(n)})`);
       }
       if (v['max-queue-delay-us'] !== undefined && !(v['max-queue-delay-us'] >= 0)) throw new Error(`--max-queue-delay-us must be ≥ 0 (got ${v['max-queue-delay-us']})`);
       if (v.port > 65535) throw new Error(`--port must be ≤ 65535 (got ${v.port})`);
+      for (const k of ['decode-timeout-s', 'max-ping-response-bytes', 'max-connection-idle-ms', 'max-connection-age-ms', 'max-connection-age-grace-ms', 'drain-delay-ms'] as const) {
+        const n: number = v[k];
+        if (!Number.isInteger(n) || n < 0) throw new Error(`--${k} must be a whole number ≥ 0 (got ${String(n)})`);
+      }
       if (v['server-id'] !== undefined) checkServerId(String(v['server-id']));
       return true;
     })
@@ -217,6 +278,15 @@ export function parseServerArgs(argv: string[]): ServerOptions {
     cacheDir: a['cache-dir'],
     resize: a.resize as ResizeMode,
     maxInputPixels: a['max-input-pixels'],
+    decodeTimeoutS: a['decode-timeout-s'],
+    maxQueuePerConnection: a['max-queue-per-connection'],
+    maxPingResponseBytes: a['max-ping-response-bytes'],
+    maxPendingBytes: a['max-pending-bytes'],
+    maxConcurrentStreams: a['max-concurrent-streams'],
+    maxConnectionIdleMs: a['max-connection-idle-ms'],
+    maxConnectionAgeMs: a['max-connection-age-ms'],
+    maxConnectionAgeGraceMs: a['max-connection-age-grace-ms'],
+    drainDelayMs: a['drain-delay-ms'],
     maxBatch: a['max-batch'],
     maxQueueDelayUs: a['max-queue-delay-us'],
     maxQueue: a['max-queue'],
@@ -226,10 +296,12 @@ export function parseServerArgs(argv: string[]): ServerOptions {
     tlsCert: a['tls-cert'],
     tlsKey: a['tls-key'],
     tlsCa: a['tls-ca'],
+    tlsAllowedClient: (a['tls-allowed-client'] ?? d.tlsAllowedClient).map(String),
     tokensFile: a['tokens-file'],
     authExempt: (a['auth-exempt'] ?? d.authExempt).map(String),
     metricsPort: a['metrics-port'],
     metricsHost: a['metrics-host'],
+    metricsTokensFile: a['metrics-tokens-file'],
     logLevel: a['log-level'] as LogLevel,
     logFormat: a['log-format'] as LogFormat,
     graceMs: a['grace-ms'],

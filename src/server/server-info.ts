@@ -1,7 +1,8 @@
 /**
  * The GetServerInfo answer: what a client needs to interpret its measurements (engine and how it was chosen,
  * model and the provenance of its weights, batching, versions, host, security). Built once, when the model
- * is warm, and static for the life of the server.
+ * is warm, and static for the life of the server. Sources appear as names, never paths or URLs; the host
+ * name and versions are for callers with a token when auth is on (GetServerInfo is not auth-exempt).
  */
 import * as os from 'node:os';
 import { type GetServerInfoResponse, WeightsProvenance } from '../gen/inference/v1/inference';
@@ -9,6 +10,7 @@ import type { ModelDescriptor } from '../models/model';
 import type { ServedModel } from '../models/served-model';
 import type { ServerOptions } from './options';
 import { componentVersions } from './versions';
+import { publicSourceName } from '../shared/source-name';
 
 /** Real weights, or random ones that make compute and timings real but labels meaningless. */
 export function provenance(w: ModelDescriptor['weights']): WeightsProvenance {
@@ -41,16 +43,17 @@ export function buildServerInfo(i: ServerInfoInput): GetServerInfoResponse {
     },
     model: {
       name: descriptor.name,
-      source: descriptor.source,
+      // Names only: a path tells a caller the host's layout, and a URL may carry credentials.
+      source: publicSourceName(descriptor.source),
       format: descriptor.format,
       inputHeight: descriptor.inputHeight,
       inputWidth: descriptor.inputWidth,
       inputChannels: descriptor.inputChannels,
       normalize: descriptor.normalize,
       numClasses: engine.numClasses,
-      labelsSource: descriptor.labelsSource,
+      labelsSource: publicSourceName(descriptor.labelsSource),
       weights: provenance(descriptor.weights),
-      weightsSource: descriptor.weightsSource,
+      weightsSource: publicSourceName(descriptor.weightsSource),
       parameters: BigInt(descriptor.parameters),
     },
     batching: {

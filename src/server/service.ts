@@ -19,6 +19,7 @@
  *   INVALID_ARGUMENT (grpc-js would otherwise answer INTERNAL and, on a stream, end it).
  */
 import { setMaxListeners } from 'node:events';
+import * as os from 'node:os';
 import * as grpc from '@grpc/grpc-js';
 import {
   ClassifyRequest,
@@ -42,6 +43,8 @@ import type { ServerMetrics } from './metrics';
 import { decodeImage, type DecodeOptions } from '../models/preprocess';
 import { provenance } from './server-info';
 import { createStreamWindow } from './stream-window';
+import { createFairGate, type FairGate } from './fair-gate';
+import { publicSourceName } from '../shared/source-name';
 import { monoToUnixNanos, unixNanos } from './wall-clock';
 import { createPingSessions, SESSION_HEADER, sessionIdProblem, type PingSessions, type SessionCounters } from './ping-sessions';
 
@@ -54,6 +57,8 @@ export interface ServiceContext {
   /** Decode settings; width/height are the model input. */
   decode: DecodeOptions;
   maxMessageBytes: number;
+  /** Largest PingRequest.response_bytes (--max-ping-response-bytes). Default: what one message can carry. */
+  maxPingResponseBytes?: number;
   /** Answer of GetServerInfo (static for the life of the server). */
   serverInfo: GetServerInfoResponse;
   log: Logger;
@@ -62,8 +67,20 @@ export interface ServiceContext {
   streamWindow?: number;
   /** Per-session Ping counters (ping-sessions.ts); a fresh bounded store when not given. */
   pingSessions?: PingSessions;
+  /** Images decoded at once, let in round robin by connection (fair-gate.ts). Default: libuv's pool size. */
+  decodeGate?: FairGate;
   /** This replica's name, in every response (server_id). */
   serverId: string;
+}
+
+/**
+ * No wider than libuv's thread pool, where sharp decodes (a wider gate would queue inside libuv again), nor
+ * than the CPUs: a decode is CPU-bound, and more at once only slows each, including a polite client's.
+ */
+export function defaultDecodeConcurrency(): number {
+  const n = Number(process.env.UV_THREADPOOL_SIZE);
+  const pool = Number.isInteger(n) && n > 0 ? n : 4;
+  return Math.max(1, Math.min(pool, os.availableParallelism()));
 }
 
 /** Set on a request whose bytes were not a valid message (see safeDeserialize). */
@@ -105,8 +122,21 @@ function padding(n: number): Buffer {
   return zeroPadding.subarray(0, n);
 }
 
+/** Longest request_id accepted: it is echoed in the response and written to the log. */
+export const MAX_REQUEST_ID_BYTES = 128;
+
+/** What every response says about the model: its name and provenance, never where it was loaded from. */
 export function modelRef(d: ModelDescriptor): ModelRef {
-  return { name: d.name, weights: provenance(d.weights), weightsSource: d.weightsSource };
+  return { name: d.name, weights: provenance(d.weights), weightsSource: publicSourceName(d.weightsSource) };
+}
+
+export interface InferenceService {
+  handlers: InferenceServiceServer;
+  /**
+   * Shutdown: every open ClassifyStream stops reading, answers each frame it read and ends (OK when the
+   * client had half-closed, else UNAVAILABLE saying that later frames were not read).
+   */
+  stopStreams(): void;
 }
 
 /** Indices of the k largest values, largest first (ties: lower index first). */
@@ -136,8 +166,26 @@ export function topK(probs: Float32Array, k: number): number[] {
 
 interface Work {
   signal: AbortSignal;
+  /** The client connection, for the batcher's fair share. */
+  owner: string;
   /** Monotonic deadline of the call, if any. */
   deadlineNs?: bigint;
+}
+
+/**
+ * A request_id over MAX_REQUEST_ID_BYTES: the request is refused, and the id is neither echoed nor logged
+ * (a shortened copy is, so the caller can still find it).
+ */
+function requestIdProblem(req: { requestId: string }): string | undefined {
+  const n = Buffer.byteLength(req.requestId, 'utf8');
+  if (n <= MAX_REQUEST_ID_BYTES) return undefined;
+  req.requestId = `${req.requestId.slice(0, 32)}…`;
+  return `request_id is ${n} bytes, over the limit of ${MAX_REQUEST_ID_BYTES}`;
+}
+
+function throwIfAborted(signal: AbortSignal, while_: string): void {
+  if (!signal.aborted) return;
+  throw signal.reason === DEADLINE_ABORT_REASON ? deadlineExceeded(`deadline passed while the image was ${while_}`) : cancelled(`request was cancelled while the image was ${while_}`);
 }
 
 function callDeadlineNs(call: { getDeadline(): grpc.Deadline }): bigint | undefined {
@@ -158,33 +206,48 @@ function abortOnCancel(call: { on(e: 'cancelled', f: () => void): unknown }, ac:
   });
 }
 
-export function createInferenceService(ctx: ServiceContext): InferenceServiceServer {
+export function createInferenceService(ctx: ServiceContext): InferenceService {
   const ref = modelRef(ctx.descriptor);
   const pingSessions = ctx.pingSessions ?? createPingSessions();
+  const decodeGate = ctx.decodeGate ?? createFairGate(defaultDecodeConcurrency());
   const streamWindow = Math.max(1, ctx.streamWindow ?? 32);
+  const maxPingResponse = Math.min(ctx.maxPingResponseBytes ?? Infinity, ctx.maxMessageBytes - PING_OVERHEAD_BYTES);
+  /** Open ClassifyStreams, each with what makes it stop reading and end (stopStreams). */
+  const openStreams = new Set<{ drain(): void }>();
+  let stopping = false;
 
   /** Classifies one request; throws ServiceError. `timing` is filled as far as the request got. */
   async function classifyOne(req: Incoming<ClassifyRequest>, work: Work, timing: Timing): Promise<Prediction[]> {
     if (req[DECODE_ERROR]) throw invalidArgument(req[DECODE_ERROR]);
+    const idProblem = requestIdProblem(req);
+    if (idProblem) throw invalidArgument(idProblem);
     if (req.image.length === 0) throw invalidArgument('image is empty (0 bytes): set ClassifyRequest.image to an encoded JPEG/PNG/WebP');
     const k = req.topK === 0 ? DEFAULT_TOP_K : Math.min(req.topK, ctx.numClasses);
-    const place = ctx.batcher.admit(); // RESOURCE_EXHAUSTED when --max-queue images already wait
+    // RESOURCE_EXHAUSTED when --max-queue images already wait, or this connection holds its share of them
+    const place = ctx.batcher.admit(work.owner);
     let pending: Promise<BatchItemResult>;
+    let gateNanos = 0n;
     try {
-      const decoded = await decodeImage(req.image, ctx.decode);
-      timing.decodeNanos = decoded.decodeNanos;
-      if (work.signal.aborted) {
-        throw work.signal.reason === DEADLINE_ABORT_REASON
-          ? deadlineExceeded('deadline passed while the image was being decoded')
-          : cancelled('request was cancelled while the image was being decoded');
+      const gate0 = process.hrtime.bigint();
+      const release = await decodeGate.acquire(work.owner);
+      gateNanos = process.hrtime.bigint() - gate0;
+      let decoded: Awaited<ReturnType<typeof decodeImage>>;
+      try {
+        throwIfAborted(work.signal, 'waiting for the decoder');
+        decoded = await decodeImage(req.image, ctx.decode);
+      } finally {
+        release();
       }
+      timing.decodeNanos = decoded.decodeNanos;
+      throwIfAborted(work.signal, 'being decoded');
       pending = place.submit({ rgb: decoded.rgb, deadlineNs: work.deadlineNs, signal: work.signal });
     } finally {
       place.release(); // no-op once submitted
     }
     const r = await pending;
     const post0 = process.hrtime.bigint();
-    timing.queueNanos = r.queueNanos;
+    // Queue time: waiting for a decoder slot plus waiting for a batch.
+    timing.queueNanos = r.queueNanos + gateNanos;
     timing.preprocessNanos = r.normalizeNanos;
     timing.inferenceNanos = r.inferenceNanos;
     timing.batchSize = r.batchSize;
@@ -225,7 +288,7 @@ export function createInferenceService(ctx: ServiceContext): InferenceServiceSer
     const ac = new AbortController();
     const deadlineNs = callDeadlineNs(call);
     abortOnCancel(call, ac, deadlineNs);
-    classifyOne(req, { signal: ac.signal, deadlineNs }, timing).then(
+    classifyOne(req, { signal: ac.signal, deadlineNs, owner: call.getPeer() }, timing).then(
       (predictions) => {
         finishTiming(timing, recvMono);
         ctx.metrics?.observeTiming(timing);
@@ -240,7 +303,14 @@ export function createInferenceService(ctx: ServiceContext): InferenceServiceSer
   };
 
   const classifyStream: InferenceServiceServer['classifyStream'] = (call) => {
+    if (stopping) {
+      call.emit('error', { code: grpc.status.UNAVAILABLE, details: 'server is shutting down', metadata: new grpc.Metadata() });
+      return;
+    }
+    const owner = call.getPeer();
     const ac = new AbortController();
+    let halfClosed = false;
+    let cutShort = false;
     // Every frame in flight (up to the window) listens on this one signal; without this Node warns about a
     // possible listener leak at 11 (the listeners are removed as frames leave the queue).
     setMaxListeners(streamWindow + 16, ac.signal);
@@ -255,19 +325,36 @@ export function createInferenceService(ctx: ServiceContext): InferenceServiceSer
         onceDrain: (fn) => call.once('drain', fn),
         pause: () => call.pause(),
         resume: () => call.resume(),
-        end: () => call.end(),
+        end: () => {
+          openStreams.delete(open);
+          if (!cutShort || halfClosed) return void call.end();
+          call.emit('error', {
+            code: grpc.status.UNAVAILABLE,
+            details: 'server is shutting down: every frame read was answered; frames sent after the last answer were not read, send them again elsewhere',
+            metadata: new grpc.Metadata(),
+          });
+        },
       },
       streamWindow,
     );
+    const open = {
+      drain: () => {
+        cutShort = true;
+        call.pause();
+        answers.halfClose();
+      },
+    };
+    openStreams.add(open);
 
     call.on('data', (req: Incoming<ClassifyRequest>) => {
+      if (cutShort) return; // read after shutdown began: not answered (the stream's status says so)
       const answer = answers.arrive();
       if (!answer) return;
       const recvMono = process.hrtime.bigint();
       const timing = Timing.fromPartial({});
       timing.serverReceiveUnixNanos = monoToUnixNanos(recvMono);
       timing.clientSendUnixNanos = req.clientSendUnixNanos;
-      classifyOne(req, { signal: ac.signal, deadlineNs }, timing).then(
+      classifyOne(req, { signal: ac.signal, deadlineNs, owner }, timing).then(
         (predictions) => {
           ctx.metrics?.observeTiming({ ...timing, totalNanos: process.hrtime.bigint() - recvMono });
           ctx.metrics?.streamFrames.inc({ code: 'OK' });
@@ -291,11 +378,18 @@ export function createInferenceService(ctx: ServiceContext): InferenceServiceSer
         },
       );
     });
-    call.on('end', () => answers.halfClose());
-    call.on('cancelled', () => answers.stop()); // queued frames of this stream leave the batching queue (abortOnCancel)
+    call.on('end', () => {
+      halfClosed = true;
+      answers.halfClose();
+    });
+    call.on('cancelled', () => {
+      openStreams.delete(open);
+      answers.stop(); // queued frames of this stream leave the batching queue (abortOnCancel)
+    });
     abortOnCancel(call, ac, deadlineNs);
     call.on('error', (err) => {
       ctx.log.debug('stream error', { error: describeError(err) });
+      openStreams.delete(open);
       answers.stop();
       ac.abort();
     });
@@ -321,6 +415,13 @@ export function createInferenceService(ctx: ServiceContext): InferenceServiceSer
     }
     const echoed = req.echoPayload ? req.payload.length : 0;
     const budget = ctx.maxMessageBytes - PING_OVERHEAD_BYTES;
+    if (req.responseBytes > maxPingResponse && maxPingResponse < budget) {
+      callback({
+        code: grpc.status.INVALID_ARGUMENT,
+        details: `response_bytes ${req.responseBytes} is over the limit of ${maxPingResponse} (--max-ping-response-bytes); send more probes for more volume`,
+      });
+      return;
+    }
     if (req.responseBytes + echoed > budget) {
       callback({
         code: grpc.status.INVALID_ARGUMENT,
@@ -351,5 +452,11 @@ export function createInferenceService(ctx: ServiceContext): InferenceServiceSer
     callback(null, ctx.serverInfo);
   };
 
-  return { classify, classifyStream, ping, getServerInfo };
+  return {
+    handlers: { classify, classifyStream, ping, getServerInfo },
+    stopStreams() {
+      stopping = true;
+      for (const s of [...openStreams]) s.drain();
+    },
+  };
 }

@@ -3,7 +3,7 @@
  * client↔server RTT read from the HTTP/2 PINGs sent alongside the probes must agree with `ping`'s own net
  * RTT (RTT − server hold time) at p50 within 0.3 ms, and no edge may be reported. A real-clock bound, so it
  * lives here (`npm run test:fidelity`), never in `npm test`. Why the PING reads a little below the net RTT
- * (the server's gRPC layer outside the handler's stamps): docs/decisions/0018-per-hop-pings-on-the-calls-connection.md.
+ * (the server's gRPC layer outside the handler's stamps): docs/decisions/0021-per-hop-pings-on-the-calls-connection.md.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -19,7 +19,7 @@ import { withTrustworthyReference } from '../helpers/fidelity-suite';
 const BOUND_MS = 0.3;
 /**
  * A quiet loopback: net RTT p50 at most this. Idle, this VM reads 0.6–0.8 ms; with other jobs on both vCPUs
- * it reads 1.2 ms and more, and the server's gRPC layer (which a PING skips: decision 0018) grows with the
+ * it reads 1.2 ms and more, and the server's gRPC layer (which a PING skips: decision 0021) grows with the
  * wait for a CPU, so such a run says nothing about the client and is repeated (fidelity-suite.ts's rule).
  */
 const QUIET_NET_P50_MS = 1.0;

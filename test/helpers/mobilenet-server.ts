@@ -29,7 +29,7 @@ export function mobilenetServer(options: Partial<ServerOptions> | (() => Partial
     const model = sharedFixture(this, MOBILENET_JSON);
     live.chelsea = fs.readFileSync(sharedFixture(this, 'images/chelsea.jpg'));
     live.coffee = fs.readFileSync(sharedFixture(this, 'images/coffee.png'));
-    live.server = await startServer({ port: 0, model, normalize: 'signed', ...(typeof options === 'function' ? options() : options) });
+    live.server = await startServer({ drainDelayMs: 0, port: 0, model, normalize: 'signed', ...(typeof options === 'function' ? options() : options) });
     live.target = `127.0.0.1:${live.server.port}`;
     live.client = connect(live.target);
   });

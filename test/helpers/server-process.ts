@@ -31,11 +31,13 @@ export interface ServerProcess {
 }
 
 /**
- * `args` go after `--port 0 --host 127.0.0.1 --log-level info`, so a caller may override them; the "ready"
+ * `args` go after `--port 0 --host 127.0.0.1 --log-level info --drain-delay-ms 0`, each of which a caller may replace; the "ready"
  * line this waits for is logged at info, so a higher --log-level never becomes ready.
  */
 export function startServerProcess(args: string[], o: ServerProcessOptions = {}): Promise<ServerProcess> {
-  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), SERVER_MAIN, '--port', '0', '--host', '127.0.0.1', '--log-level', 'info', ...args], {
+  // A flag given twice would reach yargs as an array: the caller's value replaces the default instead.
+  const defaults = [['--port', '0'], ['--host', '127.0.0.1'], ['--log-level', 'info'], ['--drain-delay-ms', '0']].filter(([flag]) => !args.includes(flag)).flat();
+  const child = spawn(process.execPath, [...(o.nodeArgs ?? []), SERVER_MAIN, ...defaults, ...args], {
     env: { ...process.env, ...o.env },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
