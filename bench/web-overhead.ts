@@ -1,6 +1,6 @@
 /**
  * `npm run bench:web` (node dist/bench/web-overhead.js): what a browser adds to the web port's figures
- * (docs/decisions/0021). One server in this process with --web-port (the workspace's MobileNet when
+ * (docs/decisions/0022). One server in this process with --web-port (the workspace's MobileNet when
  * ../shared has it, else the built-in GoogLeNet; Ping does no model work either way), then on loopback, 30
  * requests 20 ms apart each, p50 and p90 of:
  * - curl's own time_total for a Connect JSON Ping;

@@ -195,7 +195,7 @@ describe('bench/stream output: the header against the default server (synthetic 
     expect(code, c.err.join('\n')).to.equal(0);
     const info = server.served.engine.info;
     const d = server.served.descriptor;
-    expect(c.out[0]).to.equal(`bench classify → ${target} (grpc-js, plaintext, 1 connection)`);
+    expect(c.out[0]).to.equal(`bench classify → ${target} (h2, plaintext, 1 connection)`);
     expect(c.out[1]).to.equal(`  model    googlenet (${d.source}, input 224×224, normalize ${d.normalize})`);
     expect(c.out[2]).to.match(new RegExp(`^  engine   ${info.backend} \\(${info.library}.*${info.executionProvider}.*\\); batches up to \\d+`));
     expect(c.out[3]).to.equal(`  weights  SYNTHETIC (${d.weightsSource}) — random weights: timings are real, predictions are meaningless`);

@@ -454,7 +454,8 @@ describe('measure: ping summary and printer', () => {
     expect(text[0]).to.equal('--- h:1 ping statistics ---');
     expect(text[1]).to.equal('3 probes sent, 2 received, 1 lost (33.3 %), 1 late, time 7 ms');
     expect(text[2]).to.equal('lost: DEADLINE_EXCEEDED ×1');
-    expect(text[3]).to.equal('rtt     min/mean/p50/p90/p99/max/stddev = 1.000/1.500/1.000/2.000/2.000/2.000/0.500 ms');
+    expect(text[3]).to.equal('lost by direction: 0 upstream (never reached the server), 0 downstream (answered, reply never came back in time), 1 unknown (the server keeps no per-session counters)');
+    expect(text[4]).to.equal('rtt     min/mean/p50/p90/p99/max/stddev = 1.000/1.500/1.000/2.000/2.000/2.000/0.500 ms');
   });
 });
 

@@ -86,6 +86,13 @@ describe('web port (--web-port): gRPC-web and Connect over the gRPC port’s han
     expect(p.seq).to.equal('7');
     expect(BigInt(p.serverReceiveUnixNanos) > 0n).to.equal(true);
     const info = await run('curl', ['-sS', '-H', 'content-type: application/json', '-H', `authorization: Bearer ${TOKEN}`, '-d', '{}', `http://127.0.0.1:${web}/inference.v1.InferenceService/GetServerInfo`]);
+    // Call metadata travels as headers: the Ping session header reaches the handler (per-session counters).
+    const session = 'web-test-session-0001';
+    for (const seq of ['3', '5']) {
+      await run('curl', ['-sS', '-H', 'content-type: application/json', '-H', `authorization: Bearer ${TOKEN}`, '-H', `rtinfer-session: ${session}`, '-d', `{"seq":"${seq}"}`, `http://127.0.0.1:${web}/inference.v1.InferenceService/Ping`]);
+    }
+    const third = await run('curl', ['-sS', '-H', 'content-type: application/json', '-H', `authorization: Bearer ${TOKEN}`, '-H', `rtinfer-session: ${session}`, '-d', '{"seq":"4"}', `http://127.0.0.1:${web}/inference.v1.InferenceService/Ping`]);
+    expect(JSON.parse(third.stdout)).to.include({ sessionPingsReceived: '3', sessionHighestSeq: '5' });
     const i = JSON.parse(info.stdout) as { model: { name: string; inputWidth: number }; authRequired: boolean };
     expect(i.model.name).to.equal('mobilenet_v1_0.25_224');
     expect(i.model.inputWidth).to.equal(224);

@@ -12,7 +12,12 @@ import { findKnee, SweepLevel } from '../measure/sweep';
 import { summarize } from '../measure/histogram';
 import type { Connection } from './connect';
 import type { LoadedImage } from '../shared/images';
-import { classifyIssuer, Issuer, pingIssuer, streamIssuer } from './issuers';
+import { classifyIssuer, classifyUnaryIssuer, Issuer, pingIssuer, streamIssuer } from './issuers';
+import { createPathTracker } from './path-tracker';
+import type { PingFn } from './path-pings';
+import type { PathSummary, PingVia } from '../measure/path';
+import { pathWarnings } from '../measure/path-printer';
+import { summarizeSetups } from '../measure/connection-setup';
 import { grpcJsTransport, type UnaryTransport } from './unary-transport';
 import { createProgress } from './progress';
 import type { FailureGuard } from './failure-guard';
@@ -32,19 +37,42 @@ export interface BenchOptions extends VerdictTargets {
   responseBytes: number;
   sweep?: number[];
   signal?: AbortSignal;
-  /** --rpc ping over this transport (ping's own HTTP/2 client) instead of the grpc-js connection. */
-  pingTransport?: UnaryTransport;
+  /**
+   * --rpc ping and classify over this transport (our own HTTP/2 client by default) instead of the grpc-js
+   * connection.
+   */
+  unaryTransport?: UnaryTransport;
+  /** PINGs for the per-hop decomposition (cli.ts withPathPings); none when undefined (--no-path). */
+  path?: { ping: PingFn; via: PingVia };
+  /** Connections the calls are spread over (the PINGs go on each). */
+  connections?: number;
   /** Sees every outcome and stops a run whose first calls all fail alike (failure-guard.ts). */
   guard?: FailureGuard;
 }
 
-function issuerFor(conn: Connection, o: { rpc: Rpc; topK: number; payloadBytes: number; responseBytes: number; pingTransport?: UnaryTransport }, images: LoadedImage[], slots: number): Issuer {
-  if (o.rpc === 'ping') return pingIssuer(o.pingTransport ?? grpcJsTransport(conn), o.payloadBytes, o.responseBytes, slots);
+function issuerFor(conn: Connection, o: Pick<BenchOptions, 'rpc' | 'topK' | 'payloadBytes' | 'responseBytes' | 'unaryTransport' | 'path' | 'connections'>, images: LoadedImage[], slots: number): Issuer {
+  const path = o.path ? createPathTracker(o.path.ping, o.path.via, o.connections ?? 1) : undefined;
+  if (o.rpc === 'ping') return pingIssuer(o.unaryTransport ?? grpcJsTransport(conn), o.payloadBytes, o.responseBytes, slots, path);
   if (images.length === 0) throw new Error(`--rpc ${o.rpc} needs images (--images or --image-size)`);
-  return o.rpc === 'stream' ? streamIssuer(conn, images, o.topK, slots) : classifyIssuer(conn, images, o.topK, slots);
+  if (o.rpc === 'stream') return streamIssuer(conn, images, o.topK, slots, path);
+  return o.unaryTransport ? classifyUnaryIssuer(o.unaryTransport, images, o.topK, slots, path) : classifyIssuer(conn, images, o.topK, slots, path);
 }
 
-async function oneLevel(conn: Connection, o: BenchOptions, images: LoadedImage[], concurrency: number, label: string): Promise<LoadResult> {
+/** What a phase measured, with its per-hop decomposition when the issuer took one. */
+type Measured = LoadResult & { path?: PathSummary };
+
+/** The decomposition and connection set-up for the report summary (empty when there are none). */
+function pathExtra(r: Measured, t: UnaryTransport | undefined): Record<string, unknown> {
+  const setups = t?.connectionSetups?.() ?? [];
+  return { ...(r.path ? { path: r.path } : {}), ...(setups.length > 0 ? { connections: setups, connection_setup: summarizeSetups(setups) } : {}) };
+}
+
+/** The path's warnings join the run's (printed with them). */
+function addPathWarnings(rep: RunReport, r: Measured): void {
+  if (r.path) rep.warnings.push(...pathWarnings(r.path));
+}
+
+async function oneLevel(conn: Connection, o: BenchOptions, images: LoadedImage[], concurrency: number, label: string): Promise<Measured> {
   const open = o.rate !== undefined;
   // Open loop: enough slots that the server, not the client, is the bottleneck; the backlog queues the rest.
   const slots = concurrency;
@@ -60,10 +88,20 @@ async function oneLevel(conn: Connection, o: BenchOptions, images: LoadedImage[]
 }
 
 /** Runs a load phase on `issuer` with a progress line, and closes the issuer however the phase ends. */
-async function runIssued(label: string, issuer: Issuer, spec: Omit<LoadSpec, 'issue' | 'onProgress'> & { warmupS: number }, guard?: FailureGuard): Promise<LoadResult> {
+async function runIssued(label: string, issuer: Issuer, spec: Omit<LoadSpec, 'issue' | 'onProgress'> & { warmupS: number }, guard?: FailureGuard): Promise<Measured> {
   const progress = createProgress(label, spec.durationS !== undefined ? spec.durationS + spec.warmupS : undefined, spec.requests);
   try {
-    return await runLoad({ ...spec, issue: guard ? guard.wrap(issuer.issue) : issuer.issue, onProgress: (d, e) => progress.update(d, e) });
+    const r: Measured = await runLoad({
+      ...spec,
+      issue: guard ? guard.wrap(issuer.issue) : issuer.issue,
+      onProgress: (d, e) => progress.update(d, e),
+      onPhase: (measured) => (measured ? issuer.path?.restart() : undefined),
+    });
+    if (issuer.path) {
+      await issuer.path.pings.settled();
+      r.path = issuer.path.summary();
+    }
+    return r;
   } finally {
     progress.end();
     await issuer.close();
@@ -73,11 +111,12 @@ async function runIssued(label: string, issuer: Issuer, spec: Omit<LoadSpec, 'is
 export async function runBench(conn: Connection, o: BenchOptions, images: LoadedImage[], rep: RunReport): Promise<string> {
   if (!o.sweep || o.sweep.length === 0) {
     const r = await oneLevel(conn, o, images, o.concurrency, `bench ${o.rpc}`);
-    fillLoadReport(rep, r, o, {}, { offeredRate: o.rate });
+    fillLoadReport(rep, r, o, pathExtra(r, o.unaryTransport), { offeredRate: o.rate });
+    addPathWarnings(rep, r);
     return loadSummaryText(rep, r.latency);
   }
   const levels: Array<SweepLevel & { images_per_s: number; errors: number }> = [];
-  let last: LoadResult | undefined;
+  let last: Measured | undefined;
   const lines: string[] = ['concurrency   req/s   images/s   p50 ms   p99 ms   errors'];
   for (const c of o.sweep) {
     if (o.signal?.aborted) break;
@@ -90,7 +129,10 @@ export async function runBench(conn: Connection, o: BenchOptions, images: Loaded
   }
   const knee = findKnee(levels);
   rep.sweep = { levels, knee };
-  if (last) fillLoadReport(rep, last, o, { sweep_last_level: levels[levels.length - 1]?.concurrency });
+  if (last) {
+    fillLoadReport(rep, last, o, { sweep_last_level: levels[levels.length - 1]?.concurrency, ...pathExtra(last, o.unaryTransport) });
+    addPathWarnings(rep, last);
+  }
   if (knee) lines.push(`knee: concurrency ${knee.concurrency} — ${knee.reason}`);
   lines.push('(verdict, histogram and series below are for the last level)');
   return `${lines.join('\n')}\n${loadSummaryText(rep, last?.latency)}`;
@@ -105,11 +147,15 @@ export interface StreamOptions extends VerdictTargets {
   topK: number;
   signal?: AbortSignal;
   guard?: FailureGuard;
+  /** PINGs for the per-hop decomposition: on a separate connection (grpc-js streams cannot carry ours). */
+  path?: { ping: PingFn; via: PingVia };
+  connections?: number;
 }
 
 export async function runStream(conn: Connection, o: StreamOptions, images: LoadedImage[], rep: RunReport): Promise<string> {
   if (images.length === 0) throw new Error('stream needs images (--images or --image-size)');
-  const r = await runIssued('stream', streamIssuer(conn, images, o.topK, o.window), {
+  const path = o.path ? createPathTracker(o.path.ping, o.path.via, o.connections ?? 1) : undefined;
+  const r = await runIssued('stream', streamIssuer(conn, images, o.topK, o.window, path), {
     mode: 'open',
     concurrency: o.window,
     overflow: 'drop',
@@ -119,7 +165,8 @@ export async function runStream(conn: Connection, o: StreamOptions, images: Load
     warmupS: o.warmupS,
     signal: o.signal,
   }, o.guard);
-  fillStreamReport(rep, r, { budgetMs: o.budgetMs, fps: o.fps, percentile: o.percentile, window: o.window });
+  fillStreamReport(rep, r, { budgetMs: o.budgetMs, fps: o.fps, percentile: o.percentile, window: o.window }, pathExtra(r, undefined));
+  addPathWarnings(rep, r);
   const s = rep.summary as { achieved_fps: number };
   return `frames: ${r.scheduled} due at ${o.fps} fps, ${r.sent} sent, ${r.dropped} dropped (window ${o.window} full), achieved ${s.achieved_fps.toFixed(2)} fps\n${loadSummaryText(rep, r.latency)}`;
 }

@@ -8,6 +8,8 @@ import { ClassifyResponse, GetServerInfoRequest, GetServerInfoResponse, Inferenc
 import { Connection, describeError } from './connect';
 import type { LoadedImage } from '../shared/images';
 import type { UnaryTransport } from './unary-transport';
+import type { PathTracker } from './path-tracker';
+import { UPSTREAM_TIME_HEADER } from '../measure/upstream-time';
 
 export interface ClassifyResult {
   image: string;
@@ -26,17 +28,24 @@ export interface ClassifyResult {
 
 const ms = (ns: bigint): number => Number(ns) / 1e6;
 
-export function classifyOne(conn: Connection, im: LoadedImage, topK: number): Promise<ClassifyResult> {
+/**
+ * One Classify over grpc-js. With `path`, an HTTP/2 PING goes alongside on the tracker's (separate)
+ * connection and the response headers are read for the edge's upstream time (path-tracker.ts).
+ */
+export function classifyOne(conn: Connection, im: LoadedImage, topK: number, path?: PathTracker): Promise<ClassifyResult> {
   return new Promise((resolve) => {
+    let upstream: string | undefined;
     const t0 = process.hrtime.bigint();
-    conn.clients[0].classify({ image: im.bytes, topK, requestId: im.name, clientSendUnixNanos: 0n }, conn.metadata, conn.callOptions(), (err: grpc.ServiceError | null, res: ClassifyResponse) => {
-      const e2e = Number(process.hrtime.bigint() - t0) / 1e6;
+    const call = conn.clients[0].classify({ image: im.bytes, topK, requestId: im.name, clientSendUnixNanos: 0n }, conn.metadata, conn.callOptions(), (err: grpc.ServiceError | null, res: ClassifyResponse) => {
+      const end = process.hrtime.bigint();
+      const e2e = Number(end - t0) / 1e6;
       if (err) {
         const [name, ...rest] = describeError(err).split(': ');
         resolve({ image: im.name, bytes: im.bytes.length, status: name, message: rest.join(': '), e2e_ms: e2e });
         return;
       }
       const t = res.timing;
+      path?.call(0, t0, end, upstream, t ? Number(t.totalNanos) : undefined, t, res.serverId || undefined);
       resolve({
         image: im.name,
         bytes: im.bytes.length,
@@ -52,6 +61,10 @@ export function classifyOne(conn: Connection, im: LoadedImage, topK: number): Pr
         server_id: res.serverId || undefined,
       });
     });
+    if (path) {
+      call.on('metadata', (m: grpc.Metadata) => (upstream = m.get(UPSTREAM_TIME_HEADER)[0]?.toString()));
+      path.pings.afterCall(0);
+    }
   });
 }
 

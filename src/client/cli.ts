@@ -25,6 +25,14 @@ import { grpcJsTransport, TRANSPORTS, type TransportName, type UnaryTransport } 
 import { AGENT_ENV, isDistributed, lateStartWarning, planAgent, startGate, type AgentPlan } from './agent';
 import { mergeRuns, mergeText } from '../measure/report-merge';
 import type { AgentInfo, RunReport } from '../measure/report-json';
+import { randomBytes } from 'node:crypto';
+import { pathText, pathWarnings } from '../measure/path-printer';
+import { createPathTracker } from './path-tracker';
+import type { PingVia } from '../measure/path';
+import type { PingFn } from './path-pings';
+
+/** Metadata key of ping's session id (the server's per-session Ping counters: src/server/ping-sessions.ts). */
+const SESSION_METADATA = 'rtinfer-session';
 
 export { EXIT };
 
@@ -164,15 +172,40 @@ async function withConnection<T>(o: ConnectOptions, f: (c: Connection) => Promis
   }
 }
 
-/** ping's transport: our HTTP/2 client (./h2), node:http2 or grpc-js, connected and ready before `f` runs. */
-async function withPingTransport<T>(name: TransportName, o: ConnectOptions, f: (t: UnaryTransport) => Promise<T>): Promise<T> {
-  if (name === 'grpc-js') return withConnection(o, (c) => f(grpcJsTransport(c)));
-  const t = name === 'node-http2' ? nodeHttp2Transport(o) : h2Transport(o);
+/**
+ * ping's transport: our HTTP/2 client (./h2), node:http2 or grpc-js, connected and ready before `f` runs;
+ * `metadata` goes on every call (the session id of the server's per-session counters).
+ */
+async function withPingTransport<T>(name: TransportName, o: ConnectOptions, f: (t: UnaryTransport) => Promise<T>, metadata: Array<[string, string]> = []): Promise<T> {
+  if (name === 'grpc-js') {
+    return withConnection(o, (c) => {
+      for (const [k, v] of metadata) c.metadata.set(k, v);
+      return f(grpcJsTransport(c));
+    });
+  }
+  const t = name === 'node-http2' ? nodeHttp2Transport(o, metadata) : h2Transport(o, metadata);
   try {
     await t.ready(Math.max(3000, o.deadlineMs ?? 0));
     return await f(t);
   } finally {
     t.close();
+  }
+}
+
+/**
+ * The PINGs of the per-hop decomposition (path-pings.ts): on the calls' own connections where the transport
+ * can send them, otherwise on one separate HTTP/2 connection of ours to the same peer, ready before `f` runs.
+ * `enabled` false (--no-path): none.
+ */
+async function withPathPings<T>(t: UnaryTransport | undefined, o: ConnectOptions, enabled: boolean, f: (p: { ping: PingFn; via: PingVia } | undefined) => Promise<T>): Promise<T> {
+  if (!enabled) return f(undefined);
+  if (t?.ping) return f({ ping: t.ping.bind(t), via: 'same-connection' });
+  const companion = h2Transport({ ...o, connections: 1 });
+  try {
+    await companion.ready(Math.max(3000, o.deadlineMs ?? 0));
+    return await f({ ping: companion.ping.bind(companion), via: 'separate-connection' });
+  } finally {
+    companion.close();
   }
 }
 
@@ -211,16 +244,21 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
           .option('keep-warm', { type: 'boolean', default: false, describe: `keep the path awake between probes (every ${KEEP_WARM_INTERVAL_MS} ms an HTTP/2 PING, or an extra Ping call without --transport h2; not counted): RTT of an awake path at any --interval-ms` })
           .option('warm-reference', { type: 'boolean', default: true, describe: `at intervals ≥ ${REFERENCE_MIN_INTERVAL_MS} ms without payloads, an extra probe after each reply, on a just-woken path, reported apart; warns of idle wake-up (--no-warm-reference: off)` })
           .option('quiet', { alias: 'q', type: 'boolean', default: false, describe: 'no per-probe lines' })
+          .option('path', { type: 'boolean', default: true, describe: 'per-hop decomposition: an HTTP/2 PING alongside the probes (at most one per 10 ms per connection) and the edge\'s upstream time (--no-path: off)' })
+          .option('new-connection-every', { type: 'number', describe: 'open a fresh connection every N probes (h2 transport): connection set-up and the cold path as distributions' })
           .option('transport', { choices: TRANSPORTS, default: 'h2' as TransportName, describe: 'h2: our lean HTTP/2 client (lowest client noise); node-http2: Node\'s HTTP/2 client, for comparison; grpc-js: the grpc-js channel the other verbs use' }),
       async (a) => {
         if (a.seed !== undefined && !(Number.isInteger(a.seed) && a.seed >= 0 && a.seed < 2 ** 32)) throw new UsageError(`--seed must be an integer in [0, 2^32) (got ${a.seed})`);
-        checkNumbers(a, { ...CONNECTION_NUMBERS, count: 'count>=1', 'interval-ms': '>0', duration: '>0', 'payload-bytes': 'count>=0', 'response-bytes': 'count>=0', 'calibration-probes': 'count>=0', warmup: 'count>=0' }, argv);
+        checkNumbers(a, { ...CONNECTION_NUMBERS, count: 'count>=1', 'interval-ms': '>0', duration: '>0', 'payload-bytes': 'count>=0', 'response-bytes': 'count>=0', 'calibration-probes': 'count>=0', warmup: 'count>=0', 'new-connection-every': 'count>=1' }, argv);
+        if (a['new-connection-every'] !== undefined && a.transport !== 'h2') throw new UsageError(`--new-connection-every needs --transport h2 (${a.transport} does not expose its connections)`);
         const o = connOpts(a, Math.max(1000, 2 * a['interval-ms']));
         const count = a.count ?? (a.duration === undefined ? 10 : undefined);
-        code = await withPingTransport(a.transport, o, async (c) => {
+        // The server counts this session's Pings (loss by direction); a random id nobody else can guess.
+        const session: Array<[string, string]> = [[SESSION_METADATA, randomBytes(16).toString('base64url')]];
+        code = await withPingTransport(a.transport, o, (c) => withPathPings(c, o, a.path, async (path) => {
           const server = await serverInfoVia(c);
           human.out(`PING ${c.target} (gRPC Ping over ${c.name}): ${a['payload-bytes']} payload bytes, ${a['response-bytes']} response bytes, ${a.arrivals === 'poisson' ? 'Poisson arrivals, mean interval' : 'every'} ${a['interval-ms']} ms${a['keep-warm'] ? `; ${keepWarmText({ via: warmUpVia(c), interval_ms: KEEP_WARM_INTERVAL_MS })}` : ''}`);
-          const r = await runPing(c, { count, durationS: a.duration, intervalMs: a['interval-ms'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], calibrationProbes: a['calibration-probes'], warmupProbes: a.warmup, arrivals: a.arrivals, seed: a.seed, warmReference: a['warm-reference'], keepWarm: a['keep-warm'], connections: a.connections, signal }, a.quiet ? undefined : (p) => human.out(probeLine(p)));
+          const r = await runPing(c, { count, durationS: a.duration, intervalMs: a['interval-ms'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], calibrationProbes: a['calibration-probes'], warmupProbes: a.warmup, arrivals: a.arrivals, seed: a.seed, warmReference: a['warm-reference'], keepWarm: a['keep-warm'], connections: a.connections, path, newConnectionEvery: a['new-connection-every'], signal }, a.quiet ? undefined : (p) => human.out(probeLine(p)));
           human.out('');
           human.out(summaryText(c.target, r.summary));
           const rep = newReport('ping', settingsOf(a), environment(c.target, server), started);
@@ -232,36 +270,48 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
           rep.probes = r.probes;
           const wakeUp = wakeUpWarning(r.summary);
           if (wakeUp.length > 0) rep.warnings.push(wakeUp.map((x) => x.trim()).join(' '));
+          const pathWarned = r.summary.path ? pathWarnings(r.summary.path) : [];
+          for (const w of pathWarned) human.out(`warning: ${w}`);
+          rep.warnings.push(...pathWarned);
           emitReport(rep, a.json, io);
           return r.summary.received === 0 ? EXIT.RUNTIME : EXIT.OK;
-        });
+        }), session);
       },
     )
     .command(
       'classify <files..>',
       'classify images: top-k table, end-to-end time and the server timing breakdown',
-      (y) => connectionOptions(y).positional('files', { type: 'string', array: true, demandOption: true, describe: 'image files' }).option('top-k', { type: 'number', default: 5, describe: 'classes to show per image' }),
+      (y) =>
+        connectionOptions(y)
+          .positional('files', { type: 'string', array: true, demandOption: true, describe: 'image files' })
+          .option('top-k', { type: 'number', default: 5, describe: 'classes to show per image' })
+          .option('path', { type: 'boolean', default: true, describe: 'per-hop decomposition over the images: HTTP/2 PINGs on a separate connection to the same peer (grpc-js carries the calls) and the edge\'s upstream time (--no-path: off)' }),
       async (a) => {
         checkNumbers(a, { ...CONNECTION_NUMBERS, 'top-k': 'count>=1' }, argv);
         const o = connOpts(a);
         const images = loadImages(a.files as string[]);
-        code = await withConnection(o, async (c) => {
+        code = await withConnection(o, (c) => withPathPings(undefined, o, a.path, async (pp) => {
           const server = await serverInfo(c);
           const results = [];
+          const tracker = pp ? createPathTracker(pp.ping, pp.via, 1) : undefined;
           for (const im of images) {
-            const r = await classifyOne(c, im, a['top-k']);
+            const r = await classifyOne(c, im, a['top-k'], tracker);
             results.push(r);
             (r.status === 'OK' ? human.out : human.err)(classifyText(r));
           }
+          await tracker?.pings.settled();
+          const path = tracker?.summary();
+          if (path) for (const l of pathText(path)) human.out(l);
           const rep = newReport('classify', settingsOf(a), environment(c.target, server), started);
           rep.results = results;
           const failed = results.filter((r) => r.status !== 'OK').length;
-          rep.summary = { images: results.length, ok: results.length - failed, errors: failed };
+          rep.summary = { images: results.length, ok: results.length - failed, errors: failed, ...(path ? { path } : {}) };
+          if (path) rep.warnings.push(...pathWarnings(path));
           for (const r of results) rep.status_counts[r.status] = (rep.status_counts[r.status] ?? 0) + 1;
           rep.errors = results.filter((r) => r.status !== 'OK').map((r) => ({ message: `${r.status}: ${r.message} (${r.image})`, count: 1 }));
           emitReport(rep, a.json, io);
           return failed > 0 ? EXIT.RUNTIME : EXIT.OK;
-        });
+        }));
       },
     )
     .command(
@@ -281,7 +331,8 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
           .option('fps', { type: 'number', describe: 'images/s the verdict requires (PASS needs at least this throughput)' })
           .option('payload-bytes', { type: 'number', default: 0, describe: '--rpc ping: request payload' })
           .option('response-bytes', { type: 'number', default: 0, describe: '--rpc ping: response padding' })
-          .option('transport', { choices: TRANSPORTS, describe: '--rpc ping: h2 (default) = ping\'s own HTTP/2 client, node-http2 = Node\'s HTTP/2 client, grpc-js = the grpc-js channel; classify and stream always use grpc-js' }),
+          .option('transport', { choices: TRANSPORTS, describe: '--rpc ping and classify: h2 (default) = our own HTTP/2 client, node-http2 = Node\'s HTTP/2 client, grpc-js = the grpc-js channel; stream always uses grpc-js' })
+          .option('path', { type: 'boolean', default: true, describe: 'per-hop decomposition: HTTP/2 PINGs alongside the calls (at most one per 10 ms per connection) and the edge\'s upstream time (--no-path: off)' }),
       async (a) => {
         const sweep = a.sweep ? a.sweep.split(',').map((x) => Number(x.trim())) : undefined;
         if (sweep && sweep.some((x) => !(x >= 1) || !Number.isInteger(x))) throw new UsageError(`--sweep must be positive integers like 1,2,4,8, got "${a.sweep}"`);
@@ -293,8 +344,8 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
         const images = a.rpc === 'ping' ? [] : await resolveImages({ images: a.images, imageSize: a['image-size'] });
         // Open loop without an explicit --concurrency: allow up to 256 in flight so the client is not the limit.
         const concurrency = rate !== undefined && !argv.some((x) => /^(--concurrency|-C)(=|$)/.test(x)) ? 256 : a.concurrency;
-        const transport: TransportName = a.transport ?? (a.rpc === 'ping' ? 'h2' : 'grpc-js');
-        if (transport !== 'grpc-js' && a.rpc !== 'ping') throw new UsageError(`--transport ${transport} is for --rpc ping only (classify and stream use grpc-js)`);
+        const transport: TransportName = a.transport ?? (a.rpc === 'stream' ? 'grpc-js' : 'h2');
+        if (transport !== 'grpc-js' && a.rpc === 'stream') throw new UsageError(`--transport ${transport} is for --rpc ping and classify (stream uses grpc-js)`);
         const guard = failureGuard(signal);
         code = await withConnection({ ...o, connections: a.connections }, async (c) => {
           const server = await serverInfo(c);
@@ -307,17 +358,21 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
             payload: a.rpc === 'ping' ? { up: a['payload-bytes'], down: a['response-bytes'] } : undefined,
             load: { mode: sweep ? 'sweep' : rate !== undefined ? 'open' : 'closed', concurrency, rate, arrivals: a.arrivals, levels: sweep, durationS, count: a.requests, warmupS: a.warmup },
           }));
-          const pingTransport = transport === 'h2' ? h2Transport(o) : transport === 'node-http2' ? nodeHttp2Transport(o) : undefined;
+          const unaryTransport = transport === 'h2' ? h2Transport(o) : transport === 'node-http2' ? nodeHttp2Transport(o) : undefined;
           try {
-            await pingTransport?.ready(Math.max(3000, o.deadlineMs ?? 0));
-            const text = await runBench(c, { rpc: a.rpc, concurrency, rate, arrivals: a.arrivals, durationS, requests: a.requests, warmupS: a.warmup, topK: a['top-k'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], sweep, budgetMs: a['budget-ms'], fps: a.fps, percentile: a.percentile, signal: guard.signal, guard, pingTransport }, images, rep);
-            if (reportTripped(guard, human)) {
+            await unaryTransport?.ready(Math.max(3000, o.deadlineMs ?? 0));
+            const tripped = await withPathPings(unaryTransport, o, a.path, async (path) => {
+              const text = await runBench(c, { rpc: a.rpc, concurrency, rate, arrivals: a.arrivals, durationS, requests: a.requests, warmupS: a.warmup, topK: a['top-k'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], sweep, budgetMs: a['budget-ms'], fps: a.fps, percentile: a.percentile, signal: guard.signal, guard, unaryTransport, path, connections: a.connections }, images, rep);
+              if (reportTripped(guard, human)) return true;
+              human.out(text);
+              return false;
+            });
+            if (tripped) {
               emitReport(rep, a.json, io);
               return EXIT.RUNTIME;
             }
-            human.out(text);
           } finally {
-            pingTransport?.close();
+            unaryTransport?.close();
           }
           emitReport(rep, a.json, io);
           return loadRunExitCode(rep);
@@ -333,7 +388,8 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
           .option('window', { alias: 'w', type: 'number', default: 4, describe: 'frames in flight; a frame due when it is full is dropped' })
           .option('duration', { alias: 'd', type: 'number', describe: 'seconds (default 10 unless --frames)' })
           .option('frames', { type: 'number', describe: 'frames to send' })
-          .option('warmup', { type: 'number', default: 1, describe: 'seconds of unmeasured warm-up' }),
+          .option('warmup', { type: 'number', default: 1, describe: 'seconds of unmeasured warm-up' })
+          .option('path', { type: 'boolean', default: true, describe: 'per-hop decomposition: HTTP/2 PINGs on a separate connection to the same peer (grpc-js streams cannot carry ours) (--no-path: off)' }),
       async (a) => {
         checkNumbers(a, { ...CONNECTION_NUMBERS, ...VERDICT_NUMBERS, agents: 'count>=1', 'agent-index': 'count>=0', fps: '>0', window: 'count>=1', duration: '>0', frames: 'count>=1', warmup: '>=0', 'top-k': 'count>=1' }, argv);
         const o = connOpts(a);
@@ -351,7 +407,9 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
             images: imageSetOf({ images: a.images, imageSize: a['image-size'] }, images),
             load: { mode: 'stream', fps: a.fps, window: a.window, durationS, count: a.frames, warmupS: a.warmup },
           }));
-          const text = await runStream(c, { fps: a.fps, window: a.window, durationS, frames: a.frames, warmupS: a.warmup, topK: a['top-k'], budgetMs: a['budget-ms'], percentile: a.percentile, signal: guard.signal, guard }, images, rep);
+          const text = await withPathPings(undefined, o, a.path, (path) =>
+            runStream(c, { fps: a.fps, window: a.window, durationS, frames: a.frames, warmupS: a.warmup, topK: a['top-k'], budgetMs: a['budget-ms'], percentile: a.percentile, signal: guard.signal, guard, path, connections: a.connections }, images, rep),
+          );
           if (reportTripped(guard, human)) {
             emitReport(rep, a.json, io);
             return EXIT.RUNTIME;

@@ -5,7 +5,9 @@
  * Calls are spread over the connection's channels by slot.
  */
 import type * as grpc from '@grpc/grpc-js';
-import { ClassifyRequest, ClassifyResponse, InferenceServiceService, PingRequest } from '../gen/inference/v1/inference';
+import { ClassifyRequest, ClassifyResponse, InferenceServiceService, PingRequest, PingResponse } from '../gen/inference/v1/inference';
+import { UPSTREAM_TIME_HEADER } from '../measure/upstream-time';
+import type { PathTracker } from './path-tracker';
 import { outcomesPerSlot, type DoneFn, type IssueFn } from '../measure/call';
 import { Connection, WIRE_BYTES, WithWireBytes } from './connect';
 import type { LoadedImage } from '../shared/images';
@@ -15,6 +17,8 @@ import { BinaryReader, WireType } from '@bufbuild/protobuf/wire';
 
 export interface Issuer {
   issue: IssueFn;
+  /** The per-hop decomposition of the calls, when the run takes one. */
+  path?: PathTracker;
   /** Ends streams; resolves when they are closed. */
   close(): Promise<void>;
 }
@@ -24,9 +28,15 @@ function classifyRequests(images: LoadedImage[], topK: number): { reqs: Classify
   return { reqs, sizes: reqs.map((r) => ClassifyRequest.encode(r).finish().length) };
 }
 
-export function classifyIssuer(conn: Connection, images: LoadedImage[], topK: number, slots: number): Issuer {
+/**
+ * Classify over grpc-js. With `path`, the PINGs go on a separate connection (grpc-js cannot carry ours), and
+ * each call's response headers are read for the edge's upstream time.
+ */
+export function classifyIssuer(conn: Connection, images: LoadedImage[], topK: number, slots: number, path?: PathTracker): Issuer {
   const { reqs, sizes } = classifyRequests(images, topK);
   const slotImage = new Int32Array(slots);
+  const slotSentNs = new BigInt64Array(slots);
+  const slotUpstream: Array<string | undefined> = new Array(slots).fill(undefined);
   const outcomes = outcomesPerSlot(slots);
   let done: DoneFn = () => undefined;
   const callbacks = Array.from({ length: slots }, (_, slot) => (err: grpc.ServiceError | null, res: ClassifyResponse) => {
@@ -46,6 +56,7 @@ export function classifyIssuer(conn: Connection, images: LoadedImage[], topK: nu
       o.serverTiming = res.timing;
       o.details = undefined;
       o.replica = res.serverId || undefined;
+      path?.call(slot, slotSentNs[slot], process.hrtime.bigint(), slotUpstream[slot], res.timing ? Number(res.timing.totalNanos) : undefined, res.timing, o.replica);
     }
     done(o);
   });
@@ -54,8 +65,15 @@ export function classifyIssuer(conn: Connection, images: LoadedImage[], topK: nu
       done = d;
       const i = seq % reqs.length;
       slotImage[slot] = i;
-      conn.clients[slot % conn.clients.length].classify(reqs[i], conn.metadata, conn.callOptions(), callbacks[slot]);
+      slotSentNs[slot] = process.hrtime.bigint();
+      const call = conn.clients[slot % conn.clients.length].classify(reqs[i], conn.metadata, conn.callOptions(), callbacks[slot]);
+      if (path) {
+        slotUpstream[slot] = undefined;
+        call.on('metadata', (m: grpc.Metadata) => (slotUpstream[slot] = m.get(UPSTREAM_TIME_HEADER)[0]?.toString()));
+        path.pings.afterCall(slot);
+      }
     },
+    path,
     close: async () => undefined,
   };
 }
@@ -68,6 +86,7 @@ export function classifyIssuer(conn: Connection, images: LoadedImage[], topK: nu
  * (unary-transport.ts).
  */
 const PING_PATH = InferenceServiceService.ping.path;
+const CLASSIFY_PATH = InferenceServiceService.classify.path;
 
 /**
  * PingResponse.server_id (field 8) read straight from the wire, skipping the other fields (padding can be
@@ -89,7 +108,11 @@ export function pingServerId(b: Buffer): string | undefined {
 }
 const PING_SERVER_ID_FIELD = 8;
 
-export function pingIssuer(t: UnaryTransport, payloadBytes: number, responseBytes: number, slots: number): Issuer {
+/**
+ * With `path`, each response is decoded after the call's end stamp for the server's hold time, and an
+ * HTTP/2 PING follows a call now and then (path-pings.ts).
+ */
+export function pingIssuer(t: UnaryTransport, payloadBytes: number, responseBytes: number, slots: number, path?: PathTracker): Issuer {
   const req: PingRequest = { seq: 0n, payload: Buffer.alloc(payloadBytes, 0x5a), responseBytes, echoPayload: false, clientSendUnixNanos: 0n };
   const bytes = Buffer.from(PingRequest.encode(req).finish());
   const up = bytes.length;
@@ -101,14 +124,74 @@ export function pingIssuer(t: UnaryTransport, payloadBytes: number, responseByte
     o.code = u.code;
     o.bytesDown = u.code === 0 ? (u.response?.length ?? 0) : 0;
     o.details = u.code === 0 ? undefined : u.details;
-    o.replica = u.code === 0 && u.response ? pingServerId(u.response) : undefined;
+    o.replica = undefined;
+    if (path && u.code === 0 && u.response) {
+      // The decomposition needs the server's hold time, so the response is decoded (after the end stamp).
+      try {
+        const res = PingResponse.decode(u.response);
+        o.replica = res.serverId || undefined;
+        path.call(slot, u.sentNs, u.endNs, u.upstreamTime, Number(res.serverSendUnixNanos - res.serverReceiveUnixNanos), undefined, o.replica);
+      } catch {
+        // Not a PingResponse: counted by the transport's status alone; nothing to decompose.
+      }
+    } else if (u.code === 0 && u.response) o.replica = pingServerId(u.response);
     done(o);
   });
   return {
     issue(slot, _seq, d): void {
       done = d;
       t.unary(slot, PING_PATH, bytes, callbacks[slot]);
+      path?.pings.afterCall(slot);
     },
+    path,
+    close: async () => undefined,
+  };
+}
+
+/**
+ * Classify over a UnaryTransport (our own HTTP/2 client by default): requests encoded once for the run,
+ * responses decoded after the call's end stamp, so neither is inside the timed region; an HTTP/2 PING
+ * follows a call on its own connection now and then when `path` is given.
+ */
+export function classifyUnaryIssuer(t: UnaryTransport, images: LoadedImage[], topK: number, slots: number, path?: PathTracker): Issuer {
+  const { reqs, sizes } = classifyRequests(images, topK);
+  const bytes = reqs.map((r) => Buffer.from(ClassifyRequest.encode(r).finish()));
+  const slotImage = new Int32Array(slots);
+  const outcomes = outcomesPerSlot(slots);
+  let done: DoneFn = () => undefined;
+  const callbacks = Array.from({ length: slots }, (_, slot) => (u: UnaryOutcome) => {
+    const o = outcomes[slot];
+    o.bytesUp = sizes[slotImage[slot]];
+    o.code = u.code;
+    o.details = u.code === 0 ? undefined : u.details;
+    o.bytesDown = 0;
+    o.images = 0;
+    o.serverTiming = undefined;
+    o.replica = undefined;
+    if (u.code === 0 && u.response) {
+      try {
+        const res = ClassifyResponse.decode(u.response);
+        o.bytesDown = u.response.length;
+        o.images = 1;
+        o.serverTiming = res.timing;
+        o.replica = res.serverId || undefined;
+        path?.call(slot, u.sentNs, u.endNs, u.upstreamTime, res.timing ? Number(res.timing.totalNanos) : undefined, res.timing, res.serverId || undefined);
+      } catch (e) {
+        o.code = Status.INTERNAL;
+        o.details = `response is not a valid ClassifyResponse: ${(e as Error).message}`;
+      }
+    }
+    done(o);
+  });
+  return {
+    issue(slot, seq, d): void {
+      done = d;
+      const i = seq % reqs.length;
+      slotImage[slot] = i;
+      t.unary(slot, CLASSIFY_PATH, bytes[i], callbacks[slot]);
+      path?.pings.afterCall(slot);
+    },
+    path,
     close: async () => undefined,
   };
 }
@@ -118,7 +201,7 @@ export function pingIssuer(t: UnaryTransport, payloadBytes: number, responseByte
  * response carrying that id completes it. A frame error (response.error) completes only that frame; a
  * stream that ends with an error fails every frame in flight on it, and the next frame opens a new stream.
  */
-export function streamIssuer(conn: Connection, images: LoadedImage[], topK: number, slots: number): Issuer {
+export function streamIssuer(conn: Connection, images: LoadedImage[], topK: number, slots: number, path?: PathTracker): Issuer {
   const { reqs: base, sizes } = classifyRequests(images, topK);
   const slotReq: ClassifyRequest[] = Array.from({ length: slots }, (_, s) => ({ ...base[0], requestId: String(s) }));
   const slotImage = new Int32Array(slots);
@@ -127,9 +210,11 @@ export function streamIssuer(conn: Connection, images: LoadedImage[], topK: numb
   const inFlight: Array<Set<number>> = conn.clients.map(() => new Set<number>());
   const ended: Array<Promise<void>> = [];
   const outcomes = outcomesPerSlot(slots);
+  const slotSentNs = new BigInt64Array(slots);
   let done: DoneFn = () => undefined;
   /** The response for `slot`'s frame came: a result, or that frame's own error. */
   const answered = (slot: number, res: ClassifyResponse): void => {
+    if (path && !res.error) path.call(slot, slotSentNs[slot], process.hrtime.bigint(), undefined, res.timing ? Number(res.timing.totalNanos) : undefined, res.timing, res.serverId || undefined);
     const o = outcomes[slot];
     o.code = res.error ? res.error.code : 0;
     o.bytesUp = sizes[slotImage[slot]];
@@ -156,6 +241,7 @@ export function streamIssuer(conn: Connection, images: LoadedImage[], topK: numb
   const open = (ch: number): grpc.ClientDuplexStream<ClassifyRequest, ClassifyResponse> => {
     const call = conn.clients[ch].classifyStream(conn.metadata);
     streams[ch] = call;
+    if (path) call.on('metadata', (m: grpc.Metadata) => path.streamHeaders(m.get(UPSTREAM_TIME_HEADER)[0]?.toString()));
     const mine = inFlight[ch];
     call.on('data', (res: ClassifyResponse) => {
       const slot = Number(res.requestId);
@@ -196,8 +282,11 @@ export function streamIssuer(conn: Connection, images: LoadedImage[], topK: numb
       const req = slotReq[slot];
       req.image = base[i].image;
       inFlight[ch].add(slot);
+      slotSentNs[slot] = process.hrtime.bigint();
       call.write(req); // serializes synchronously, so the shared request object may change afterwards
+      path?.pings.afterCall(slot);
     },
+    path,
     async close(): Promise<void> {
       for (const s of streams) s?.end();
       await Promise.race([Promise.all(ended), new Promise((r) => setTimeout(r, 2000).unref())]);

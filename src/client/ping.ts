@@ -9,7 +9,10 @@ import { randomBytes, randomInt } from 'node:crypto';
 import { InferenceServiceService, PingRequest, PingResponse } from '../gen/inference/v1/inference';
 import { createWallClock, WallClock } from '../measure/clock';
 import { constantPacer, poissonPacer, type Pacer } from '../measure/pacer';
-import { summarizePing, type PingResult, type PingSchedule, type Probe } from '../measure/ping-summary';
+import { summarizePing, type PathPing, type PingResult, type PingSchedule, type Probe } from '../measure/ping-summary';
+import type { PingVia } from '../measure/path';
+import type { SessionCall } from '../measure/loss-direction';
+import { createPathPings, type PathPings, type PingFn } from './path-pings';
 import { sleepUntil } from '../measure/sleep';
 import { Status, statusName } from '../shared/grpc-status';
 import type { UnaryOutcome, UnaryTransport } from './unary-transport';
@@ -47,6 +50,13 @@ export interface PingOptions {
   keepWarm?: boolean;
   /** Connections of the transport (keep-warm wakes each). Default 1. */
   connections?: number;
+  /**
+   * HTTP/2 PINGs alongside the probes for the per-hop decomposition (path-pings.ts): the PING function and
+   * whether it runs on the probes' own connection. Off when undefined.
+   */
+  path?: { ping: PingFn; via: PingVia };
+  /** Replace each connection by a fresh one every N measured probes (needs a transport that can: h2). */
+  newConnectionEvery?: number;
   signal?: AbortSignal;
 }
 
@@ -59,8 +69,14 @@ export interface PingOptions {
  */
 const PING_PATH = InferenceServiceService.ping.path;
 
-/** Sends probe `seq` (on transport slot `seq`); `dueNs`: when the schedule meant it to leave, ns after t0. */
-function sendProbe(t: UnaryTransport, seq: number, req: PingRequest, wall: WallClock, t0: bigint, dueNs?: number): Promise<Probe> {
+/** Every Ping call of the run's session in send order, for the loss split (loss-direction.ts). */
+type SessionLog = Array<{ probe: Probe; counted: boolean }>;
+
+/**
+ * Sends probe `seq` (on transport slot `seq`); `dueNs`: when the schedule meant it to leave, ns after t0.
+ * `log`: the session's call log (every Ping call of the run goes in it); `path`: PINGs alongside it.
+ */
+function sendProbe(t: UnaryTransport, seq: number, req: PingRequest, wall: WallClock, t0: bigint, dueNs?: number, log?: SessionLog, counted = false, path?: PathPings): Promise<Probe> {
   return new Promise((resolve) => {
     const stamp = process.hrtime.bigint();
     req.clientSendUnixNanos = wall.wallOf(stamp);
@@ -68,6 +84,7 @@ function sendProbe(t: UnaryTransport, seq: number, req: PingRequest, wall: WallC
     // bytes up = the serialized request as sent (gRPC/HTTP2 framing excluded).
     const probe: Probe = { seq, status: 'OK', due_ns: dueNs, sent_ns: Number(stamp - t0), bytes_up: bytes.length, late: false, t1_unix_nanos: req.clientSendUnixNanos };
     if (dueNs !== undefined) probe.timer_error_ns = probe.sent_ns - dueNs;
+    log?.push({ probe, counted });
     const ended = (o: UnaryOutcome): void => {
       // t1 is when the request really left (after encoding, or after waiting for a connection), so the
       // four clock stamps and the RTT share one start.
@@ -75,6 +92,8 @@ function sendProbe(t: UnaryTransport, seq: number, req: PingRequest, wall: WallC
       // Timer error runs to the same moment: all of our own delay before the request left.
       if (o.sentNs !== 0n && dueNs !== undefined) probe.timer_error_ns = Number(o.sentNs - t0) - dueNs;
       if (o.code !== 0 || !o.response) {
+        // Only our own transport says a call was never written (0n); grpc-js's 0n means nothing.
+        if (o.sentNs === 0n && t.name === 'h2') probe.never_sent = true;
         probe.status = statusName(o.code);
         probe.message = o.details;
         resolve(probe);
@@ -96,12 +115,20 @@ function sendProbe(t: UnaryTransport, seq: number, req: PingRequest, wall: WallC
       probe.t4_unix_nanos = wall.wallOf(o.endNs);
       probe.net_rtt_ns = probe.rtt_ns - Number(res.serverSendUnixNanos - res.serverReceiveUnixNanos);
       probe.bytes_down = o.response.length;
+      probe.wire_sent_ns = Number(o.sentNs - t0);
+      if (o.upstreamTime !== undefined) probe.upstream_time = o.upstreamTime;
+      if (res.sessionPingsReceived > 0n) {
+        probe.session_pings_received = Number(res.sessionPingsReceived);
+        probe.session_highest_seq = Number(res.sessionHighestSeq);
+      }
+      if (res.serverId) probe.server_id = res.serverId;
       resolve(probe);
     };
     // A transport that throws (grpc-js on a closed channel) fails this probe, not the run: a rejected
     // probe would also leave the bookkeeping chained on it (runPing) rejected and unhandled.
     try {
       t.unary(seq, PING_PATH, bytes, ended);
+      path?.afterCall(seq);
     } catch (e) {
       ended({ code: Status.INTERNAL, details: `the transport could not send the call: ${(e as Error).message}`, sentNs: 0n, endNs: process.hrtime.bigint() });
     }
@@ -158,13 +185,14 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
   const seed = o.seed ?? randomInt(2 ** 31);
   const pacer = (): Pacer => (o.arrivals === 'poisson' ? poissonPacer(rate, seed) : constantPacer(rate));
 
+  const log: SessionLog = [];
   const warm = o.warmupProbes ?? 0;
   if (warm > 0) {
     const tw = process.hrtime.bigint();
     const schedule = pacer();
     for (let i = 0; i < warm && !o.signal?.aborted; i++) {
       await sleepUntil(tw + BigInt(Math.round(schedule.next())), o.signal, () => true);
-      await sendProbe(conn, i, makeRequest(i, payload, o.responseBytes), wall, tw);
+      await sendProbe(conn, i, makeRequest(i, payload, o.responseBytes), wall, tw, undefined, log);
     }
   }
 
@@ -173,7 +201,7 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
   if (loaded) {
     const t0c = process.hrtime.bigint();
     for (let i = 0; i < o.calibrationProbes && !o.signal?.aborted; i++) {
-      calibration.push(await sendProbe(conn, i, makeRequest(i, Buffer.alloc(0), 0), wall, t0c));
+      calibration.push(await sendProbe(conn, i, makeRequest(i, Buffer.alloc(0), 0), wall, t0c, undefined, log));
     }
   }
 
@@ -197,6 +225,12 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
     return p;
   };
   const warmUp = warmUpOf(conn, wall, t0);
+  const pathPingList: PathPing[] = [];
+  const connections = Math.max(1, Math.floor(o.connections ?? 1));
+  const path = o.path
+    ? createPathPings(o.path.ping, o.path.via, connections, (c, sentNs, rttNs) => void pathPingList.push({ conn: c, at_ns: Number(sentNs - t0), ...(rttNs === undefined ? {} : { rtt_ns: Number(rttNs) }) }))
+    : undefined;
+  const renewEvery = o.newConnectionEvery !== undefined && conn.renew ? Math.floor(o.newConnectionEvery) : 0;
 
   // Not with payloads: a loaded probe's RTT is mostly transfer time, which the calibration probes already
   // separate out, and a loaded reference could still be transferring when the next probe is due.
@@ -210,14 +244,13 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
     if (!answered) return undefined;
     await pause(REFERENCE_LEAD_MS);
     if (o.signal?.aborted || !enoughRoom(nextDueNs)) return undefined;
-    const r = await track(sendProbe(conn, after.seq, makeRequest(after.seq, payload, o.responseBytes), wall, t0));
+    const r = await track(sendProbe(conn, after.seq, makeRequest(after.seq, payload, o.responseBytes), wall, t0, undefined, log));
     r.warm_reference = true;
     return r;
   };
 
   // --keep-warm: a warm-up exchange on every connection each KEEP_WARM_INTERVAL_MS, none while a measured
   // probe is in flight or about to leave (it would only queue with it) and at most one at a time per connection.
-  const connections = Math.max(1, Math.floor(o.connections ?? 1));
   const keepWarmBusy: boolean[] = new Array<boolean>(connections).fill(false);
   let keepWarmOutstanding = 0;
   let keepWarmSettled: (() => void) | undefined;
@@ -256,12 +289,17 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
       const dueNs = nextDue;
       nextDue = Math.round(arrivals.next());
       awaitedDueNs = dueNs;
+      // --new-connection-every: the fresh connections are opened before the wait, so their set-up
+      // overlaps it; the probes in flight finish on the old ones.
+      const fresh = renewEvery > 0 && seq >= renewEvery && seq % renewEvery < Math.min(renewEvery, connections);
+      if (renewEvery > 0 && seq > 0 && seq % renewEvery === 0) for (let i = 0; i < connections; i++) conn.renew!(i);
       await sleepUntil(t0 + BigInt(dueNs), o.signal, idle);
       if (o.signal?.aborted) break;
       const req = makeRequest(seq, payload, o.responseBytes);
       sentAtNs.push(nowNs());
       measuredInFlight++;
-      const p = track(sendProbe(conn, seq, req, wall, t0, dueNs));
+      const p = track(sendProbe(conn, seq, req, wall, t0, dueNs, log, true, path));
+      if (fresh) void p.then((x) => void (x.first_on_connection = true));
       void p.then(endMeasured, endMeasured);
       if (onProbe) void p.then(onProbe);
       const followedBy = seq + 1 < count ? nextDue : undefined;
@@ -271,6 +309,13 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
     const probes = await Promise.all(pending);
     const refs = (await Promise.all(references)).filter((r): r is Probe => r !== undefined);
     await stopKeepWarm();
+    // Losses after the last reply have no later counter to be judged by: one more (uncounted) call reads it.
+    const lastAnswered = log.reduce((at, e, i) => (e.probe.status === 'OK' ? i : at), -1);
+    if (log.slice(lastAnswered + 1).some((e) => e.counted) && !o.signal?.aborted) {
+      await sendProbe(conn, count, makeRequest(count, Buffer.alloc(0), 0), wall, t0, undefined, log);
+    }
+    await path?.settled();
+    const session: SessionCall[] = log.map((e) => ({ answered: e.probe.status === 'OK', received: e.probe.session_pings_received, serverId: e.probe.server_id, counted: e.counted, neverSent: e.probe.never_sent }));
     const schedule: PingSchedule = arrivals.kind === 'poisson' ? { arrivals: 'poisson', mean_interval_ms: o.intervalMs, seed } : { arrivals: 'constant', mean_interval_ms: o.intervalMs };
     return summarizePing({
       probes,
@@ -281,6 +326,10 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
       responseBytes: o.responseBytes,
       ...(withReference ? { references: refs, warmReference: { warm_up: warmUpVia(conn), lead_ms: REFERENCE_LEAD_MS } } : {}),
       ...(o.keepWarm ? { keepWarm: { via: warmUpVia(conn), interval_ms: KEEP_WARM_INTERVAL_MS, sent: keepWarmSent } } : {}),
+      ...(path ? { path: { via: path.via, connections: path.via === 'same-connection' ? connections : 1, pings: pathPingList } } : {}),
+      session,
+      setups: conn.connectionSetups?.(),
+      ...(renewEvery > 0 ? { newConnectionEvery: renewEvery } : {}),
     });
   } finally {
     await stopKeepWarm();

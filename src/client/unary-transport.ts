@@ -12,6 +12,8 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { Connection } from './connect';
 import { Status } from '../shared/grpc-status';
+import type { ConnectionSetup } from '../measure/connection-setup';
+import { UPSTREAM_TIME_HEADER } from '../measure/upstream-time';
 
 export type TransportName = 'h2' | 'node-http2' | 'grpc-js';
 export const TRANSPORTS: readonly TransportName[] = ['h2', 'node-http2', 'grpc-js'];
@@ -25,6 +27,8 @@ export interface UnaryOutcome {
   sentNs: bigint;
   /** hrtime when the call's outcome was known. */
   endNs: bigint;
+  /** The response's x-envoy-upstream-service-time, raw, when it carried one (the edge's upstream time). */
+  upstreamTime?: string;
 }
 
 export type UnaryDone = (o: UnaryOutcome) => void;
@@ -43,6 +47,13 @@ export interface UnaryTransport {
    * transport can send one: `ping` wakes the path with it without a call the server counts.
    */
   ping?(index: number, done: (rttNs: bigint | undefined) => void): void;
+  /**
+   * Replaces connection `index` with a fresh one, opened now (calls in flight finish on the old one), where
+   * the transport can: `ping --new-connection-every`.
+   */
+  renew?(index: number): void;
+  /** Set-up timings of every connection opened so far, where the transport can observe them. */
+  connectionSetups?(): ConnectionSetup[];
   close(): void;
 }
 
@@ -56,11 +67,16 @@ export function grpcJsTransport(conn: Connection): UnaryTransport {
       const client = conn.clients[index % conn.clients.length];
       const opts = deadlineMs === undefined ? conn.callOptions() : { deadline: Date.now() + deadlineMs };
       const sentNs = process.hrtime.bigint();
-      client.makeUnaryRequest(path, passThrough, passThrough, request, conn.metadata, opts, (err: grpc.ServiceError | null, raw?: Buffer) => {
+      let upstreamTime: string | undefined;
+      const call = client.makeUnaryRequest(path, passThrough, passThrough, request, conn.metadata, opts, (err: grpc.ServiceError | null, raw?: Buffer) => {
         const endNs = process.hrtime.bigint();
-        if (err) done({ code: err.code, details: err.details, sentNs, endNs });
-        else if (!raw) done({ code: Status.INTERNAL, details: 'no response message', sentNs, endNs });
-        else done({ code: 0, details: '', response: raw, sentNs, endNs });
+        if (err) done({ code: err.code, details: err.details, sentNs, endNs, upstreamTime });
+        else if (!raw) done({ code: Status.INTERNAL, details: 'no response message', sentNs, endNs, upstreamTime });
+        else done({ code: 0, details: '', response: raw, sentNs, endNs, upstreamTime });
+      });
+      call.on('metadata', (m: grpc.Metadata) => {
+        const v = m.get(UPSTREAM_TIME_HEADER)[0];
+        if (v !== undefined) upstreamTime = String(v);
       });
     },
     close: () => conn.close(),

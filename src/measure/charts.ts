@@ -6,6 +6,8 @@ import sharp from 'sharp';
 import { importEsm } from './esm';
 import type { RunReport } from './report-json';
 import { wholeSeconds } from './timeseries';
+import type { LatencySummary } from './histogram';
+import type { PathSeriesPoint, PathSummary } from './path';
 
 // The subset of the vega / vega-lite APIs used here (their types are ESM-only and would not resolve
 // under CommonJS module resolution).
@@ -201,6 +203,7 @@ export function chartsFor(runs: Array<{ report: RunReport; file: string }>): Cha
       },
     });
   }
+  charts.push(...pathCharts(runs, labels));
   if (runs.length > 1) {
     const cmp = runs.flatMap(({ report }, i) => {
       const lat = (report.summary.latency ?? report.summary.rtt) as { percentiles_ms?: Record<string, number> } | undefined;
@@ -220,6 +223,60 @@ export function chartsFor(runs: Array<{ report: RunReport; file: string }>): Cha
     );
   }
   return charts;
+}
+
+/** The hops of the waterfall, in path order, with the summary.path fields of their figures. */
+const HOPS: Array<{ hop: string; summary: keyof PathSummary; series: keyof PathSeriesPoint }> = [
+  { hop: 'client↔edge RTT', summary: 'client_edge_rtt_ms', series: 'client_edge_rtt_p50_ms' },
+  { hop: 'edge→server network', summary: 'edge_server_network_ms', series: 'edge_server_network_p50_ms' },
+  { hop: 'server', summary: 'server_ms', series: 'server_p50_ms' },
+  { hop: 'other (unexplained)', summary: 'unexplained_ms', series: 'unexplained_p50_ms' },
+];
+
+/**
+ * Where the time goes (summary.path): the hops stacked at p50 and at p99, and each hop's p50 per second.
+ * Each hop's percentile is over its own calls, so a stack is not the end-to-end percentile (the caption
+ * says so); a hop the run could not observe (no edge) is left out rather than drawn as zero.
+ */
+function pathCharts(runs: Array<{ report: RunReport }>, labels: string[]): Chart[] {
+  const withPath = runs.map(({ report }, i) => ({ label: labels[i], path: (report.summary as { path?: PathSummary }).path })).filter((r): r is { label: string; path: PathSummary } => r.path !== undefined && r.path.calls > 0);
+  if (withPath.length === 0) return [];
+  const hopOrder = HOPS.map((h) => h.hop);
+  // One bar per run and percentile, named "p50" or, with several runs, "p50 · run 2" (the run's number in the legends).
+  const stacked = withPath.flatMap(({ label, path }) =>
+    ['p50', 'p99'].flatMap((stat) =>
+      HOPS.flatMap((h, order) => {
+        const x = path[h.summary] as LatencySummary | null;
+        const bar = withPath.length > 1 ? `${stat} · run ${label.split(' ')[0]}` : stat;
+        return x && x.count > 0 ? [{ run: label, bar, hop: h.hop, order, ms: x.percentiles_ms[stat] }] : [];
+      }),
+    ),
+  );
+  const over = withPath.flatMap(({ label, path }) =>
+    path.series.flatMap((p) => HOPS.flatMap((h) => (typeof p[h.series] === 'number' ? [{ run: label, t: p.t_s, hop: h.hop, ms: p[h.series] as number }] : []))),
+  );
+  const hopColour = { field: 'hop', type: 'nominal', title: 'hop', sort: hopOrder, legend: { orient: 'bottom', labelLimit: 0 } };
+  return [
+    chart('path-hops', 'Where the time goes: each hop at p50 and p99 (each hop\'s own percentile; the stack is not the end-to-end percentile)', 'Per-hop latency (stacked)', stacked, {
+      mark: 'bar',
+      encoding: {
+        x: { field: 'bar', type: 'nominal', title: null, axis: { labelAngle: 0 } },
+        y: { field: 'ms', type: 'quantitative', title: 'ms', stack: 'zero' },
+        color: hopColour,
+        order: { field: 'order', type: 'quantitative' },
+        tooltip: [{ field: 'run' }, { field: 'hop' }, { field: 'ms', format: '.3f' }],
+      },
+    }),
+    chart('path-over-time', 'Each hop over time (p50 per second of the run, by send time)', 'Per-hop latency over time (p50 per second)', over, {
+      mark: { type: 'line', point: true },
+      encoding: {
+        x: { ...SECOND_AXIS, title: 'second of the run (by send time)' },
+        y: { field: 'ms', type: 'quantitative', title: 'ms' },
+        color: hopColour,
+        ...(withPath.length > 1 ? { strokeDash: { field: 'run', type: 'nominal', sort: labels, legend: { orient: 'bottom', columns: 1, labelLimit: 0 } } } : {}),
+      },
+    }),
+  ];
 }
 
 export async function renderSvg(spec: Record<string, unknown>): Promise<string> {

@@ -4,6 +4,9 @@
  * after it, and a latency histogram in text (ghz's "Response time histogram"). Verbs pass data; every
  * wording lives here so the remote and in-process modes read the same.
  */
+import { setupText, type ConnectionSetupSummary } from './connection-setup';
+import type { PathSummary } from './path';
+import { pathText } from './path-printer';
 import { logBuckets, type LatencyHistogram } from './histogram';
 import type { LoadSummary, RunReport } from './report-json';
 import type { Stability } from './stability';
@@ -210,6 +213,9 @@ export function loadSummaryText(rep: RunReport, latency?: LatencyHistogram): str
     l.push(`client-side overhead (e2e − server total): ${f(t.client_overhead_ms)} ms`);
   }
   if (s.replicas && s.replicas.length > 1) l.push(replicasText(s.replicas));
+  const x = rep.summary as { path?: PathSummary; connection_setup?: ConnectionSetupSummary };
+  if (x.path) l.push(...pathText(x.path));
+  if (x.connection_setup) l.push(setupText(x.connection_setup));
   if (s.over_budget !== undefined) l.push(`over budget: ${s.over_budget} of ${s.ok}`);
   l.push(`status: ${Object.entries(rep.status_counts).map(([k, v]) => `${k} ${v}`).join(', ') || 'none'}`);
   for (const e of rep.errors.slice(0, 5)) l.push(`  error ×${e.count}: ${e.message}`);

@@ -87,8 +87,11 @@ export interface StreamTargets extends VerdictTargets {
   window: number;
 }
 
-/** rtinfer stream's report: fillLoadReport with the stream's fields (fps_target, achieved_fps, window, dropped). */
-export function fillStreamReport(rep: RunReport, r: LoadResult, t: StreamTargets): LoadSummary {
+/**
+ * rtinfer stream's report: fillLoadReport with the stream's fields (fps_target, achieved_fps, window,
+ * dropped); `extra` adds summary fields (rtinfer: the per-hop path).
+ */
+export function fillStreamReport(rep: RunReport, r: LoadResult, t: StreamTargets, extra: Record<string, unknown> = {}): LoadSummary {
   const achieved = r.elapsedNs > 0 ? r.images / (r.elapsedNs / 1e9) : 0;
-  return fillLoadReport(rep, r, { budgetMs: t.budgetMs, fps: t.fps, percentile: t.percentile }, { fps_target: t.fps, achieved_fps: achieved, window: t.window }, { offeredRate: t.fps, rateUnit: 'fps' });
+  return fillLoadReport(rep, r, { budgetMs: t.budgetMs, fps: t.fps, percentile: t.percentile }, { fps_target: t.fps, achieved_fps: achieved, window: t.window, ...extra }, { offeredRate: t.fps, rateUnit: 'fps' });
 }

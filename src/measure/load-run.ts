@@ -50,6 +50,8 @@ export interface LoadSpec {
   onProgress?: (completed: number, elapsedNs: number) => void;
   /** Clock and sleeper; the process's monotonic ones unless a test injects virtual time. */
   timebase?: Timebase;
+  /** Told when each phase starts: `measured` false for the warm-up (per-call figures kept elsewhere reset on it). */
+  onPhase?: (measured: boolean) => void;
 }
 
 /** Where a load runs: its clock and sleeper, and how busy the client's thread was. */
@@ -194,6 +196,7 @@ export async function runLoadOn(spec: LoadSpec, runtime: LoadRuntime): Promise<L
   if (spec.durationS === undefined && spec.requests === undefined) throw new Error('give a duration or a request count');
   let warmupRequests = 0;
   if ((spec.warmupS ?? 0) > 0 || (spec.warmupRequests ?? 0) > 0) {
+    spec.onPhase?.(false);
     const w = await runPhase(spec, {
       durationNs: (spec.warmupS ?? 0) > 0 ? spec.warmupS! * 1e9 : Infinity,
       requests: (spec.warmupRequests ?? 0) > 0 ? spec.warmupRequests! : Infinity,
@@ -202,6 +205,7 @@ export async function runLoadOn(spec: LoadSpec, runtime: LoadRuntime): Promise<L
     warmupRequests = w.completed;
     if (spec.signal?.aborted) return { ...w, warmupRequests };
   }
+  spec.onPhase?.(true);
   const r = await runPhase(spec, {
     durationNs: spec.durationS !== undefined ? spec.durationS * 1e9 : Infinity,
     requests: spec.requests ?? Infinity,

@@ -3,6 +3,8 @@
  * Prints only what ping-summary.ts computed.
  */
 import type { LatencySummary } from './histogram';
+import { setupText } from './connection-setup';
+import { pathText } from './path-printer';
 import { WAKE_UP_THRESHOLD, type KeepWarmInfo, type PingSummary, type Probe, type SpreadMs } from './ping-summary';
 
 const f3 = (x: number): string => x.toFixed(3);
@@ -38,7 +40,11 @@ export function summaryText(target: string, s: PingSummary): string {
     `${f3(x.min_ms)}/${f3(x.mean_ms)}/${f3(x.percentiles_ms.p50)}/${f3(x.percentiles_ms.p90)}/${f3(x.percentiles_ms.p99)}/${f3(x.max_ms)}/${f3(x.stddev_ms)} ms`;
   l.push(`--- ${target} ping statistics ---`);
   l.push(`${s.sent} probes sent, ${s.received} received, ${s.lost} lost (${s.loss_percent.toFixed(1)} %), ${s.late} late, time ${(s.duration_s * 1000).toFixed(0)} ms`);
-  if (s.lost > 0) l.push(`lost: ${Object.entries(s.status_counts).filter(([k]) => k !== 'OK').map(([k, v]) => `${k} ×${v}`).join(', ')}`);
+  if (s.lost > 0) {
+    l.push(`lost: ${Object.entries(s.status_counts).filter(([k]) => k !== 'OK').map(([k, v]) => `${k} ×${v}`).join(', ')}`);
+    const d = s.loss;
+    l.push(`lost by direction: ${d.upstream} upstream (never reached the server), ${d.downstream} downstream (answered, reply never came back in time), ${d.unknown} unknown${d.unknown_reason ? ` (${d.unknown_reason})` : ''}`);
+  }
   if (r.count > 0) {
     l.push(`rtt     min/mean/p50/p90/p99/max/stddev = ${pr(r)}`);
     l.push(`net rtt min/mean/p50/p90/p99/max/stddev = ${pr(s.net_rtt)}  (rtt − server hold time)`);
@@ -65,6 +71,12 @@ export function summaryText(target: string, s: PingSummary): string {
     const up = t.up_mb_per_s !== undefined ? `up ${t.up_mb_per_s.toFixed(2)} MB/s (${t.up_bytes} B)` : '';
     const down = t.down_mb_per_s !== undefined ? `down ${t.down_mb_per_s.toFixed(2)} MB/s (${t.down_bytes} B)` : '';
     l.push(`throughput: ${[up, down].filter(Boolean).join(', ') || 'n/a (no measurable transfer time)'}`);
+  }
+  if (s.path) l.push(...pathText(s.path));
+  if (s.connection_setup) l.push(setupText(s.connection_setup));
+  if (s.cold_path) {
+    const c = s.cold_path;
+    l.push(`cold vs warm path (a new connection every ${c.new_connection_every} probes): first probe on a fresh connection rtt ${spread(c.cold_rtt)} (${c.cold_rtt.count}); other probes ${spread(c.warm_rtt)} (${c.warm_rtt.count})`);
   }
   return l.join('\n');
 }

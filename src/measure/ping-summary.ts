@@ -25,6 +25,9 @@ import { jitter } from './jitter';
 import { nearestRankSorted, sortedCopy } from './stats';
 import { transferRate } from './throughput';
 import { createTimeSeries, SeriesPoint } from './timeseries';
+import { createPathRecorder, type PathSummary, type PingVia } from './path';
+import { attributeLoss, type LossByDirection, type SessionCall } from './loss-direction';
+import { summarizeSetups, type ConnectionSetup, type ConnectionSetupSummary } from './connection-setup';
 
 export interface Probe {
   seq: number;
@@ -53,6 +56,27 @@ export interface Probe {
   timer_error_ns?: number;
   /** Set on a warm-reference probe: sent shortly after a warm-up exchange, right after measured probe `seq`. */
   warm_reference?: true;
+  /** The transport's send stamp (right before the socket write), ns since the run started. */
+  wire_sent_ns?: number;
+  /** The reply's x-envoy-upstream-service-time, raw (present when an edge set it). */
+  upstream_time?: string;
+  /** The replica that answered (PingResponse.server_id), when the server names itself. */
+  server_id?: string;
+  /** The server's per-session counters in the reply (loss-direction.ts); absent when it keeps none. */
+  session_pings_received?: number;
+  session_highest_seq?: number;
+  /** --new-connection-every: the first measured probe on a freshly opened connection (the cold path). */
+  first_on_connection?: true;
+  /** The transport never wrote the probe (no connection could be made): it never reached a server. */
+  never_sent?: true;
+}
+
+/** One HTTP/2 PING sent alongside the probes (path-pings.ts): connection, send time since the run started, RTT. */
+export interface PathPing {
+  conn: number;
+  at_ns: number;
+  /** Absent: never answered. */
+  rtt_ns?: number;
 }
 
 /** Order statistics of raw samples, ms. */
@@ -129,6 +153,15 @@ export interface PingSummary {
   /** --keep-warm: the path was kept awake between probes, so the RTT is that of an awake path. */
   keep_warm: boolean;
   keep_warm_traffic?: KeepWarmInfo;
+  /** Per-hop decomposition (path.ts); absent when no PINGs were sent alongside (--no-path). */
+  path?: PathSummary;
+  /** The lost probes split by direction (loss-direction.ts); late replies are not losses and stay in `late`. */
+  loss: LossByDirection;
+  /** Set-up of every connection the run opened (absent when the transport cannot observe it: grpc-js). */
+  connections?: ConnectionSetup[];
+  connection_setup?: ConnectionSetupSummary;
+  /** --new-connection-every: RTT of the first probe on each fresh connection vs all the others. */
+  cold_path?: { new_connection_every: number; cold_rtt: SpreadMs; warm_rtt: SpreadMs };
 }
 
 /** What a ping run measured, as sent by the verb. */
@@ -147,6 +180,12 @@ export interface PingRun {
   warmReference?: WarmReferencePlan;
   /** Set when --keep-warm was on. */
   keepWarm?: KeepWarmInfo;
+  /** PINGs sent alongside the measured probes; `connections`: distinct connections they went on. */
+  path?: { via: PingVia; connections: number; pings: PathPing[] };
+  /** Every Ping call of the session in send order (warm-up, calibration, measured, references, a tally). */
+  session?: SessionCall[];
+  setups?: ConnectionSetup[];
+  newConnectionEvery?: number;
 }
 
 export interface PingResult {
@@ -286,6 +325,29 @@ export function summarizePing(run: PingRun): PingResult {
       ...(warmReference ? { warm_reference: warmReference, wake_up: wakeUp(ok.map((p) => p.rtt_ns as number), refRtt) } : {}),
       keep_warm: run.keepWarm !== undefined,
       ...(run.keepWarm ? { keep_warm_traffic: run.keepWarm } : {}),
+      ...(run.path ? { path: pathOf(ok, run.path) } : {}),
+      loss: attributeLoss(run.session ?? probes.map((p) => ({ answered: p.status === 'OK', received: p.session_pings_received, serverId: p.server_id, counted: true, neverSent: p.never_sent }))),
+      ...(run.setups && run.setups.length > 0 ? { connections: run.setups, connection_setup: summarizeSetups(run.setups) } : {}),
+      ...(run.newConnectionEvery ? { cold_path: coldPath(ok, run.newConnectionEvery) } : {}),
     },
   };
+}
+
+/**
+ * A probe as one call of the decomposition: its RTT from the transport's send stamp, the server's hold time
+ * (send − receive wall stamps: the server's own clock, so no offset enters) as the server hop.
+ */
+function pathOf(ok: Probe[], path: NonNullable<PingRun['path']>): PathSummary {
+  const rec = createPathRecorder();
+  for (const p of ok) {
+    const hold = p.t2_unix_nanos && p.t3_unix_nanos && p.t2_unix_nanos !== 0n ? Number(p.t3_unix_nanos - p.t2_unix_nanos) : undefined;
+    rec.call(p.wire_sent_ns ?? p.sent_ns, p.rtt_ns as number, p.seq % path.connections, p.upstream_time, hold, undefined, p.server_id);
+  }
+  for (const x of path.pings) rec.ping(x.conn, x.at_ns, x.rtt_ns);
+  return rec.summary(path.via);
+}
+
+function coldPath(ok: Probe[], every: number): NonNullable<PingSummary['cold_path']> {
+  const rtt = (cold: boolean): number[] => ok.filter((p) => (p.first_on_connection === true) === cold).map((p) => p.rtt_ns as number);
+  return { new_connection_every: every, cold_rtt: spreadMs(rtt(true)), warm_rtt: spreadMs(rtt(false)) };
 }

@@ -46,6 +46,7 @@ import { createStreamWindow } from './stream-window';
 import { createFairGate, type FairGate } from './fair-gate';
 import { publicSourceName } from '../shared/source-name';
 import { monoToUnixNanos, unixNanos } from './wall-clock';
+import { createPingSessions, SESSION_HEADER, sessionIdProblem, type PingSessions, type SessionCounters } from './ping-sessions';
 
 export const DEFAULT_TOP_K = 5;
 
@@ -64,6 +65,8 @@ export interface ServiceContext {
   metrics?: ServerMetrics;
   /** Frames of one ClassifyStream in flight before the server stops reading that stream. Default 32. */
   streamWindow?: number;
+  /** Per-session Ping counters (ping-sessions.ts); a fresh bounded store when not given. */
+  pingSessions?: PingSessions;
   /** Images decoded at once, let in round robin by connection (fair-gate.ts). Default: libuv's pool size. */
   decodeGate?: FairGate;
   /** This replica's name, in every response (server_id). */
@@ -111,7 +114,7 @@ export const inferenceServiceDefinition = {
 } as const;
 
 /** The largest response we build stays this far under the max message size (field tags, seq, stamps). */
-const PING_OVERHEAD_BYTES = 64;
+const PING_OVERHEAD_BYTES = 96;
 let zeroPadding = Buffer.alloc(0);
 /** Padding is never mutated, so every response can share one zero-filled buffer. */
 function padding(n: number): Buffer {
@@ -205,6 +208,7 @@ function abortOnCancel(call: { on(e: 'cancelled', f: () => void): unknown }, ac:
 
 export function createInferenceService(ctx: ServiceContext): InferenceService {
   const ref = modelRef(ctx.descriptor);
+  const pingSessions = ctx.pingSessions ?? createPingSessions();
   const decodeGate = ctx.decodeGate ?? createFairGate(defaultDecodeConcurrency());
   const streamWindow = Math.max(1, ctx.streamWindow ?? 32);
   const maxPingResponse = Math.min(ctx.maxPingResponseBytes ?? Infinity, ctx.maxMessageBytes - PING_OVERHEAD_BYTES);
@@ -398,6 +402,17 @@ export function createInferenceService(ctx: ServiceContext): InferenceService {
       callback({ code: grpc.status.INVALID_ARGUMENT, details: req[DECODE_ERROR] });
       return;
     }
+    const session = call.metadata.get(SESSION_HEADER)[0];
+    let counters: SessionCounters = { received: 0n, highestSeq: 0n };
+    if (session !== undefined) {
+      const id = String(session);
+      const problem = sessionIdProblem(id);
+      if (problem) {
+        callback({ code: grpc.status.INVALID_ARGUMENT, details: problem });
+        return;
+      }
+      counters = pingSessions.count(id, req.seq);
+    }
     const echoed = req.echoPayload ? req.payload.length : 0;
     const budget = ctx.maxMessageBytes - PING_OVERHEAD_BYTES;
     if (req.responseBytes > maxPingResponse && maxPingResponse < budget) {
@@ -425,6 +440,8 @@ export function createInferenceService(ctx: ServiceContext): InferenceService {
       serverSendUnixNanos: 0n,
       clientSendUnixNanos: req.clientSendUnixNanos,
       payloadBytesReceived: req.payload.length,
+      sessionPingsReceived: counters.received,
+      sessionHighestSeq: counters.highestSeq,
       serverId: ctx.serverId,
     };
     resp.serverSendUnixNanos = unixNanos();

@@ -5,7 +5,8 @@
  * - the request, parsed by Connect into its protobuf-es message, is encoded to bytes and decoded by the
  *   gRPC port's own request decoder (service.ts inferenceServiceDefinition), so the handler sees exactly
  *   the ts-proto value a gRPC call would give it;
- * - the handler gets the part of a grpc-js call it uses: `request`, `getDeadline()` (from the Connect
+ * - the handler gets the part of a grpc-js call it uses: `request`, `metadata` (the request's headers),
+ *   `getDeadline()` (from the Connect
  *   timeout: `grpc-timeout` or `connect-timeout-ms`), `getPeer()` (the HTTP connection, the batcher's
  *   fair-share owner) and a `cancelled` event (the client went away);
  * - its callback's status becomes a ConnectError with the same code (Connect's codes are gRPC's numbers),
@@ -14,6 +15,7 @@
  * refuses it (UNIMPLEMENTED; over HTTP/1.1, HTTP 505). It stays on the gRPC port.
  */
 import { EventEmitter } from 'node:events';
+import * as grpc from '@grpc/grpc-js';
 import { fromBinary, toBinary, type DescMessage, type MessageShape } from '@bufbuild/protobuf';
 import { Code, ConnectError, type ConnectRouter, type HandlerContext } from '@connectrpc/connect';
 import type { InferenceServiceServer } from '../gen/inference/v1/inference';
@@ -43,12 +45,29 @@ interface MethodCodec {
   responseSerialize(v: never): Buffer;
 }
 
+/**
+ * The request's headers as gRPC metadata (gRPC-web and Connect carry a call's metadata as HTTP headers).
+ * Binary (-bin) values arrive base64-encoded; a header grpc-js would refuse is left out.
+ */
+function metadataOf(headers: Headers): grpc.Metadata {
+  const md = new grpc.Metadata();
+  headers.forEach((value, key) => {
+    try {
+      if (key.endsWith('-bin')) md.add(key, Buffer.from(value, 'base64'));
+      else md.add(key, value);
+    } catch {
+      // not a valid metadata key or value: grpc-js would not have delivered it either
+    }
+  });
+  return md;
+}
+
 /** The members of a grpc-js ServerUnaryCall that service.ts's unary handlers read. */
-function unaryCall(request: unknown, ctx: HandlerContext): EventEmitter & { request: unknown; getDeadline(): number; getPeer(): string } {
+function unaryCall(request: unknown, ctx: HandlerContext): EventEmitter & { request: unknown; metadata: grpc.Metadata; getDeadline(): number; getPeer(): string } {
   const timeoutMs = ctx.timeoutMs();
   const deadline = timeoutMs === undefined ? Infinity : Date.now() + timeoutMs;
   const peer = ctx.values.get(PEER);
-  return Object.assign(new EventEmitter(), { request, getDeadline: () => deadline, getPeer: () => peer });
+  return Object.assign(new EventEmitter(), { request, metadata: metadataOf(ctx.requestHeader), getDeadline: () => deadline, getPeer: () => peer });
 }
 
 function unary<I extends DescMessage, O extends DescMessage>(handlers: InferenceServiceServer, name: UnaryName, input: I, output: O) {

@@ -48,6 +48,8 @@ export async function startTinyServer(
         serverSendUnixNanos: nowNanos(),
         clientSendUnixNanos: call.request.clientSendUnixNanos,
         payloadBytesReceived: call.request.payload.length,
+        sessionPingsReceived: 0n,
+        sessionHighestSeq: 0n,
         serverId: 'tiny',
       });
     },

@@ -18,6 +18,20 @@ import { H2Error, statusFromReset, statusFromTrailers, unaryMessage, writeMessag
 import { DEFAULT_MAX_FRAME, DEFAULT_WINDOW, Flag, Frame, FRAME_HEADER, goawayFrame, h2ErrorName, MAX_WINDOW, PREFACE, rstStreamFrame, Setting, settingsFrame, windowUpdateFrame, writeFrameHeader, frame } from './frames';
 import type { Endpoint } from './endpoint';
 import { RequestHeaderEncoder, ResponseHeaderDecoder } from './hpack';
+import { UPSTREAM_TIME_HEADER } from '../../measure/upstream-time';
+
+/**
+ * hrtime stamps of one connection's set-up (connection-setup.ts turns them into curl-style figures):
+ * the attempt's start, name resolution done (none for an address), TCP connected, TLS done (none in
+ * plaintext), and the peer's first SETTINGS parsed.
+ */
+export interface SetupStamps {
+  startNs: bigint;
+  lookupNs?: bigint;
+  connectNs?: bigint;
+  tlsNs?: bigint;
+  settingsNs?: bigint;
+}
 
 /**
  * Receive windows we grant. Responses can be several MB (--response-bytes): 1 MiB per stream, replenished
@@ -37,6 +51,8 @@ export interface CallOutcome extends GrpcStatus {
   sentNs: bigint;
   /** hrtime when the call ended (its last frame parsed, or the failure noticed). */
   endNs: bigint;
+  /** The response's x-envoy-upstream-service-time, raw (the edge's upstream time), when present. */
+  upstreamTime?: string;
   /**
    * The server certainly did not process the call: a stream above a GOAWAY's last-stream-id, one refused
    * with REFUSED_STREAM, or a call still waiting for a stream slot when the connection went away
@@ -68,6 +84,7 @@ interface Stream {
   contentType?: string;
   grpcStatus?: string;
   grpcMessage?: string;
+  upstreamTime?: string;
 }
 
 export interface ConnectionEvents {
@@ -129,12 +146,15 @@ export class H2Connection {
   /** ping() round trips awaiting their ACK, by the sequence number in their payload. */
   private readonly pings = new Map<number, { sentNs: bigint; done: (rttNs: bigint | undefined) => void; timer: NodeJS.Timeout }>();
   private pingSeq = 0;
+  /** When each step of opening this connection finished (SetupStamps). */
+  readonly setup: SetupStamps = { startNs: process.hrtime.bigint() };
 
   constructor(private readonly ep: Endpoint, o: ConnectionOptions, private readonly events: ConnectionEvents) {
     this.enc = new RequestHeaderEncoder({ https: ep.tls !== undefined, authority: ep.authority, userAgent: o.userAgent, metadata: o.metadata });
     if (ep.tls) {
       this.socket = tls.connect({ host: ep.host, port: ep.port, path: ep.socketPath, ca: ep.tls.ca, cert: ep.tls.cert, key: ep.tls.key, servername: ep.tls.servername, ALPNProtocols: ['h2'] });
       this.socket.once('secureConnect', () => {
+        this.setup.tlsNs = process.hrtime.bigint();
         const alpn = (this.socket as tls.TLSSocket).alpnProtocol;
         if (alpn !== 'h2') return this.fail(`the server at ${ep.label} did not negotiate HTTP/2 over TLS (ALPN: ${alpn || 'none'})`);
         this.sendPreface();
@@ -149,6 +169,8 @@ export class H2Connection {
       this.socket = ep.socketPath ? net.connect({ path: ep.socketPath, onread }) : net.connect({ host: ep.host, port: ep.port ?? 0, onread });
       this.socket.once('connect', () => this.sendPreface());
     }
+    this.socket.once('lookup', () => (this.setup.lookupNs = process.hrtime.bigint()));
+    this.socket.once('connect', () => (this.setup.connectNs = process.hrtime.bigint()));
     this.socket.setNoDelay(true);
     this.socket.on('error', (e: Error) => {
       this.lastError ??= e.message;
@@ -232,6 +254,15 @@ export class H2Connection {
     this.pings.delete(seq);
     q.done(undefined);
   };
+
+  /**
+   * Takes no new calls and closes once the calls in flight have ended (`ping --new-connection-every`
+   * replaces a connection without failing the probes still on it).
+   */
+  drain(): void {
+    this.becomeUnusable();
+    if (this.state === 'draining' && this.streams.size === 0 && this.waiting.length === 0) this.close();
+  }
 
   /** Tells the peer (GOAWAY NO_ERROR) and closes at once; calls still in flight fail as UNAVAILABLE. */
   close(): void {
@@ -465,7 +496,7 @@ export class H2Connection {
       if (Buffer.isBuffer(m)) response = m;
       else st = m;
     }
-    s.owner.end({ code: st.code, details: st.details, response, sentNs: s.sentNs, endNs: end });
+    s.owner.end({ code: st.code, details: st.details, response, sentNs: s.sentNs, endNs: end, upstreamTime: s.upstreamTime });
     this.afterStreamEnd();
   }
 
@@ -480,6 +511,7 @@ export class H2Connection {
           else if (name === 'content-type') s.contentType = value;
           else if (name === 'grpc-status') s.grpcStatus = value;
           else if (name === 'grpc-message') s.grpcMessage = value;
+          else if (name === UPSTREAM_TIME_HEADER) s.upstreamTime = value;
         });
       } catch (e) {
         this.protocolError(H2Error.COMPRESSION_ERROR, (e as Error).message);
@@ -520,6 +552,7 @@ export class H2Connection {
     }
     this.socket.write(frame(Frame.SETTINGS, Flag.ACK, 0));
     if (!this.gotSettings) {
+      this.setup.settingsNs = process.hrtime.bigint();
       this.gotSettings = true;
       this.state = 'ready';
       clearTimeout(this.connectTimer);

@@ -132,7 +132,7 @@ function sessionReady(o: ConnectOptions, ep: Endpoint, slot: Slot, timeoutMs: nu
   });
 }
 
-export function nodeHttp2Transport(o: ConnectOptions): NodeHttp2Transport {
+export function nodeHttp2Transport(o: ConnectOptions, extraMetadata: Array<[string, string]> = []): NodeHttp2Transport {
   const ep = endpointOf(o, 'node-http2');
   const deadlineMs = o.deadlineMs !== undefined && o.deadlineMs > 0 ? o.deadlineMs : undefined;
   const slots: Slot[] = Array.from({ length: Math.max(1, Math.floor(o.connections)) }, () => ({ session: undefined, settled: false, lastError: undefined, retired: new Set<http2.ClientHttp2Session>() }));
@@ -148,6 +148,7 @@ export function nodeHttp2Transport(o: ConnectOptions): NodeHttp2Transport {
     base.authorization = `Bearer ${o.token}`;
     (base as Record<symbol, unknown>)[http2.sensitiveHeaders] = ['authorization']; // never indexed, like ours
   }
+  for (const [k, v] of extraMetadata) base[k] = v;
   let closed = false;
 
   function call(index: number, path: string, body: Buffer, done: UnaryDone, deadlineAt: number | undefined, startedMs: number, resent: boolean): void {

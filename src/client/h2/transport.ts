@@ -17,7 +17,8 @@
  */
 import { Status } from '../../shared/grpc-status';
 import { grpcTimeout } from './grpc-wire';
-import { H2Connection, PING_TIMEOUT_MS, type CallOutcome, type StreamOwner } from './connection';
+import { H2Connection, PING_TIMEOUT_MS, type CallOutcome, type SetupStamps, type StreamOwner } from './connection';
+import type { ConnectionSetup } from '../../measure/connection-setup';
 import { endpointOf, type Endpoint } from './endpoint';
 import { normalizeTarget, type ConnectOptions } from '../connect';
 import { connectError, diagnose, type ConnectDiagnosis } from '../connect-diagnosis';
@@ -86,6 +87,8 @@ export class H2Channel {
     private readonly deadlineMs: number | undefined,
     /** Names the cause of a failed attempt when waiting cannot fix it (connect-diagnosis.ts). */
     private readonly explain: (reason: string, mayProbe?: boolean) => Promise<ConnectDiagnosis | undefined> = async () => undefined,
+    /** Told the set-up stamps of each connection that became ready. */
+    private readonly onSetup: (s: SetupStamps) => void = () => undefined,
   ) {}
 
   unary(path: string, request: Buffer, done: UnaryDone, deadlineMs = this.deadlineMs): void {
@@ -153,6 +156,17 @@ export class H2Channel {
     else done(undefined);
   }
 
+  /**
+   * Replaces the live connection with a new one, opened now: the old one takes no new calls and closes when
+   * its calls in flight have ended; calls made before the new one is ready wait for it.
+   */
+  renew(): void {
+    const old = this.conn;
+    this.conn = undefined;
+    old?.drain();
+    this.connect();
+  }
+
   close(): void {
     this.closed = true;
     this.conn?.close();
@@ -163,6 +177,7 @@ export class H2Channel {
     if (this.connecting || this.closed) return;
     const c = new H2Connection(this.ep, { userAgent: USER_AGENT, metadata: this.metadata, connectTimeoutMs: CONNECT_TIMEOUT_MS }, {
       ready: () => {
+        this.onSetup(c.setup);
         this.connecting = undefined;
         this.conn = c;
         this.failures = 0;
@@ -210,21 +225,46 @@ export class H2Channel {
 }
 
 export interface H2Transport extends UnaryTransport {
+  ping(index: number, done: (rttNs: bigint | undefined) => void): void;
   /** Resolves when every connection is ready; rejects with an UNAVAILABLE message after `timeoutMs`. */
   ready(timeoutMs: number): Promise<void>;
 }
 
-export function h2Transport(o: ConnectOptions): H2Transport {
+/** curl-style figures (connection-setup.ts) from one connection's stamps; `firstNs`: the run's first attempt. */
+export function setupOf(index: number, s: SetupStamps, firstNs: bigint): ConnectionSetup {
+  const ms = (t: bigint | undefined): number | null => (t === undefined ? null : Number(t - s.startNs) / 1e6);
+  return {
+    index,
+    at_s: Number(s.startNs - firstNs) / 1e9,
+    dns_ms: ms(s.lookupNs),
+    connect_ms: ms(s.connectNs) ?? 0,
+    tls_ms: ms(s.tlsNs),
+    settings_ms: ms(s.settingsNs) ?? 0,
+  };
+}
+
+/**
+ * `extraMetadata`: headers sent on every call besides the token (ping's session id for the server's
+ * per-session counters).
+ */
+export function h2Transport(o: ConnectOptions, extraMetadata: Array<[string, string]> = []): H2Transport {
   const ep = endpointOf(o);
-  const metadata: Array<[string, string]> = o.token ? [['authorization', `Bearer ${o.token}`]] : [];
+  const metadata: Array<[string, string]> = [...(o.token ? ([['authorization', `Bearer ${o.token}`]] as Array<[string, string]>) : []), ...extraMetadata];
   const deadlineMs = o.deadlineMs !== undefined && o.deadlineMs > 0 ? o.deadlineMs : undefined;
   const explain = (reason: string, mayProbe?: boolean): Promise<ConnectDiagnosis | undefined> => diagnose(o, reason, mayProbe, ep);
-  const channels = Array.from({ length: Math.max(1, Math.floor(o.connections)) }, () => new H2Channel(ep, metadata, deadlineMs, explain));
+  const setups: SetupStamps[] = [];
+  const onSetup = (s: SetupStamps): void => void setups.push(s);
+  const channels = Array.from({ length: Math.max(1, Math.floor(o.connections)) }, () => new H2Channel(ep, metadata, deadlineMs, explain, onSetup));
   return {
     name: 'h2',
     target: normalizeTarget(o.target),
     unary: (index, path, request, done, callDeadlineMs) => channels[index % channels.length].unary(path, request, done, callDeadlineMs ?? deadlineMs),
     ping: (index, done) => channels[index % channels.length].ping(done),
+    renew: (index) => channels[index % channels.length].renew(),
+    connectionSetups: () => {
+      const sorted = [...setups].sort((a, b) => (a.startNs < b.startNs ? -1 : a.startNs > b.startNs ? 1 : 0));
+      return sorted.map((s, i) => setupOf(i, s, sorted[0].startNs));
+    },
     ready: async (timeoutMs) => {
       await Promise.all(channels.map((c) => c.ready(timeoutMs)));
     },

@@ -185,6 +185,14 @@ export interface PingResponse {
   payloadBytesReceived: number;
   /** The replica that answered (the server's --server-id, default its host name). */
   serverId: string;
+  /**
+   * Ping requests this server has received from the caller's session (the `rtinfer-session` metadata),
+   * this one included; 0 without a session. Lets the client tell a probe that never reached the server
+   * (upstream loss) from one whose reply was lost (downstream). Only the session's own counters are returned.
+   */
+  sessionPingsReceived: bigint;
+  /** The highest PingRequest.seq this server has received from the caller's session; 0 without a session. */
+  sessionHighestSeq: bigint;
 }
 
 /** GetServerInfoRequest is empty. */
@@ -1348,6 +1356,8 @@ function createBasePingResponse(): PingResponse {
     clientSendUnixNanos: 0n,
     payloadBytesReceived: 0,
     serverId: "",
+    sessionPingsReceived: 0n,
+    sessionHighestSeq: 0n,
   };
 }
 
@@ -1388,6 +1398,18 @@ export const PingResponse: MessageFns<PingResponse> = {
     }
     if (message.serverId !== "") {
       writer.uint32(66).string(message.serverId);
+    }
+    if (message.sessionPingsReceived !== 0n) {
+      if (BigInt.asUintN(64, message.sessionPingsReceived) !== message.sessionPingsReceived) {
+        throw new globalThis.Error("value provided for field message.sessionPingsReceived of type uint64 too large");
+      }
+      writer.uint32(72).uint64(message.sessionPingsReceived);
+    }
+    if (message.sessionHighestSeq !== 0n) {
+      if (BigInt.asUintN(64, message.sessionHighestSeq) !== message.sessionHighestSeq) {
+        throw new globalThis.Error("value provided for field message.sessionHighestSeq of type uint64 too large");
+      }
+      writer.uint32(80).uint64(message.sessionHighestSeq);
     }
     return writer;
   },
@@ -1469,6 +1491,22 @@ export const PingResponse: MessageFns<PingResponse> = {
             message.serverId = reader.string();
             continue;
           }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.sessionPingsReceived = reader.uint64() as bigint;
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.sessionHighestSeq = reader.uint64() as bigint;
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1511,6 +1549,16 @@ export const PingResponse: MessageFns<PingResponse> = {
         : isSet(object.server_id)
         ? globalThis.String(object.server_id)
         : "",
+      sessionPingsReceived: isSet(object.sessionPingsReceived)
+        ? BigInt(object.sessionPingsReceived)
+        : isSet(object.session_pings_received)
+        ? BigInt(object.session_pings_received)
+        : 0n,
+      sessionHighestSeq: isSet(object.sessionHighestSeq)
+        ? BigInt(object.sessionHighestSeq)
+        : isSet(object.session_highest_seq)
+        ? BigInt(object.session_highest_seq)
+        : 0n,
     };
   },
 
@@ -1540,6 +1588,12 @@ export const PingResponse: MessageFns<PingResponse> = {
     if (message.serverId !== "") {
       obj.serverId = message.serverId;
     }
+    if (message.sessionPingsReceived !== 0n) {
+      obj.sessionPingsReceived = message.sessionPingsReceived.toString();
+    }
+    if (message.sessionHighestSeq !== 0n) {
+      obj.sessionHighestSeq = message.sessionHighestSeq.toString();
+    }
     return obj;
   },
 
@@ -1563,6 +1617,12 @@ export const PingResponse: MessageFns<PingResponse> = {
       : 0n;
     message.payloadBytesReceived = object.payloadBytesReceived ?? 0;
     message.serverId = object.serverId ?? "";
+    message.sessionPingsReceived = (object.sessionPingsReceived !== undefined && object.sessionPingsReceived !== null)
+      ? BigInt(object.sessionPingsReceived)
+      : 0n;
+    message.sessionHighestSeq = (object.sessionHighestSeq !== undefined && object.sessionHighestSeq !== null)
+      ? BigInt(object.sessionHighestSeq)
+      : 0n;
     return message;
   },
 };
