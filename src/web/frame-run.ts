@@ -20,8 +20,6 @@ import type { PageSettings } from './settings';
 export interface FrameEvent {
   /** The frame's number in its phase (warm-up, then measurement, each from 0). */
   seq: number;
-  /** performance.now() when the frame was taken. */
-  sentAtMs: number;
   /** Send → answer, ms (the live charts; the run's figures count from the due time). */
   e2eMs: number;
   response?: ClassifyResponse;
@@ -37,6 +35,8 @@ export interface FrameRunOptions {
   settings: PageSettings;
   signal: AbortSignal;
   onFrame(e: FrameEvent): void;
+  /** A phase starts: the warm-up (`measured` false), then the measurement. */
+  onPhase(measured: boolean): void;
 }
 
 /** Runs warm-up and measurement; resolves with what the measured phase recorded. */
@@ -46,10 +46,10 @@ export function runFrames(o: FrameRunOptions): Promise<LoadResult> {
   const issue = (slot: number, seq: number, done: DoneFn): void => {
     const t0 = performance.now();
     const out = outcomes[slot];
-    const finish = (e: Omit<FrameEvent, 'seq' | 'e2eMs' | 'sentAtMs'>, fill: () => void): void => {
+    const finish = (e: Omit<FrameEvent, 'seq' | 'e2eMs'>, fill: () => void): void => {
       fill();
       done(out);
-      o.onFrame({ seq, sentAtMs: t0, e2eMs: performance.now() - t0, ...e });
+      o.onFrame({ seq, e2eMs: performance.now() - t0, ...e });
     };
     o.encoder
       .encode()
@@ -104,6 +104,7 @@ export function runFrames(o: FrameRunOptions): Promise<LoadResult> {
       warmupS: s.warmupS,
       issue,
       signal: o.signal,
+      onPhase: o.onPhase,
       drainS: Math.max(1, s.deadlineMs / 1000 + 1),
     },
     browserLoadRuntime,

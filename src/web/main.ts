@@ -144,19 +144,17 @@ async function main(): Promise<void> {
       text('target-fps', String(s.fps));
       const started = new Date();
       const t0 = performance.now();
-      let phase = -1;
-      let phaseStart = 0;
+      let phaseStart = performance.now();
       let lastSeq = -1;
+      const onPhase = (measured: boolean): void => {
+        phaseStart = performance.now();
+        lastSeq = -1;
+        live.reset();
+        latency.reset();
+        breakdown.reset();
+        text('phase', measured ? 'measuring' : 'warm-up (not counted)');
+      };
       const onFrame = (e: FrameEvent): void => {
-        if (e.seq === 0 && e.sentAtMs !== phaseStart) {
-          phase++;
-          phaseStart = e.sentAtMs;
-          lastSeq = -1;
-          live.reset();
-          latency.reset();
-          breakdown.reset();
-          text('phase', phase === 0 && s.warmupS > 0 ? 'warm-up (not counted)' : 'measuring');
-        }
         lastSeq = Math.max(lastSeq, e.seq);
         const now = performance.now();
         const f = live.add(e, now);
@@ -176,7 +174,7 @@ async function main(): Promise<void> {
         text('dropped', String(Math.max(0, due - (lastSeq + 1))));
         text('frames', `${f.ok} OK, ${f.failed} failed`);
       };
-      const r = await runFrames({ client, encoder, settings: s, signal: running.signal, onFrame });
+      const r = await runFrames({ client, encoder, settings: s, signal: running.signal, onFrame, onPhase });
       const rep = emptyReport(
         'stream',
         {
