@@ -3,6 +3,7 @@
 // script) and `npm run dev` rebuilds then starts. A missing or stale dist/ (after a git pull, or an edit
 // without a build) is said plainly here instead of surfacing as a module-not-found stack trace or as
 // yesterday's code running. The check compares file times only: no tsc on the hot path.
+// Sources are src/**/*.ts plus the page's index.html and app.css (built into dist/web).
 // Plain JavaScript so it runs before anything is built.
 'use strict';
 const fs = require('node:fs');
@@ -17,7 +18,7 @@ function newestSource(dir) {
   let newest = { file: '', mtimeMs: 0 };
   for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
     const p = path.join(dir, e.name);
-    const cand = e.isDirectory() ? newestSource(p) : e.name.endsWith('.ts') ? { file: p, mtimeMs: fs.statSync(p).mtimeMs } : newest;
+    const cand = e.isDirectory() ? newestSource(p) : /\.(ts|html|css)$/.test(e.name) ? { file: p, mtimeMs: fs.statSync(p).mtimeMs } : newest;
     if (cand.mtimeMs > newest.mtimeMs) newest = cand;
   }
   return newest;

@@ -144,7 +144,9 @@ describe('edge parity: Envoy (deploy/envoy/envoy.yaml) and the lab edge (HAProxy
         expect(special[r.haproxy](e, h), `${r.envoy} = ${JSON.stringify(e)} vs ${r.haproxy} = ${JSON.stringify(h)}`).to.equal(true);
         continue;
       }
-      expect(h.map(norm), `${r.envoy} = ${JSON.stringify(e)} vs ${r.haproxy} = ${JSON.stringify(h)}`).to.deep.equal(e.map(norm));
+      // A setting repeated with one value (the gRPC cluster and the web port's cluster) is one setting.
+      const distinct = (xs: unknown[]): string[] => [...new Set(xs.map(norm))];
+      expect(distinct(h), `${r.envoy} = ${JSON.stringify(e)} vs ${r.haproxy} = ${JSON.stringify(h)}`).to.deep.equal(distinct(e));
     }
   });
 

@@ -22,6 +22,13 @@ function hcm(cfg: Obj): Obj {
   return cfg.static_resources.listeners[0].filter_chains[0].filters[0].typed_config;
 }
 
+/** The route that carries gRPC and gRPC-web to the servers' gRPC port. */
+function grpcRoute(cfg: Obj): Obj {
+  const r = (hcm(cfg).route_config.virtual_hosts[0].routes as Obj[]).find((x) => x.name === 'inference-grpc');
+  if (!r) throw new Error('no route named inference-grpc');
+  return r;
+}
+
 function cluster(cfg: Obj, name = 'inference'): Obj {
   return (cfg.static_resources.clusters as Obj[]).find((c) => c.name === name)!;
 }
@@ -77,7 +84,7 @@ describe('deploy/envoy/envoy.yaml (static validation against Envoy v3 API protos
         cluster(c).lb_policy = 'LEAST_REQUESTS';
         cluster(c).connect_timeout = '2 seconds';
         delete cluster(c).name;
-        hcm(c).route_config.virtual_hosts[0].routes[0].typed_per_filter_config['envoy.filters.http.cors'].max_agee = '1';
+        grpcRoute(c).typed_per_filter_config['envoy.filters.http.cors'].max_agee = '1';
       });
       const text = errors.join('\n');
       expect(text).to.match(/http_filters\[0\]\.typed_config\.@type: unknown type envoy\.extensions\.filters\.http\.grpc_web\.v3\.GrpcWebb/);
@@ -121,16 +128,38 @@ describe('deploy/envoy/envoy.yaml (static validation against Envoy v3 API protos
       expect(INFERENCE_SERVICE_NAME).to.equal(InferenceServiceClient.serviceName);
       for (const c of cfg.static_resources.clusters as Obj[]) {
         expect(c.health_checks, c.name).to.have.length.greaterThan(0);
-        for (const h of c.health_checks as Obj[]) expect(h.grpc_health_check.service_name).to.equal(INFERENCE_SERVICE_NAME);
         expect(c.outlier_detection, c.name).to.be.an('object');
+        // The web port serves the page's files over HTTP/1.1: checked by fetching the page.
+        if (c.name === 'inference-web') for (const h of c.health_checks as Obj[]) expect(h.http_health_check.path).to.equal('/');
+        else for (const h of c.health_checks as Obj[]) expect(h.grpc_health_check.service_name).to.equal(INFERENCE_SERVICE_NAME);
       }
+    });
+
+    it("serves the browser page's files (GET only) from the web port, without a token, and its RPCs through gRPC-web", function () {
+      const routes = hcm(cfg).route_config.virtual_hosts[0].routes as Obj[];
+      const page = routes.find((r) => r.name === 'inference-page') as Obj;
+      expect(page, 'a route named inference-page').to.not.equal(undefined);
+      expect(routes.indexOf(page), 'before the catch-all gRPC route').to.be.lessThan(routes.indexOf(grpcRoute(cfg)));
+      expect(page.route.cluster).to.equal('inference-web');
+      expect(page.match.headers).to.deep.equal([{ name: ':method', string_match: { exact: 'GET' } }]);
+      const re = new RegExp(page.match.safe_regex.regex as string);
+      for (const p of ['/', '/index.html', '/app.js', '/app.css']) expect(re.test(p), p).to.equal(true);
+      for (const p of ['/inference.v1.InferenceService/Ping', '/app.js/x', '/appxjs', '/../app.js']) expect(re.test(p), p).to.equal(false);
+      const ports = (cluster(cfg, 'inference-web').load_assignment.endpoints[0].lb_endpoints as Obj[]).map((e) => e.endpoint.address.socket_address.port_value);
+      expect(new Set(ports)).to.deep.equal(new Set([8080]));
+      const compose = YAML.parse(fs.readFileSync(COMPOSE_YAML, 'utf8'), { merge: true }) as Obj;
+      expect(compose.services['inference-cpu-1'].environment.INFER_WEB_PORT).to.equal('8080');
+      const jwt = ((hcm(cfg).http_filters as Obj[]).find((f) => f.name === 'envoy.filters.http.jwt_authn') as Obj).typed_config;
+      const open = (jwt.rules as Obj[]).filter((r) => r.requires === undefined).map((r) => (r.match.safe_regex?.regex ?? r.match.path ?? r.match.prefix) as string);
+      expect(open).to.include(page.match.safe_regex.regex);
+      for (const p of ['/', '/app.js']) expect(open.filter((r) => r.startsWith('^')).some((r) => new RegExp(r).test(p)), p).to.equal(true);
     });
 
     it('speaks HTTP/2 upstream, balances by least request, and never times out long streams at the route', function () {
       const c = cluster(cfg);
       expect(c.lb_policy).to.equal('LEAST_REQUEST');
       expect(c.typed_extension_protocol_options['envoy.extensions.upstreams.http.v3.HttpProtocolOptions'].explicit_http_config).to.have.property('http2_protocol_options');
-      const route = hcm(cfg).route_config.virtual_hosts[0].routes[0];
+      const route = grpcRoute(cfg);
       expect(route.route.timeout).to.equal('0s');
       expect(route.route.max_stream_duration.grpc_timeout_header_max).to.equal('0s');
       expect(hcm(cfg).request_timeout).to.equal('0s');
@@ -144,7 +173,7 @@ describe('deploy/envoy/envoy.yaml (static validation against Envoy v3 API protos
       ]);
       const router = (hcm(cfg).http_filters as Obj[])[3].typed_config;
       expect(router.suppress_envoy_headers ?? false).to.equal(false);
-      const cors = hcm(cfg).route_config.virtual_hosts[0].routes[0].typed_per_filter_config['envoy.filters.http.cors'];
+      const cors = grpcRoute(cfg).typed_per_filter_config['envoy.filters.http.cors'];
       const exposed = String(cors.expose_headers).split(',');
       expect(exposed).to.include.members(['grpc-status', 'grpc-message', 'x-envoy-upstream-service-time']);
       expect(String(cors.allow_headers).split(',')).to.include.members(['authorization', 'x-grpc-web', 'grpc-timeout']);
@@ -173,7 +202,7 @@ describe('deploy/envoy/envoy.yaml (static validation against Envoy v3 API protos
     });
 
     it('CORS admits only whole development origins: http://localhost.evil.com is refused', function () {
-      const cors = hcm(cfg).route_config.virtual_hosts[0].routes[0].typed_per_filter_config['envoy.filters.http.cors'];
+      const cors = grpcRoute(cfg).typed_per_filter_config['envoy.filters.http.cors'];
       const matchers = cors.allow_origin_string_match as Obj[];
       const admits = (origin: string): boolean =>
         matchers.some((m) =>
@@ -197,16 +226,16 @@ describe('deploy/envoy/envoy.yaml (static validation against Envoy v3 API protos
       expect(hcm(cfg).http2_protocol_options.max_concurrent_streams).to.be.at.most(100);
     });
 
-    it('JWTs must carry an expiry, and only health Check and Watch (exact paths) skip the token', function () {
+    it("JWTs must carry an expiry, and only health Check and Watch (exact paths) and the page's static files skip the token", function () {
       expect(jwt().providers.dev.require_expiration).to.equal(true);
       const open = (jwt().rules as Obj[]).filter((r) => !r.requires);
-      expect(open.map((r) => r.match)).to.deep.equal([{ path: '/grpc.health.v1.Health/Check' }, { path: '/grpc.health.v1.Health/Watch' }]);
+      expect(open.map((r) => r.match)).to.deep.equal([{ path: '/grpc.health.v1.Health/Check' }, { path: '/grpc.health.v1.Health/Watch' }, { safe_regex: { regex: '^/(index\\.html|app\\.js|app\\.css)?$' } }]);
       const last = (jwt().rules as Obj[]).at(-1)!;
       expect(last).to.deep.equal({ match: { prefix: '/' }, requires: { provider_name: 'dev' } });
     });
 
     it('retries only what never reached a server (a draining replica\'s refused stream, a connect failure)', function () {
-      const rp = hcm(cfg).route_config.virtual_hosts[0].routes[0].route.retry_policy;
+      const rp = grpcRoute(cfg).route.retry_policy;
       expect(String(rp.retry_on).split(',').sort()).to.deep.equal(['connect-failure', 'refused-stream']);
       expect(rp.num_retries).to.be.at.most(3);
     });

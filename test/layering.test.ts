@@ -18,6 +18,8 @@ const ARROWS: Record<string, { may: string[]; typeOnly?: string[] }> = {
   local: { may: ['backends', 'models', 'measure', 'shared', 'gen'] },
   // The lab starts the server, the edge and the tunnels as processes; it never imports their internals.
   lab: { may: ['shared', 'gen'] },
+  // The browser page (bundled by esbuild): the client's rules, nothing of the server's.
+  web: { may: ['gen', 'measure', 'shared'] },
 };
 
 const REPO = path.resolve(__dirname, '..', '..');

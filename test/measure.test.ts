@@ -5,6 +5,9 @@ import { ClockSample, estimateClock, oneWayDelays } from '../src/measure/clock';
 import { constantPacer, poissonPacer } from '../src/measure/pacer';
 import type { CallOutcome } from '../src/measure/call';
 import { runLoad, type LoadResult, type LoadSpec } from '../src/measure/load-phase';
+import { runLoadOn } from '../src/measure/load-run';
+import { fillStreamReport } from '../src/measure/load-report';
+import { emptyReport } from '../src/measure/report-doc';
 import { probeLine, summaryText } from '../src/measure/ping-printer';
 import { summarizePing, type Probe } from '../src/measure/ping-summary';
 import type { Timebase } from '../src/measure/timebase';
@@ -216,6 +219,27 @@ async function pacedRun(vt: VirtualTime, spec: Pick<LoadSpec, 'concurrency' | 'o
   }));
   return { r, sentAt };
 }
+
+describe('measure: a load on another runtime (the browser page runs rtinfer stream this way)', () => {
+  it('runs on the given clock and busy meter, and fills the stream report as rtinfer stream does', async () => {
+    const vt = virtualTime();
+    let meters = 0;
+    const runtime = { timebase: vt.timebase, busyMeter: () => ((meters++), () => 0.25) };
+    // 1000 frames/s, window 2, each call 2.5 ms: every third due frame finds the window full.
+    const r = await vt.run(runLoadOn({
+      mode: 'open', concurrency: 2, overflow: 'drop', pacer: () => constantPacer(1000), durationS: 0.012,
+      issue: (slot, _seq, done) => vt.after(2_500_000, () => done(outcome(slot))),
+    }, runtime));
+    expect(meters, 'one measurement phase, no warm-up').to.equal(1);
+    expect(r.clientBusy).to.equal(0.25);
+    expect([r.scheduled, r.sent, r.dropped, r.ok]).to.deep.equal([12, 8, 4, 8]);
+    const rep = emptyReport('stream', {}, { node: '', platform: 'test', os_release: '', arch: '', cpus: 1, cpu_model: '', total_memory_bytes: 0, hostname: '', target: 'virtual' }, new Date(0), '0.0.0');
+    fillStreamReport(rep, r, { fps: 1000, window: 2, budgetMs: 10 });
+    expect(rep.summary).to.include({ fps_target: 1000, window: 2, dropped: 4, ok: 8, client_busy: 0.25 });
+    expect(rep.verdict?.status).to.equal('FAIL');
+    expect(rep.verdict?.reasons).to.include('4 frames dropped (in-flight window full)');
+  });
+});
 
 describe('measure: open-loop driver (virtual time)', () => {
   it('sends each request at its paced instant, sleeping until each one, and ends at the duration', async () => {

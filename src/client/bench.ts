@@ -4,7 +4,7 @@
  * src/measure/load-phase.ts with an issuer from issuers.ts and report through src/measure.
  */
 import { runLoad, LoadResult, type LoadSpec } from '../measure/load-phase';
-import { fillLoadReport, VerdictTargets } from '../measure/load-report';
+import { fillLoadReport, fillStreamReport, VerdictTargets } from '../measure/load-report';
 import { loadSummaryText } from '../measure/load-printer';
 import { constantPacer, poissonPacer } from '../measure/pacer';
 import { RunReport } from '../measure/report-json';
@@ -165,7 +165,7 @@ export async function runStream(conn: Connection, o: StreamOptions, images: Load
     warmupS: o.warmupS,
     signal: o.signal,
   }, o.guard);
-  fillLoadReport(rep, r, { budgetMs: o.budgetMs, fps: o.fps, percentile: o.percentile }, { fps_target: o.fps, achieved_fps: r.elapsedNs > 0 ? r.images / (r.elapsedNs / 1e9) : 0, window: o.window, ...pathExtra(r, undefined) }, { offeredRate: o.fps, rateUnit: 'fps' });
+  fillStreamReport(rep, r, { budgetMs: o.budgetMs, fps: o.fps, percentile: o.percentile, window: o.window }, pathExtra(r, undefined));
   addPathWarnings(rep, r);
   const s = rep.summary as { achieved_fps: number };
   return `frames: ${r.scheduled} due at ${o.fps} fps, ${r.sent} sent, ${r.dropped} dropped (window ${o.window} full), achieved ${s.achieved_fps.toFixed(2)} fps\n${loadSummaryText(rep, r.latency)}`;

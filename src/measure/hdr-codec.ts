@@ -12,9 +12,7 @@ import { inflateSync } from 'node:zlib';
 import * as hdr from 'hdr-histogram-js';
 import { HDR_LAYOUT, LatencyHistogram, wrapHistogram } from './histogram';
 
-export function encodeHdr(h: LatencyHistogram): string {
-  return hdr.encodeIntoCompressedBase64(h.hdr);
-}
+export { encodeHdr } from './histogram';
 
 /** V2 compressed: cookie 0x1c849304 with word-size bits in 0xf0; then the deflated V2 encoding. */
 const COMPRESSED_COOKIE_BASE = 0x1c849304;

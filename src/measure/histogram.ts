@@ -42,6 +42,14 @@ export function wrapHistogram(h: hdr.Histogram): LatencyHistogram {
   };
 }
 
+/**
+ * The histogram as text, losslessly: HdrHistogram V2 compressed, base64 (hdr-codec.ts reads it back). Here,
+ * not in hdr-codec.ts, because writing needs no Node API and the browser page writes it too.
+ */
+export function encodeHdr(h: LatencyHistogram): string {
+  return hdr.encodeIntoCompressedBase64(h.hdr);
+}
+
 /** Adds every sample of `from` into `into` (used to merge per-connection or per-window histograms). */
 export function mergeInto(into: LatencyHistogram, from: LatencyHistogram): void {
   into.hdr.add(from.hdr);

@@ -3,8 +3,8 @@
  * computes its figures the same way (load-printer.ts words them).
  */
 import { percentileMs } from './histogram';
-import type { LoadResult } from './load-phase';
-import { attachLoad, loadSummary, LoadSummary, RunReport } from './report-json';
+import type { LoadResult } from './load-run';
+import { attachLoad, loadSummary, type LoadSummary, type RunReport } from './report-doc';
 import { assessStability, chooseWindowSeconds, selfCheck, windowsOf } from './stability';
 import { verdict } from './verdict';
 
@@ -79,4 +79,19 @@ function countOver(r: LoadResult, budgetMs: number): number {
   }
   below = Math.round((lo / 100) * h.totalCount);
   return h.totalCount - below;
+}
+
+/** Frames offered at `fps` with `window` in flight (rtinfer stream, and the browser page's run). */
+export interface StreamTargets extends VerdictTargets {
+  fps: number;
+  window: number;
+}
+
+/**
+ * rtinfer stream's report: fillLoadReport with the stream's fields (fps_target, achieved_fps, window,
+ * dropped); `extra` adds summary fields (rtinfer: the per-hop path).
+ */
+export function fillStreamReport(rep: RunReport, r: LoadResult, t: StreamTargets, extra: Record<string, unknown> = {}): LoadSummary {
+  const achieved = r.elapsedNs > 0 ? r.images / (r.elapsedNs / 1e9) : 0;
+  return fillLoadReport(rep, r, { budgetMs: t.budgetMs, fps: t.fps, percentile: t.percentile }, { fps_target: t.fps, achieved_fps: achieved, window: t.window, ...extra }, { offeredRate: t.fps, rateUnit: 'fps' });
 }

@@ -2,8 +2,7 @@
  * Per-second time series of a run, keyed by the second (since the measurement start) in which each
  * request *ended* — the same rule perf_analyzer uses for window throughput.
  */
-import { createLatencyHistogram, LatencyHistogram, percentileMs } from './histogram';
-import { encodeHdr } from './hdr-codec';
+import { createLatencyHistogram, encodeHdr, LatencyHistogram, percentileMs } from './histogram';
 
 interface Bucket {
   ok: number;

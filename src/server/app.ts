@@ -29,6 +29,7 @@ import { createShutdown } from './shutdown';
 import { serverCredentials, transportSecurity } from './tls';
 import { serverVersion } from './versions';
 import { unixNanos } from './wall-clock';
+import { checkOrigins, startWebServer, type WebServer } from './web';
 
 export type { ServerOptions } from './options';
 
@@ -38,6 +39,8 @@ export interface RunningServer {
   served: ServedModel;
   /** Port of the Prometheus endpoint, when enabled. */
   metricsPort?: number;
+  /** Port of the web endpoint (gRPC-web, Connect, the page), when enabled. */
+  webPort?: number;
   /** Milliseconds from startServer() to SERVING (model load and warm-up included). */
   startupMs: number;
   batcher: Batcher;
@@ -112,6 +115,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   const metricsTokens = loadTokens({ tokensFile: o.metricsTokensFile, envVar: METRICS_TOKENS_ENV_VAR });
   const exempt = resolveExemptMethods(o.authExempt);
   const serverId = o.serverId !== undefined ? checkServerId(o.serverId) : hostServerId(os.hostname());
+  checkOrigins(o.webOrigins);
 
   let metrics: ServerMetrics | undefined;
   // The guard must come first: grpc-js hands the first interceptor its own call object (ingress-guard.ts).
@@ -170,6 +174,29 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
       { address: bindAddress(host, port) },
     );
   }
+  let web: WebServer | undefined;
+  if (o.webPort !== undefined) {
+    try {
+      web = await startWebServer({
+        host,
+        port: o.webPort,
+        tls: tlsFiles,
+        allowedClients: o.tlsAllowedClient,
+        origins: o.webOrigins,
+        handlers: inference.handlers,
+        tokens: tokenSet,
+        exemptMethods: exempt,
+        metrics,
+        maxMessageBytes: o.maxMessageBytes,
+        maxConcurrentStreams: o.maxConcurrentStreams,
+        log,
+      });
+    } catch (err) {
+      server.forceShutdown();
+      throw err;
+    }
+    log.info('web port: gRPC-web, Connect and the page', { address: bindAddress(host, web.port), page: `${transportSecurity(tlsFiles) === 'plaintext' ? 'http' : 'https'}://${reachableAddresses(host, web.port)[0]}/`, origins: o.webOrigins });
+  }
 
   let served: ServedModel | undefined;
   let metricsEndpoint: MetricsEndpoint | undefined;
@@ -210,6 +237,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   } catch (err) {
     // Whatever failed after binding (load, warm-up, metrics port), leave nothing behind.
     server.forceShutdown();
+    await web?.close(0);
     await metricsEndpoint?.close().catch(() => undefined);
     await served?.engine.dispose().catch(() => undefined);
     throw err;
@@ -236,8 +264,8 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
     metricsPort: metricsEndpoint?.port,
   });
 
-  const shutdown = createShutdown({ server, health, batcher, engine, metricsEndpoint, stopStreams, log, defaultGraceMs: o.graceMs, drainDelayMs: o.drainDelayMs });
-  return { port, host, served, metricsPort: metricsEndpoint?.port, startupMs, batcher, log, shutdown, reloadTokens };
+  const shutdown = createShutdown({ server, health, batcher, engine, metricsEndpoint, web, stopStreams, log, defaultGraceMs: o.graceMs, drainDelayMs: o.drainDelayMs });
+  return { port, host, served, metricsPort: metricsEndpoint?.port, webPort: web?.port, startupMs, batcher, log, shutdown, reloadTokens };
 }
 
 /**
@@ -279,7 +307,7 @@ async function loadAndWarm(o: ServerOptions, log: Logger): Promise<{ served: Ser
  * Registers InferenceService before the model is loaded: until ready() is given the real handlers, they
  * answer UNAVAILABLE (health says NOT_SERVING meanwhile).
  */
-function addInferenceService(server: grpc.Server): { ready(impl: InferenceServiceServer): void } {
+function addInferenceService(server: grpc.Server): { ready(impl: InferenceServiceServer): void; handlers: InferenceServiceServer } {
   let impl: InferenceServiceServer | undefined;
   const notReady = { code: grpc.status.UNAVAILABLE, details: 'model is still loading; watch grpc.health.v1 for SERVING' };
   const handlers: InferenceServiceServer = {
@@ -293,6 +321,7 @@ function addInferenceService(server: grpc.Server): { ready(impl: InferenceServic
   };
   server.addService(inferenceServiceDefinition, handlers);
   return {
+    handlers, // the web port serves these very handlers (web-service.ts)
     ready: (i) => {
       impl = i;
     },

@@ -145,6 +145,18 @@ export function createTokenSet(tokens: readonly string[]): TokenSet {
 }
 
 /**
+ * Why a call with this `authorization` header value must be refused (the UNAUTHENTICATED message), or
+ * undefined when its token is valid. The one decision both ports make: the gRPC port's interceptor below and
+ * the web port's (web-interceptors.ts).
+ */
+export function authFailure(header: string | undefined, digests: readonly Buffer[]): string | undefined {
+  if (header === undefined) return MISSING_TOKEN_MESSAGE;
+  const token = bearerToken(header);
+  if (token === undefined) return MALFORMED_TOKEN_MESSAGE;
+  return tokenMatches(token, digests) ? undefined : INVALID_TOKEN_MESSAGE;
+}
+
+/**
  * Rejects calls without a valid bearer token with UNAUTHENTICATED before the handler sees anything.
  * Place it AFTER a metrics interceptor in the `interceptors` array so rejected calls are still counted
  * (grpc-js wraps in array order: a later interceptor's status goes out through the earlier ones).
@@ -158,18 +170,9 @@ export function authInterceptor(o: { tokens: string[] | TokenSet; exemptMethods:
     const listener = new grpc.ServerListenerBuilder()
       .withOnReceiveMetadata((metadata, next) => {
         const values = metadata.get('authorization');
-        const header = values.length > 0 ? String(values[0]) : undefined;
-        if (header === undefined) {
-          call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: MISSING_TOKEN_MESSAGE });
-          return;
-        }
-        const token = bearerToken(header);
-        if (token === undefined) {
-          call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: MALFORMED_TOKEN_MESSAGE });
-          return;
-        }
-        if (!tokenMatches(token, set.digests)) {
-          call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: INVALID_TOKEN_MESSAGE });
+        const failure = authFailure(values.length > 0 ? String(values[0]) : undefined, set.digests);
+        if (failure !== undefined) {
+          call.sendStatus({ code: grpc.status.UNAUTHENTICATED, details: failure });
           return;
         }
         next(metadata);

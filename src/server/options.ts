@@ -82,6 +82,10 @@ export interface ServerOptions {
   drainDelayMs: number;
   /** The replica's name in every response (server_id); undefined = the host name. */
   serverId?: string;
+  /** gRPC-web, Connect and the browser page on this port (web.ts); undefined = off; 0 = ephemeral. */
+  webPort?: number;
+  /** Origins allowed to call the web port cross-origin, matched exactly. */
+  webOrigins: string[];
 }
 
 export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
@@ -122,6 +126,7 @@ export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
   // The edge's active health check (Envoy: 5 s interval × 2 failures) must see NOT_SERVING before the
   // listener closes, or it keeps sending calls that are refused.
   drainDelayMs: 10_000,
+  webOrigins: [],
 };
 
 export interface BatchingDefaults {
@@ -176,6 +181,7 @@ const KNOWN_FLAGS = new Set([
   'log-level', 'log-format', 'grace-ms', 'server-id', 'help', 'decode-timeout-s', 'max-queue-per-connection',
   'max-ping-response-bytes', 'max-pending-bytes', 'max-concurrent-streams', 'max-connection-idle-ms',
   'max-connection-age-ms', 'max-connection-age-grace-ms', 'drain-delay-ms', 'metrics-tokens-file', 'tls-allowed-client',
+  'web-port', 'web-origins',
 ]);
 
 function rejectUnknownFlags(argv: string[], positional: Array<string | number>): void {
@@ -240,6 +246,8 @@ export function parseServerArgs(argv: string[]): ServerOptions {
     .option('grace-ms', { type: 'number', default: d.graceMs, describe: 'On SIGTERM/SIGINT, how long in-flight requests may finish' })
     .option('drain-delay-ms', { type: 'number', default: d.drainDelayMs, describe: 'On SIGTERM/SIGINT, how long health says NOT_SERVING while calls are still taken (≥ the load balancer\'s check interval × failures)' })
     .option('server-id', { type: 'string', describe: 'This replica\'s name, sent as server_id in every response (default: the host name)' })
+    .option('web-port', { type: 'number', describe: 'Serve gRPC-web, Connect (JSON and binary) and the browser page on this port (off when not given)' })
+    .option('web-origins', { type: 'array', string: true, default: d.webOrigins, describe: 'Origins allowed to call the web port cross-origin, matched exactly (https://host:port)' })
     .check((v) => {
       rejectUnknownFlags(argv, v._);
       for (const k of ['port', 'max-batch', 'max-queue', 'max-message-bytes', 'max-input-pixels', 'max-concurrent-batches', 'stream-window', 'max-queue-per-connection', 'max-pending-bytes', 'max-concurrent-streams'] as const) {
@@ -249,6 +257,8 @@ export function parseServerArgs(argv: string[]): ServerOptions {
       }
       if (v['max-queue-delay-us'] !== undefined && !(v['max-queue-delay-us'] >= 0)) throw new Error(`--max-queue-delay-us must be ≥ 0 (got ${v['max-queue-delay-us']})`);
       if (v.port > 65535) throw new Error(`--port must be ≤ 65535 (got ${v.port})`);
+      const web: number | undefined = v['web-port'];
+      if (web !== undefined && (!Number.isInteger(web) || web < 0 || web > 65535)) throw new Error(`--web-port must be a whole number 0–65535 (got ${String(web)})`);
       for (const k of ['decode-timeout-s', 'max-ping-response-bytes', 'max-connection-idle-ms', 'max-connection-age-ms', 'max-connection-age-grace-ms', 'drain-delay-ms'] as const) {
         const n: number = v[k];
         if (!Number.isInteger(n) || n < 0) throw new Error(`--${k} must be a whole number ≥ 0 (got ${String(n)})`);
@@ -306,6 +316,8 @@ export function parseServerArgs(argv: string[]): ServerOptions {
     logFormat: a['log-format'] as LogFormat,
     graceMs: a['grace-ms'],
     serverId: a['server-id'],
+    webPort: a['web-port'],
+    webOrigins: (a['web-origins'] ?? d.webOrigins).map(String),
   };
 }
 

@@ -25,6 +25,8 @@ export interface ShutdownParts {
   batcher: Batcher;
   engine: Engine;
   metricsEndpoint?: { close(): Promise<void> };
+  /** The web port (web.ts): it stops taking requests with the gRPC listener; its calls get the same grace. */
+  web?: { close(graceMs: number): Promise<void> };
   /** Makes open streams stop reading and end once their answers are written (service.ts). */
   stopStreams?: () => void;
   log: Logger;
@@ -52,6 +54,7 @@ export function createShutdown(p: ShutdownParts): (graceMs?: number) => Promise<
       p.health.close?.();
       p.stopStreams?.();
       const drained = new Promise<void>((resolve) => p.server.tryShutdown(() => resolve()));
+      const webClosed = p.web?.close(Math.max(0, graceMs) + FLUSH_MS);
       let timer: unknown;
       const timedOut = await Promise.race([
         Promise.all([drained, p.batcher.drain()]).then(() => false),
@@ -70,6 +73,7 @@ export function createShutdown(p: ShutdownParts): (graceMs?: number) => Promise<
         clock.clearTimeout(flushTimer);
         p.server.forceShutdown();
       }
+      await webClosed;
       await p.metricsEndpoint?.close();
       // A batch may still be inside predict after a forced shutdown; wait for it before freeing the engine.
       await p.batcher.drain();

@@ -14,7 +14,7 @@ export interface TlsFiles {
   caFile?: string;
 }
 
-function readPem(file: string, what: string, flag: string): Buffer {
+export function readPem(file: string, what: string, flag: string): Buffer {
   let data: Buffer;
   try {
     data = fs.readFileSync(file);
