@@ -31,7 +31,11 @@ export function preciseWaitMs(): number {
 
 /** Resolves at `monoNs` (process.hrtime.bigint() time), or as soon as `signal` aborts. */
 export function sleepUntil(monoNs: bigint, signal?: AbortSignal, idle?: () => boolean): Promise<void> {
-  const targetMs = performance.now() + Number(monoNs - process.hrtime.bigint()) / 1e6;
+  // Both clocks are the same monotonic source; read hrtime first, so a preemption between the two reads
+  // makes the wait end that much late, never early (read the other way round, a probe could leave before
+  // its due time by however long the thread was descheduled).
+  const leftNs = monoNs - process.hrtime.bigint();
+  const targetMs = performance.now() + Number(leftNs) / 1e6;
   return new Promise((resolve) => {
     let timer: NodeJS.Timeout | undefined;
     // An abort ends the wait at once and frees the timer, so a cancelled long wait holds nothing open.
