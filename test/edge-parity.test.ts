@@ -25,6 +25,8 @@ interface ParityRow {
 /** The mapping docs/DEPLOY.md shows as a table. */
 export const PARITY: ParityRow[] = [
   { envoy: 'listeners.filter_chains.filters.typed_config.route_config.virtual_hosts.routes.match.prefix', haproxy: 'default_backend' },
+  { envoy: 'listeners.filter_chains.filters.typed_config.route_config.virtual_hosts.routes.match.safe_regex.regex', haproxy: 'acl page path_reg' },
+  { envoy: 'listeners.filter_chains.filters.typed_config.http_filters.typed_config.rules.match.safe_regex.regex', haproxy: 'acl page path_reg' },
   { envoy: 'listeners.filter_chains.filters.typed_config.http_filters.typed_config.rules.match.path', haproxy: 'acl health path' },
   { envoy: 'listeners.filter_chains.filters.typed_config.http_filters.typed_config.rules.match.prefix', haproxy: null, why: 'the token rule for every other path: HAProxy asks for the token unless `acl health` matched' },
   { envoy: 'overload_manager.refresh_interval', haproxy: null, why: 'the lab edge has no overload manager: one HAProxy on one machine, bounded by maxconn and tune.h2.max-concurrent-streams' },
@@ -63,7 +65,7 @@ export function envoySettings(cfg: unknown): Map<string, unknown[]> {
     if (v === null || typeof v !== 'object') {
       const key = p[p.length - 1] ?? '';
       const joined = p.join('.');
-      const isRoute = /\.match\.(prefix|path)$/.test(joined);
+      const isRoute = /\.match\.(prefix|path|safe_regex\.regex)$/.test(joined);
       if (isRoute || /(timeout|interval|threshold|jitter|_time|_header_max|max_retries|retry_on|num_retries)$/.test(key) || key === 'service_name') {
         // Typed-extension names (envoy.extensions….HttpProtocolOptions) are keys too; the path skips them.
         const k = p.filter((s) => s !== 'static_resources' && !s.includes('.')).join('.');
@@ -86,6 +88,7 @@ export function haproxySettings(cfg: string): Map<string, string[]> {
     let m: RegExpExecArray | null;
     if ((m = /^timeout (\S+) (\S+)$/.exec(l))) add(`timeout ${m[1]}`, m[2]);
     else if ((m = /^acl health path (.+)$/.exec(l))) for (const x of m[1].split(' ')) add('acl health path', x);
+    else if ((m = /^acl page path_reg (\S+)$/.exec(l))) add('acl page path_reg', m[1]);
     else if ((m = /^(default_backend|use_backend) (\S+)/.exec(l))) add('default_backend', m[2]);
     else if ((m = /^option httpchk (.+)$/.exec(l))) add('option httpchk', m[1]);
     else if ((m = /^retries (\d+)$/.exec(l))) add('retries', m[1]);
@@ -128,7 +131,10 @@ describe('edge parity: Envoy (deploy/envoy/envoy.yaml) and the lab edge (HAProxy
   it('paired settings have the same value; an unpaired one says why', function () {
     const special: Record<string, (e: unknown[], h: string[]) => boolean> = {
       // Routes: Envoy's one catch-all route goes to the one cluster HAProxy sends everything to.
-      default_backend: (e, h) => e.length === 1 && e[0] === '/' && h.length === 1 && h[0] === 'inference',
+      // …and the page's files (Envoy's regex route to inference-web) go to the web backend, as do gRPC-web
+      // calls: Envoy's grpc_web filter turns them into gRPC for the gRPC port, HAProxy (no such filter)
+      // hands them to the servers' web port, which speaks gRPC-web itself.
+      default_backend: (e, h) => e.length === 1 && e[0] === '/' && JSON.stringify([...h].sort()) === JSON.stringify(['inference', 'web']),
       'acl health path': (e, h) => JSON.stringify([...e].map(String).sort()) === JSON.stringify([...h].sort()),
       'retry-on': (e, h) => e[0] === 'refused-stream,connect-failure' && h[0] === 'conn-failure',
       'option httpchk': (e, h) => e[0] === 'inference.v1.InferenceService' && h[0] === 'GET /readyz',

@@ -14,8 +14,10 @@ import { expect } from 'chai';
 import type { LabStatus } from '../src/lab/lab';
 import { existingNamespaces } from '../src/lab/netns';
 import { startTicksOf } from '../src/lab/processes';
-import { labDir, labName, SERVER_METRICS_PORT, TUNNEL, SERVER_LINKS, SERVER_GRPC_PORT } from '../src/lab/topology';
+import { labDir, labName, nsOf, SERVER_METRICS_PORT, TUNNEL, SERVER_LINKS, SERVER_GRPC_PORT } from '../src/lab/topology';
 import { sharedFixture } from './helpers/fixtures';
+import { chromiumOrSkip, writeY4m } from './helpers/chromium';
+import { createHash, X509Certificate } from 'node:crypto';
 import { edgeFlags, lab, LAB_CLI, labStatus, labUp, mobilenetFlags, requireLab, rtinferInClient, type Ran } from './helpers/lab';
 
 interface Top1 {
@@ -184,6 +186,51 @@ q.on('response',(hd)=>{console.log(JSON.stringify(hd));});q.on('data',()=>{});q.
       expect(await probe('edge', SERVER_LINKS[s].b.addr.ipv4, SERVER_GRPC_PORT), `edge → ${s} underlay`).to.not.equal('open');
       expect(await probe('edge', TUNNEL[s].ipv4, SERVER_GRPC_PORT), `edge → ${s} through the tunnel`).to.equal('open');
       expect(await probe('edge', TUNNEL[s].ipv6, SERVER_GRPC_PORT), `edge → ${s} through the tunnel over IPv6`).to.equal('open');
+    }
+  });
+
+  it('the browser page through the edge (HTTPS, token, gRPC-web to the web port): classifies the camera in Chromium in the client namespace', async function () {
+    const chromium = chromiumOrSkip(this);
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rti-lab-page-'));
+    const browserRun = { close: async (): Promise<void> => undefined };
+    try {
+      const camera = path.join(dir, 'camera.y4m');
+      await writeY4m(chelsea, camera);
+      // Chromium runs as a host of the client namespace: the only place the edge is reachable from.
+      const wrapper = path.join(dir, 'chromium-in-client');
+      fs.writeFileSync(wrapper, `#!/bin/sh\nexec ip netns exec ${nsOf('client')} ${chromium} "$@"\n`, { mode: 0o755 });
+      // Trust exactly the edge's certificate (its public key pinned), not every certificate.
+      const cert = new X509Certificate(fs.readFileSync(path.join(path.dirname(st.edge.ca), 'server.crt')));
+      const spki = createHash('sha256').update(cert.publicKey.export({ type: 'spki', format: 'der' })).digest('base64');
+      const puppeteer = await import('puppeteer-core');
+      const browser = await puppeteer.launch({
+        executablePath: wrapper,
+        pipe: true, // DevTools over stdio: no TCP between the test (host) and the browser (client namespace)
+        headless: true,
+        timeout: 90_000,
+        protocolTimeout: 90_000,
+        args: ['--no-sandbox', `--user-data-dir=${path.join(dir, 'profile')}`, `--ignore-certificate-errors-spki-list=${spki}`, `--host-resolver-rules=MAP ${st.edge.servername} ${st.edge.ipv4}`, '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream', `--use-file-for-fake-video-capture=${camera}`],
+      });
+      browserRun.close = () => browser.close();
+      const page = await browser.newPage();
+      page.setDefaultTimeout(90_000);
+      const url = `https://${st.edge.servername}:${st.edge.port}/?source=camera&fps=5&duration=4&warmup=0&window=8&deadline=30000`;
+      const res = await page.goto(url);
+      expect(res?.status(), 'the page, through the edge without a token').to.equal(200);
+      await page.type('#token', st.token);
+      await page.click('#start');
+      await page.waitForFunction("document.getElementById('run-json').textContent !== '' || !document.getElementById('error').hidden", { timeout: 90_000 });
+      expect(await page.$eval('#error', (e) => e.textContent ?? '')).to.equal('');
+      expect(await page.$eval('#top1-label', (e) => e.textContent ?? '')).to.match(/cat|tabby|lynx/i);
+      const rep = JSON.parse(await page.$eval('#run-json', (e) => e.textContent ?? '')) as { summary: { ok: number; errors: number } };
+      expect(rep.summary.ok, 'frames answered through the edge').to.be.at.least(1);
+      expect(rep.summary.errors).to.equal(0);
+      // The edge carried them: gRPC-web Classify calls logged on the web backend.
+      const web = fs.readFileSync(st.edge.log, 'utf8').split('\n').filter((l) => / public~ web\/server-[ab] .*status=200 .*Classify/.test(l));
+      expect(web.length, 'gRPC-web calls in the edge log').to.be.at.least(rep.summary.ok);
+    } finally {
+      await browserRun.close();
+      fs.rmSync(dir, { recursive: true, force: true });
     }
   });
 

@@ -13,7 +13,7 @@
  *  - `x-envoy-upstream-service-time` is %Tr, the time the edge waited for the upstream's response headers
  *    (integer ms), the figure Envoy's router puts in that header.
  */
-import { SERVERS, SERVER_GRPC_PORT, SERVER_METRICS_PORT, PROXY_PORTS, TUNNEL, EDGE_ADDRESS, EDGE_PORT, type ServerName } from './topology';
+import { SERVERS, SERVER_GRPC_PORT, SERVER_METRICS_PORT, SERVER_WEB_PORT, PROXY_PORTS, TUNNEL, EDGE_ADDRESS, EDGE_PORT, type ServerName } from './topology';
 
 /** Values copied from deploy/envoy/envoy.yaml (the parity test reads both files to keep them equal). */
 export const HAPROXY_EDGE = {
@@ -32,6 +32,8 @@ export const HAPROXY_EDGE = {
   jwtAudience: 'inference.v1.InferenceService',
   jwtClockSkewS: 60,
   readinessPath: '/readyz',
+  /** The page's files (no token: a browser fetches them before it has one), as Envoy's page route. */
+  pagePathRegex: '^/(index\\.html|app\\.js|app\\.css)?$',
   /** Exact paths callable without a token (external probes), as Envoy's jwt_authn rules. */
   healthPaths: ['/grpc.health.v1.Health/Check', '/grpc.health.v1.Health/Watch'],
 } as const;
@@ -51,6 +53,15 @@ function serverLine(s: ServerName, viaProxy: boolean): string {
   // The check goes straight through the tunnel to the readiness endpoint, never through the proxy: a
   // delay injected for a measurement must not change when a replica counts as up.
   return `  server ${s} ${target} proto h2 check check-proto h1 addr ${tunnel} port ${SERVER_METRICS_PORT}`;
+}
+
+/**
+ * The web backend: the page's files and gRPC-web calls go to the server's web port (HTTP/1.1, which
+ * gRPC-web is made for), never through the impairment proxy (it sits in front of the gRPC port only).
+ */
+function webServerLine(s: ServerName): string {
+  const tunnel = TUNNEL[s].ipv4;
+  return `  server ${s} ${tunnel}:${SERVER_WEB_PORT} check addr ${tunnel} port ${SERVER_METRICS_PORT}`;
 }
 
 /** One request per line: who, which replica, and where the time went (HAProxy's timers, ms). */
@@ -84,20 +95,23 @@ export function renderHaproxyConfig(i: HaproxyConfigInput): string {
     bind(`[${EDGE_ADDRESS.ipv6}]`),
     `  log-format "${ACCESS_LOG_FORMAT}"`,
     `  acl health path ${e.healthPaths.join(' ')}`,
+    `  acl page path_reg ${e.pagePathRegex}`,
+    '  acl grpcweb req.hdr(content-type) -m beg application/grpc-web',
     '  http-request set-var(txn.bearer) http_auth_bearer',
     "  http-request set-var(txn.jwt_alg) var(txn.bearer),jwt_header_query('$.alg')",
     "  http-request set-var(txn.jwt_iss) var(txn.bearer),jwt_payload_query('$.iss')",
     "  http-request set-var(txn.jwt_aud) var(txn.bearer),jwt_payload_query('$.aud')",
     "  http-request set-var(txn.jwt_exp) var(txn.bearer),jwt_payload_query('$.exp','int')",
     `  http-request set-var(txn.jwt_deadline) date(-${e.jwtClockSkewS})`,
-    `  ${unauth("missing authorization metadata: send 'authorization: Bearer <token>'")} if !health !{ var(txn.bearer) -m found }`,
-    `  ${unauth('invalid token')} if !health !{ var(txn.jwt_alg) -m str ES256 }`,
-    `  ${unauth('invalid token')} if !health !{ var(txn.bearer),jwt_verify(txn.jwt_alg,"${i.jwtPublicKey}") -m int 1 }`,
-    `  ${unauth('invalid token: issuer')} if !health !{ var(txn.jwt_iss) -m str ${e.jwtIssuer} }`,
-    `  ${unauth('invalid token: audience')} if !health !{ var(txn.jwt_aud) -m str ${e.jwtAudience} }`,
-    `  ${unauth('invalid token: no exp claim')} if !health !{ var(txn.jwt_exp) -m found }`,
-    `  ${unauth('invalid token: expired')} if !health { var(txn.jwt_exp),sub(txn.jwt_deadline) -m int lt 0 }`,
+    `  ${unauth("missing authorization metadata: send 'authorization: Bearer <token>'")} if !health !page !{ var(txn.bearer) -m found }`,
+    `  ${unauth('invalid token')} if !health !page !{ var(txn.jwt_alg) -m str ES256 }`,
+    `  ${unauth('invalid token')} if !health !page !{ var(txn.bearer),jwt_verify(txn.jwt_alg,"${i.jwtPublicKey}") -m int 1 }`,
+    `  ${unauth('invalid token: issuer')} if !health !page !{ var(txn.jwt_iss) -m str ${e.jwtIssuer} }`,
+    `  ${unauth('invalid token: audience')} if !health !page !{ var(txn.jwt_aud) -m str ${e.jwtAudience} }`,
+    `  ${unauth('invalid token: no exp claim')} if !health !page !{ var(txn.jwt_exp) -m found }`,
+    `  ${unauth('invalid token: expired')} if !health !page { var(txn.jwt_exp),sub(txn.jwt_deadline) -m int lt 0 }`,
     '  http-response set-header x-envoy-upstream-service-time %Tr',
+    '  use_backend web if page || grpcweb',
     '  default_backend inference',
     '',
     'backend inference',
@@ -109,6 +123,16 @@ export function renderHaproxyConfig(i: HaproxyConfigInput): string {
     `  retries ${e.retries}`,
     '  option redispatch 1',
     ...SERVERS.map((s) => serverLine(s, i.viaProxy)),
+    '',
+    'backend web',
+    '  balance leastconn',
+    `  option httpchk GET ${e.readinessPath}`,
+    '  http-check expect status 200',
+    `  default-server inter ${e.checkInterval} fall ${e.checkFall} rise ${e.checkRise} pool-purge-delay ${e.connectionIdleTimeout}`,
+    '  retry-on conn-failure',
+    `  retries ${e.retries}`,
+    '  option redispatch 1',
+    ...SERVERS.map(webServerLine),
     '',
   ].join('\n');
 }

@@ -7,7 +7,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { isAlive, startIn, waitForLine, type LabProcess } from './processes';
-import { SERVER_GRPC_PORT, SERVER_METRICS_PORT, type ServerName } from './topology';
+import { SERVER_GRPC_PORT, SERVER_METRICS_PORT, SERVER_WEB_PORT, type ServerName } from './topology';
 import { HAPROXY_EDGE } from './haproxy-config';
 
 const seconds = (d: string): number => Number(d.replace(/s$/, ''));
@@ -31,6 +31,9 @@ export function serverCommand(name: ServerName, serverArgs: string[]): string[] 
     '--port', String(SERVER_GRPC_PORT),
     '--metrics-host', '::',
     '--metrics-port', String(SERVER_METRICS_PORT),
+    // The browser page and its gRPC-web calls: HAProxy has no gRPC-web translation (Envoy's grpc_web
+    // filter), so the lab edge passes them to the server's own web port.
+    '--web-port', String(SERVER_WEB_PORT),
     '--server-id', name,
     '--drain-delay-ms', String(LAB_DRAIN_DELAY_MS),
     '--log-format', 'json',

@@ -85,6 +85,8 @@ export const EDGE_SERVERNAME = 'edge.rtinfer-lab.test';
 /** What each server listens on, inside its namespace (bound to every address; nft admits the tunnel only). */
 export const SERVER_GRPC_PORT = 8000;
 export const SERVER_METRICS_PORT = 9464;
+/** The servers' gRPC-web / Connect port, which also serves the browser page. */
+export const SERVER_WEB_PORT = 8080;
 /** The impairment proxies listen on the edge's loopback, one per server. */
 export const PROXY_PORTS: Record<ServerName, number> = { 'server-a': 18001, 'server-b': 18002 };
 
