@@ -9,31 +9,18 @@
 import { spawn } from 'node:child_process';
 import * as path from 'node:path';
 import { expect } from 'chai';
-import type { LabStatus } from '../src/lab/lab';
 import type { PingSummary } from '../src/measure/ping-summary';
 import type { PathSummary } from '../src/measure/path';
-import { edgeFlags, lab, LAB_CLI, labStatus, labUp, mobilenetFlags, requireLab, ROOT, rtinferInClient } from './helpers/lab';
+import { edgeFlags, lab, LAB_CLI, ROOT, rtinferInClient, sharedLab } from './helpers/lab';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 describe('hops through the lab: client → edge (HAProxy) → tunnel → two servers', function () {
   this.timeout(240_000);
-  let st: LabStatus;
-  let serverFlags: string[];
-
-  before(async function () {
-    requireLab(this);
-    serverFlags = mobilenetFlags(this);
-    await labUp(serverFlags);
-    st = await labStatus();
-  });
-
-  after(async function () {
-    if (process.getuid?.() === 0) await lab(['down']);
-  });
+  const shared = sharedLab();
 
   it('ping: the edge is detected on every reply, the waterfall names client→edge and edge→server, the set-up has TLS', async () => {
-    const r = await rtinferInClient(['ping', ...edgeFlags(st), '-c', '30', '-i', '20', '-q', '--json', '-']);
+    const r = await rtinferInClient(['ping', ...edgeFlags(shared.st), '-c', '30', '-i', '20', '-q', '--json', '-']);
     expect(r.code, r.stderr).to.equal(0);
     const s = (JSON.parse(r.stdout) as { summary: PingSummary }).summary;
     const p = s.path!;
@@ -47,7 +34,7 @@ describe('hops through the lab: client → edge (HAProxy) → tunnel → two ser
   });
 
   it('bench classify: the waterfall through the edge, server stages and each replica that answered', async () => {
-    const r = await rtinferInClient(['bench', ...edgeFlags(st), '--rpc', 'classify', '-C', '4', '--requests', '40', '--warmup', '0', '--json', '-']);
+    const r = await rtinferInClient(['bench', ...edgeFlags(shared.st), '--rpc', 'classify', '-C', '4', '--requests', '40', '--warmup', '0', '--json', '-']);
     expect(r.code, r.stderr).to.equal(0);
     const s = (JSON.parse(r.stdout) as { summary: { ok: number; path: PathSummary } }).summary;
     expect(s.path).to.include({ edge_detected: true, pings_via: 'same-connection', calls: s.ok });
@@ -63,7 +50,7 @@ describe('hops through the lab: client → edge (HAProxy) → tunnel → two ser
     // rebuild every host, ending this client too). Probes in flight at the kill may have reached a server;
     // those after it cannot even connect.
     const probes = new Promise<{ code: number; stdout: string; stderr: string }>((resolve) => {
-      const child = spawn(process.execPath, [LAB_CLI, 'exec', 'client', '--', process.execPath, path.join(ROOT, 'bin', 'rtinfer.js'), 'ping', ...edgeFlags(st), '-c', '100', '-i', '40', '--deadline-ms', '1000', '-q', '--json', '-'], { cwd: ROOT });
+      const child = spawn(process.execPath, [LAB_CLI, 'exec', 'client', '--', process.execPath, path.join(ROOT, 'bin', 'rtinfer.js'), 'ping', ...edgeFlags(shared.st), '-c', '100', '-i', '40', '--deadline-ms', '1000', '-q', '--json', '-'], { cwd: ROOT });
       let stdout = '';
       let stderr = '';
       child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
@@ -71,7 +58,7 @@ describe('hops through the lab: client → edge (HAProxy) → tunnel → two ser
       child.on('close', (code) => resolve({ code: code ?? 1, stdout, stderr }));
     });
     await sleep(1500);
-    const edge = st.processes.find((p) => p.role.startsWith('edge'))!;
+    const edge = shared.st.processes.find((p) => p.role.startsWith('edge'))!;
     process.kill(edge.pid, 'SIGKILL');
     const r = await probes;
     const s = (JSON.parse(r.stdout) as { summary: PingSummary }).summary;

@@ -67,6 +67,23 @@ function webServerLine(s: ServerName): string {
 /** One request per line: who, which replica, and where the time went (HAProxy's timers, ms). */
 export const ACCESS_LOG_FORMAT = '%ci:%cp [%tr] %ft %b/%s TR=%TR Tw=%Tw Tc=%Tc Tr=%Tr Ta=%Ta status=%ST bytes=%B term=%tsc retries=%rc %HM %HP';
 
+/** A backend over both servers: the same balancing, checks and retries for gRPC and for the web port. */
+function backend(name: string, servers: string[]): string[] {
+  const e = HAPROXY_EDGE;
+  return [
+    `backend ${name}`,
+    '  balance leastconn',
+    `  option httpchk GET ${e.readinessPath}`,
+    '  http-check expect status 200',
+    `  default-server inter ${e.checkInterval} fall ${e.checkFall} rise ${e.checkRise} pool-purge-delay ${e.connectionIdleTimeout}`,
+    '  retry-on conn-failure',
+    `  retries ${e.retries}`,
+    '  option redispatch 1',
+    ...servers,
+    '',
+  ];
+}
+
 export function renderHaproxyConfig(i: HaproxyConfigInput): string {
   const e = HAPROXY_EDGE;
   const unauth = (msg: string): string => `http-request return status 401 hdr grpc-status 16 hdr grpc-message "${msg}"`;
@@ -114,25 +131,7 @@ export function renderHaproxyConfig(i: HaproxyConfigInput): string {
     '  use_backend web if page || grpcweb',
     '  default_backend inference',
     '',
-    'backend inference',
-    '  balance leastconn',
-    `  option httpchk GET ${e.readinessPath}`,
-    '  http-check expect status 200',
-    `  default-server inter ${e.checkInterval} fall ${e.checkFall} rise ${e.checkRise} pool-purge-delay ${e.connectionIdleTimeout}`,
-    '  retry-on conn-failure',
-    `  retries ${e.retries}`,
-    '  option redispatch 1',
-    ...SERVERS.map((s) => serverLine(s, i.viaProxy)),
-    '',
-    'backend web',
-    '  balance leastconn',
-    `  option httpchk GET ${e.readinessPath}`,
-    '  http-check expect status 200',
-    `  default-server inter ${e.checkInterval} fall ${e.checkFall} rise ${e.checkRise} pool-purge-delay ${e.connectionIdleTimeout}`,
-    '  retry-on conn-failure',
-    `  retries ${e.retries}`,
-    '  option redispatch 1',
-    ...SERVERS.map(webServerLine),
-    '',
+    ...backend('inference', SERVERS.map((s) => serverLine(s, i.viaProxy))),
+    ...backend('web', SERVERS.map(webServerLine)),
   ].join('\n');
 }

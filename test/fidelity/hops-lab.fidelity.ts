@@ -17,7 +17,7 @@ import { expect } from 'chai';
 import type { LabStatus } from '../../src/lab/lab';
 import type { PingSummary } from '../../src/measure/ping-summary';
 import type { PathSummary } from '../../src/measure/path';
-import { edgeFlags, lab, labStatus, labUp, mobilenetFlags, requireLab, rtinferInClient } from '../helpers/lab';
+import { edgeFlags, lab, labUp, rtinferInClient, sharedLab } from '../helpers/lab';
 
 async function ping(st: LabStatus, args: string[]): Promise<PingSummary> {
   const r = await rtinferInClient(['ping', ...edgeFlags(st), '-q', ...args, '--json', '-']);
@@ -32,25 +32,13 @@ const p50 = (s: PingSummary, hop: 'client_edge_rtt_ms' | 'edge_server_network_ms
 
 describe('lab fidelity: each impairment moves its own hop', function () {
   this.timeout(300_000);
-  let st: LabStatus;
-  let serverFlags: string[];
-
-  before(async function () {
-    requireLab(this);
-    serverFlags = mobilenetFlags(this);
-    await labUp(serverFlags);
-    st = await labStatus();
-  });
-
-  after(async function () {
-    if (process.getuid?.() === 0) await lab(['down']);
-  });
+  const shared = sharedLab();
 
   it('--delay-ms 5 on edge↔server: edge→server p50 +10 ms ± max(10 %, 0.3 ms), client→edge p50 within 0.3 ms', async () => {
-    await labUp([...serverFlags, '--delay-ms', '0.01']); // the same path as below, through the proxies
-    const base = await ping(st, ['-c', '300', '-i', '20', '--warmup', '20', '--keep-warm']);
-    await labUp([...serverFlags, '--delay-ms', '5']);
-    const delayed = await ping(st, ['-c', '300', '-i', '20', '--warmup', '20', '--keep-warm']);
+    await labUp([...shared.serverFlags, '--delay-ms', '0.01']); // the same path as below, through the proxies
+    const base = await ping(shared.st, ['-c', '300', '-i', '20', '--warmup', '20', '--keep-warm']);
+    await labUp([...shared.serverFlags, '--delay-ms', '5']);
+    const delayed = await ping(shared.st, ['-c', '300', '-i', '20', '--warmup', '20', '--keep-warm']);
     const rise = p50(delayed, 'edge_server_network_ms') - p50(base, 'edge_server_network_ms');
     const clientMove = p50(delayed, 'client_edge_rtt_ms') - p50(base, 'client_edge_rtt_ms');
     console.log(`      edge→server p50 ${p50(base, 'edge_server_network_ms').toFixed(3)} → ${p50(delayed, 'edge_server_network_ms').toFixed(3)} ms; client→edge p50 ${p50(base, 'client_edge_rtt_ms').toFixed(3)} → ${p50(delayed, 'client_edge_rtt_ms').toFixed(3)} ms`);
@@ -61,16 +49,16 @@ describe('lab fidelity: each impairment moves its own hop', function () {
 
   it('--rate-mbit 20 on client↔edge with 256 KiB responses in flight: client→edge rises, edge→server does not', async () => {
     const load = async (): Promise<PathSummary> => {
-      const r = await rtinferInClient(['bench', ...edgeFlags(st), '--rpc', 'ping', '-C', '4', '--response-bytes', '262144', '--requests', '60', '--warmup', '0', '--json', '-']);
+      const r = await rtinferInClient(['bench', ...edgeFlags(shared.st), '--rpc', 'ping', '-C', '4', '--response-bytes', '262144', '--requests', '60', '--warmup', '0', '--json', '-']);
       try {
         return (JSON.parse(r.stdout) as { summary: { path: PathSummary } }).summary.path;
       } catch {
         throw new Error(`bench: no JSON (exit ${r.code})\n${r.stderr}`);
       }
     };
-    await labUp([...serverFlags, '--delay-ms', '0']);
+    await labUp([...shared.serverFlags, '--delay-ms', '0']);
     const base = await load();
-    await labUp([...serverFlags, '--rate-mbit', '20']);
+    await labUp([...shared.serverFlags, '--rate-mbit', '20']);
     const narrow = await load();
     const at50 = (x: PathSummary, hop: 'client_edge_rtt_ms' | 'edge_server_network_ms'): number => x[hop]!.percentiles_ms.p50;
     const client = at50(narrow, 'client_edge_rtt_ms') - at50(base, 'client_edge_rtt_ms');

@@ -9,7 +9,7 @@
  * (docs/decisions/0015-ping-idle-wake-up-disclosure.md).
  */
 import { expect } from 'chai';
-import { edgeFlags, lab, labStatus, labUp, mobilenetFlags, requireLab, rtinferInClient } from '../helpers/lab';
+import { edgeFlags, lab, labUp, rtinferInClient, sharedLab } from '../helpers/lab';
 import type { LabStatus } from '../../src/lab/lab';
 
 interface PingJson {
@@ -27,23 +27,11 @@ async function ping(st: LabStatus, args: string[]): Promise<PingJson['summary']>
 
 describe('lab fidelity: the bottleneck and the edge↔server delay, measured through the edge', function () {
   this.timeout(300_000);
-  let st: LabStatus;
-  let serverFlags: string[];
-
-  before(async function () {
-    requireLab(this);
-    serverFlags = mobilenetFlags(this);
-    await labUp(serverFlags);
-    st = await labStatus();
-  });
-
-  after(async function () {
-    if (process.getuid?.() === 0) await lab(['down']);
-  });
+  const shared = sharedLab();
 
   it('--rate-mbit 20: upload throughput of 256 KiB pings within 15 % of 2.5 MB/s', async function () {
-    await labUp([...serverFlags, '--rate-mbit', '20']);
-    const s = await ping(st, ['--payload-bytes', '262144', '--count', '20', '--interval-ms', '300']);
+    await labUp([...shared.serverFlags, '--rate-mbit', '20']);
+    const s = await ping(shared.st, ['--payload-bytes', '262144', '--count', '20', '--interval-ms', '300']);
     const up = s.throughput?.up_mb_per_s;
     console.log(`      upload ${up?.toFixed(3)} MB/s (${s.received} probes)`);
     expect(up, 'upload MB/s').to.be.a('number');
@@ -51,10 +39,10 @@ describe('lab fidelity: the bottleneck and the edge↔server delay, measured thr
   });
 
   it('--delay-ms 5: the median RTT rises by 10 ms ± max(10 %, 0.3 ms)', async function () {
-    const median = async (): Promise<number> => (await ping(st, ['--count', '200', '--interval-ms', '20'])).rtt.percentiles_ms.p50;
-    await labUp([...serverFlags, '--delay-ms', '0']);
+    const median = async (): Promise<number> => (await ping(shared.st, ['--count', '200', '--interval-ms', '20'])).rtt.percentiles_ms.p50;
+    await labUp([...shared.serverFlags, '--delay-ms', '0']);
     const base = await median();
-    await labUp([...serverFlags, '--delay-ms', '5']);
+    await labUp([...shared.serverFlags, '--delay-ms', '5']);
     const delayed = await median();
     const rise = delayed - base;
     console.log(`      median RTT ${base.toFixed(3)} → ${delayed.toFixed(3)} ms: +${rise.toFixed(3)} ms`);

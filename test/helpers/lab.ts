@@ -76,3 +76,27 @@ export function rtinferInClient(args: string[], timeoutMs = 120_000): Promise<Ra
 export function mobilenetFlags(ctx: Mocha.Context): string[] {
   return ['--model', sharedFixture(ctx, MOBILENET_JSON), '--normalize', 'signed'];
 }
+
+/** The lab a suite shares: its status once up, and the server flags it was brought up with. */
+export interface SharedLab {
+  st: LabStatus;
+  serverFlags: string[];
+}
+
+/**
+ * One lab for the calling suite, with the real MobileNet on both servers: up before its tests (skipping,
+ * or failing under CI, when the lab cannot run here), down after them.
+ */
+export function sharedLab(): SharedLab {
+  const l = { st: undefined as unknown as LabStatus, serverFlags: [] as string[] };
+  before(async function () {
+    requireLab(this);
+    l.serverFlags = mobilenetFlags(this);
+    await labUp(l.serverFlags);
+    l.st = await labStatus();
+  });
+  after(async function () {
+    if (process.getuid?.() === 0) await lab(['down']);
+  });
+  return l;
+}
