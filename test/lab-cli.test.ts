@@ -67,10 +67,13 @@ describe('lab command line', function () {
   });
 
   it('run by an ordinary user: exit 1, one line saying it needs root', async function () {
-    // As root, drop to nobody with setpriv (util-linux); as an ordinary user, just run it.
+    // As root, drop to nobody with setpriv (util-linux); as an ordinary user, just run it. nobody keeps one
+    // capability, to read files (a checkout may sit in a directory only root can enter, as a fresh CI clone
+    // under mktemp does); it is still not root, which is all the lab checks.
     const asRoot = process.getuid?.() === 0;
     if (asRoot && !onPath('setpriv')) this.skip();
-    const cmd = asRoot ? ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, LAB_CLI, 'up'] : [process.execPath, LAB_CLI, 'up'];
+    const drop = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=+dac_read_search', '--ambient-caps=+dac_read_search'];
+    const cmd = asRoot ? [...drop, process.execPath, LAB_CLI, 'up'] : [process.execPath, LAB_CLI, 'up'];
     const r = await new Promise<{ code: number; stderr: string }>((resolve) => {
       execFile(cmd[0], cmd.slice(1), (err, _o, stderr) => resolve({ code: typeof err?.code === 'number' ? err.code : err ? -1 : 0, stderr }));
     });
