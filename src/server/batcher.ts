@@ -26,6 +26,7 @@
  */
 import type { Engine } from '../backends/engine';
 import type { Normalize } from '../models/model';
+import { createOwnerRoundRobin } from './owner-round-robin';
 import { cancelled, deadlineExceeded, resourceExhausted, ServiceError, unavailable } from './errors';
 import { status } from '@grpc/grpc-js';
 import { normalizeInto } from '../models/preprocess';
@@ -75,6 +76,7 @@ export const DEADLINE_ABORT_REASON = 'deadline';
 
 /** Owners whose last batch slot is remembered beyond those holding places (fair sharing). */
 const LAST_SERVED_LIMIT = 4096;
+const ownerOf = (p: { owner: string }): string => p.owner;
 
 export interface BatchItemResult {
   /** numClasses probabilities (a view into the batch output; do not keep it beyond the response). */
@@ -153,22 +155,14 @@ export function createBatcher(engine: Engine, o: BatcherOptions): Batcher {
   const perOwner = Math.max(1, Math.min(o.maxQueue, o.maxQueuePerOwner ?? o.maxQueue));
   /** Places held (decoding + queued) per owner; an owner holding none is deleted. */
   const held = new Map<string, number>();
-  /**
-   * When each owner was last given a batch slot (a counter; absent = never). Kept while an owner holds
-   * nothing, so a greedy owner whose queue empties for a moment does not count as new; pruned to the
-   * owners holding places once it outgrows LAST_SERVED_LIMIT.
-   */
-  const lastServed = new Map<string, number>();
-  let serveCounter = 0;
+  /** Whose turn a batch slot is; owners holding places are never forgotten. */
+  const turns = createOwnerRoundRobin(LAST_SERVED_LIMIT);
   const hold = (owner: string, d: number): void => {
     const n = (held.get(owner) ?? 0) + d;
     if (n > 0) held.set(owner, n);
     else held.delete(owner);
   };
-  const served = (owner: string): void => {
-    lastServed.set(owner, serveCounter++);
-    if (lastServed.size > LAST_SERVED_LIMIT) for (const k of lastServed.keys()) if (!held.has(k)) lastServed.delete(k);
-  };
+  const holding = (): ReadonlyMap<string, number> => held;
 
   // Batch buffers are allocated on first use, so a server that never batches pays for one only.
   const freeBuffers: Float32Array[] = [];
@@ -362,22 +356,9 @@ export function createBatcher(engine: Engine, o: BatcherOptions): Batcher {
   function takeRoundRobin(n: number): Pending[] {
     const out: Pending[] = [];
     for (let k = 0; k < n; k++) {
-      let best = -1;
-      let bestServed = Infinity;
-      const seen = new Set<string>();
-      for (let i = 0; i < queue.length; i++) {
-        const owner = queue[i].owner;
-        if (seen.has(owner)) continue; // only each owner's oldest item competes
-        seen.add(owner);
-        const served = lastServed.get(owner) ?? -1;
-        if (served < bestServed) {
-          bestServed = served;
-          best = i;
-        }
-      }
-      const [p] = queue.splice(best, 1);
+      const [p] = queue.splice(turns.pick(queue, ownerOf), 1);
       hold(p.owner, -1);
-      served(p.owner);
+      turns.served(p.owner, holding);
       out.push(p);
     }
     return out;
