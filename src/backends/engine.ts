@@ -29,6 +29,8 @@ export interface EngineInfo {
   version: string;
   /** Intra-op threads in use; 0 when the engine has no such notion or uses its own default. */
   threads: number;
+  /** Copies of the model that run batches side by side, each with `threads` threads; absent means 1. */
+  instances?: number;
   /** CPUExecutionProvider, CUDAExecutionProvider, tfjs-wasm (simd), tfjs-cpu (plain JS), tfjs-node, ... */
   executionProvider: string;
 }

@@ -98,6 +98,12 @@ export interface OnnxEngineOptions {
   worker?: boolean;
   /** Let idle ORT pool threads spin-wait; default: on in-thread, off in a worker (see onnx-session.ts). */
   spin?: boolean;
+  /**
+   * Sessions, each in its own worker thread with `threads` intra-op threads, that run batches side by side
+   * (Triton's instance count). Default 1. Worker mode only: in-thread runs are synchronous, so a second
+   * session there could never run at the same time as the first.
+   */
+  instances?: number;
 }
 
 /**
@@ -110,6 +116,11 @@ export async function createOnnxEngine(model: Uint8Array | string, o: OnnxEngine
   if (o.cuda && !p.cuda) throw new Error(`the onnxruntime-cuda backend is unavailable: ${p.reason}`);
   const threads = o.threads ?? os.availableParallelism();
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a positive integer, got ${threads}`);
+  const instances = o.instances ?? 1;
+  if (!Number.isInteger(instances) || instances < 1) throw new Error(`engine instances must be a positive integer, got ${instances}`);
+  if (instances > 1 && !useWorker(o.worker)) {
+    throw new Error(`${instances} engine instances need worker mode: in-thread sessions run one at a time`);
+  }
   // In-thread, nothing else runs while ORT does, so its spin-waiting pool threads cost nothing; with a worker
   // the JS thread must wake to deliver each result, and spinning threads starve it on small machines.
   const spec: SessionSpec = { cuda: o.cuda, threads, inputShape: o.inputShape, spin: o.spin ?? !useWorker(o.worker) };
@@ -118,6 +129,7 @@ export async function createOnnxEngine(model: Uint8Array | string, o: OnnxEngine
     library: ORT_PACKAGE,
     version: p.version ?? 'unknown',
     threads,
+    instances,
     executionProvider: o.cuda ? 'CUDAExecutionProvider' : 'CPUExecutionProvider',
   };
   if (!useWorker(o.worker)) {
@@ -129,7 +141,7 @@ export async function createOnnxEngine(model: Uint8Array | string, o: OnnxEngine
       dispose: () => s.release(),
     };
   }
-  return workerEngine(model, spec, info);
+  return workerEngine(model, spec, info, instances);
 }
 
 /**
@@ -147,7 +159,17 @@ function useWorker(explicit: boolean | undefined): boolean {
   return v === '1' || v.toLowerCase() === 'true';
 }
 
-async function workerEngine(model: Uint8Array | string, spec: SessionSpec, info: EngineInfo): Promise<Engine> {
+/** One worker thread holding one session: the unit the pool below spreads batches over. */
+interface WorkerInstance {
+  inputShape: [number, number, number];
+  numClasses: number;
+  /** Batches posted and not yet answered. */
+  inFlight(): number;
+  run(copy: Float32Array, n: number): Promise<Float32Array>;
+  dispose(): Promise<void>;
+}
+
+async function startWorker(model: Uint8Array | string, spec: SessionSpec): Promise<WorkerInstance> {
   const init: WorkerInit = { model, spec };
   const worker = new Worker(path.join(__dirname, 'onnx-worker.js'), { workerData: init });
   const pending = new Map<number, { resolve: (out: Float32Array) => void; reject: (e: Error) => void }>();
@@ -200,30 +222,20 @@ async function workerEngine(model: Uint8Array | string, spec: SessionSpec, info:
     throw e;
   }
   worker.unref();
-  const perImage = meta.inputShape[0] * meta.inputShape[1] * meta.inputShape[2];
   return {
-    info,
     inputShape: meta.inputShape,
     numClasses: meta.numClasses,
-    predict(batch: Float32Array, n: number): Promise<Float32Array> {
+    inFlight: () => pending.size,
+    run(copy: Float32Array, n: number): Promise<Float32Array> {
       if (broken) return Promise.reject(broken);
-      if (!Number.isInteger(n) || n < 1) return Promise.reject(new Error(`batch size must be a positive integer, got ${n}`));
-      const need = n * perImage;
-      if (batch.length < need) {
-        return Promise.reject(new Error(`batch holds ${batch.length} floats; ${n} images of ` +
-          `${meta.inputShape.join('x')} need ${need}`));
-      }
-      // The caller's batch is only read (Engine contract), so the worker gets its own copy, transferred.
-      const copy = batch.slice(0, need);
       const id = nextId++;
       return new Promise<Float32Array>((resolve, reject) => {
         pending.set(id, { resolve, reject });
         // Referenced only while work is in flight, so an idle engine never keeps the process alive.
         worker.ref();
-        worker.postMessage({ id, batch: copy, n } satisfies RunRequest, [copy.buffer]);
+        worker.postMessage({ id, batch: copy, n } satisfies RunRequest, [copy.buffer as ArrayBuffer]);
       });
     },
-    liveTensors: () => undefined,
     async dispose(): Promise<void> {
       if (closed) return;
       closed = true;
@@ -233,6 +245,43 @@ async function workerEngine(model: Uint8Array | string, spec: SessionSpec, info:
       const timer = setTimeout(() => void worker.terminate(), 5000);
       await exited;
       clearTimeout(timer);
+    },
+  };
+}
+
+/**
+ * `instances` workers, each with its own session, and each batch to the one with the fewest batches in
+ * flight (ties: the lowest index, so a lightly loaded pool keeps using the same warm instance).
+ */
+async function workerEngine(model: Uint8Array | string, spec: SessionSpec, info: EngineInfo, instances: number): Promise<Engine> {
+  const started = await Promise.allSettled(Array.from({ length: instances }, () => startWorker(model, spec)));
+  const pool = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+  const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await Promise.all(pool.map((w) => w.dispose()));
+    throw failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
+  }
+  const { inputShape, numClasses } = pool[0];
+  const perImage = inputShape[0] * inputShape[1] * inputShape[2];
+  return {
+    info,
+    inputShape,
+    numClasses,
+    predict(batch: Float32Array, n: number): Promise<Float32Array> {
+      if (!Number.isInteger(n) || n < 1) return Promise.reject(new Error(`batch size must be a positive integer, got ${n}`));
+      const need = n * perImage;
+      if (batch.length < need) {
+        return Promise.reject(new Error(`batch holds ${batch.length} floats; ${n} images of ` +
+          `${inputShape.join('x')} need ${need}`));
+      }
+      let pick = pool[0];
+      for (const w of pool) if (w.inFlight() < pick.inFlight()) pick = w;
+      // The caller's batch is only read (Engine contract), so the worker gets its own copy, transferred.
+      return pick.run(batch.slice(0, need), n);
+    },
+    liveTensors: () => undefined,
+    async dispose(): Promise<void> {
+      await Promise.all(pool.map((w) => w.dispose()));
     },
   };
 }

@@ -106,7 +106,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   const t0 = process.hrtime.bigint();
   const o: ServerOptions = { ...DEFAULT_SERVER_OPTIONS, ...stripUndefined(partial) };
   const log = createLogger(o.logLevel, { format: o.logFormat });
-  configureSharp();
+  configureSharp({ concurrency: o.decodeThreads });
 
   // Everything that can fail on a typo fails before the (slow) model load.
   const tlsFiles = { certFile: o.tlsCert, keyFile: o.tlsKey, caFile: o.tlsCa };
@@ -213,10 +213,10 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
       maxQueueDelayUs: batching.maxQueueDelayUs,
       maxQueue: o.maxQueue,
       maxQueuePerOwner: o.maxQueuePerConnection ?? Math.ceil(o.maxQueue / 2),
-      maxConcurrentBatches: o.maxConcurrentBatches,
+      maxConcurrentBatches: o.maxConcurrentBatches ?? engine.info.instances ?? 1,
       normalize: descriptor.normalize,
     });
-    serverInfo = buildServerInfo({ served, batching, options: o, authRequired: tokens.length > 0, startedUnixNanos: unixNanos(), serverId });
+    serverInfo = buildServerInfo({ served, batching, options: { ...o, maxConcurrentBatches: o.maxConcurrentBatches ?? engine.info.instances ?? 1 }, authRequired: tokens.length > 0, startedUnixNanos: unixNanos(), serverId });
 
     const service = createInferenceService({
       descriptor,
@@ -281,6 +281,8 @@ async function loadAndWarm(o: ServerOptions, log: Logger): Promise<{ served: Ser
     inputSize: o.inputSize,
     normalize: o.normalize,
     threads: o.threads,
+    instances: o.engineInstances,
+    spin: o.intraOpSpin,
     cacheDir: o.cacheDir,
     log: (msg) => log.info(redactSourcesIn(msg)),
   });

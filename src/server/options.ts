@@ -25,6 +25,12 @@ export interface ServerOptions {
   normalize?: Normalize;
   /** Engine intra-op threads; undefined = the backend's default. */
   threads?: number;
+  /** onnxruntime: sessions running batches side by side (each in its own worker); undefined = the default plan. */
+  engineInstances?: number;
+  /** onnxruntime: whether idle intra-op threads spin-wait; undefined = the default plan. */
+  intraOpSpin?: boolean;
+  /** libvips threads per decode (sharp.concurrency); undefined = the default plan. */
+  decodeThreads?: number;
   /** Where exported ONNX models are cached. */
   cacheDir?: string;
   /** How the image is fitted to the model input (preprocess.ts). */
@@ -40,7 +46,8 @@ export interface ServerOptions {
   maxQueue: number;
   /** Places one client connection may hold in that queue; undefined = half of maxQueue (rounded up). */
   maxQueuePerConnection?: number;
-  maxConcurrentBatches: number;
+  /** Batches on the engine at once; undefined = one per engine instance. */
+  maxConcurrentBatches?: number;
   /** Frames of one ClassifyStream processed at once before the server stops reading it. */
   streamWindow: number;
   /** Largest request and response message. */
@@ -99,7 +106,6 @@ export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
   // 64 images ≈ 9.6 MB of decoded RGB at 224²; beyond that a client is better told RESOURCE_EXHAUSTED at once
   // than left waiting seconds behind a CPU backend.
   maxQueue: 64,
-  maxConcurrentBatches: 1, // CPU engines already use every core for one batch
   streamWindow: 32,
   // 8 MiB: a 24 Mpx camera JPEG at high quality; the model sees 224², so clients should rarely send more.
   // Every open call may hold up to this much before a handler sees it (bounded by maxPendingBytes).
@@ -181,7 +187,7 @@ const KNOWN_FLAGS = new Set([
   'log-level', 'log-format', 'grace-ms', 'server-id', 'help', 'decode-timeout-s', 'max-queue-per-connection',
   'max-ping-response-bytes', 'max-pending-bytes', 'max-concurrent-streams', 'max-connection-idle-ms',
   'max-connection-age-ms', 'max-connection-age-grace-ms', 'drain-delay-ms', 'metrics-tokens-file', 'tls-allowed-client',
-  'web-port', 'web-origins',
+  'web-port', 'web-origins', 'engine-instances', 'intra-op-spin', 'decode-threads',
 ]);
 
 function rejectUnknownFlags(argv: string[], positional: Array<string | number>): void {
@@ -214,7 +220,10 @@ export function parseServerArgs(argv: string[]): ServerOptions {
     .option('labels', { type: 'string', describe: 'Labels file (one per line, or JSON array)' })
     .option('input-size', { type: 'number', describe: 'Model input height = width (when the model does not say)' })
     .option('normalize', { choices: NORMALIZATIONS, describe: 'Pixel normalisation (default: from the model or its manifest)' })
-    .option('threads', { type: 'number', describe: 'Engine intra-op threads (default: the backend decides)' })
+    .option('threads', { type: 'number', describe: 'Engine intra-op threads per instance (default: from the cores, see --engine-instances)' })
+    .option('engine-instances', { type: 'number', describe: 'onnxruntime: model copies running batches side by side, each in its own thread (default: from the cores)' })
+    .option('intra-op-spin', { type: 'boolean', describe: 'onnxruntime: let idle intra-op threads spin-wait (default: off when serving)' })
+    .option('decode-threads', { type: 'number', describe: 'libvips threads per image decode (default: 1)' })
     .option('cache-dir', { type: 'string', describe: 'Cache for exported ONNX models' })
     .option('resize', { choices: RESIZE_MODES, default: d.resize, describe: 'fill = plain resize; crop = shorter side + centre crop' })
     .option('max-input-pixels', { type: 'number', default: d.maxInputPixels, describe: 'Reject images with more pixels (checked on the header, before decoding)' })
@@ -223,7 +232,7 @@ export function parseServerArgs(argv: string[]): ServerOptions {
     .option('max-queue-delay-us', { type: 'number', describe: 'How long the oldest queued image may wait for a batch to fill (default: per backend — 0 on CPU, 1000 on GPU)' })
     .option('max-queue', { type: 'number', default: d.maxQueue, describe: 'Images that may wait; beyond → RESOURCE_EXHAUSTED at once' })
     .option('max-queue-per-connection', { type: 'number', describe: 'Places in that queue one client connection may hold (default: half of --max-queue)' })
-    .option('max-concurrent-batches', { type: 'number', default: d.maxConcurrentBatches, describe: 'Batches running on the engine at once' })
+    .option('max-concurrent-batches', { type: 'number', describe: 'Batches running on the engine at once (default: one per engine instance)' })
     .option('stream-window', { type: 'number', default: d.streamWindow, describe: 'Unanswered frames per ClassifyStream before the server stops reading it' })
     .option('max-message-bytes', { type: 'number', default: d.maxMessageBytes, describe: 'Largest request/response message' })
     .option('max-ping-response-bytes', { type: 'number', default: d.maxPingResponseBytes, describe: 'Largest padding a Ping may ask for (response_bytes)' })
@@ -250,9 +259,9 @@ export function parseServerArgs(argv: string[]): ServerOptions {
     .option('web-origins', { type: 'array', string: true, default: d.webOrigins, describe: 'Origins allowed to call the web port cross-origin, matched exactly (https://host:port)' })
     .check((v) => {
       rejectUnknownFlags(argv, v._);
-      for (const k of ['port', 'max-batch', 'max-queue', 'max-message-bytes', 'max-input-pixels', 'max-concurrent-batches', 'stream-window', 'max-queue-per-connection', 'max-pending-bytes', 'max-concurrent-streams'] as const) {
+      for (const k of ['port', 'max-batch', 'max-queue', 'max-message-bytes', 'max-input-pixels', 'max-concurrent-batches', 'stream-window', 'max-queue-per-connection', 'max-pending-bytes', 'max-concurrent-streams', 'engine-instances', 'decode-threads', 'threads'] as const) {
         const n: number | undefined = v[k];
-        if (n === undefined && (k === 'max-batch' || k === 'max-queue-per-connection')) continue; // derived defaults
+        if (n === undefined && (k === 'max-batch' || k === 'max-queue-per-connection' || k === 'max-concurrent-batches' || k === 'engine-instances' || k === 'decode-threads' || k === 'threads')) continue; // derived defaults
         if (n === undefined || !Number.isInteger(n) || n < (k === 'port' ? 0 : 1)) throw new Error(`--${k} must be a whole number${k === 'port' ? ' ≥ 0' : ' ≥ 1'} (got ${String(n)})`);
       }
       if (v['max-queue-delay-us'] !== undefined && !(v['max-queue-delay-us'] >= 0)) throw new Error(`--max-queue-delay-us must be ≥ 0 (got ${v['max-queue-delay-us']})`);
@@ -285,6 +294,9 @@ export function parseServerArgs(argv: string[]): ServerOptions {
     inputSize: a['input-size'],
     normalize: a.normalize as Normalize | undefined,
     threads: a.threads,
+    engineInstances: a['engine-instances'],
+    intraOpSpin: a['intra-op-spin'],
+    decodeThreads: a['decode-threads'],
     cacheDir: a['cache-dir'],
     resize: a.resize as ResizeMode,
     maxInputPixels: a['max-input-pixels'],

@@ -60,7 +60,7 @@ export function buildServerInfo(i: ServerInfoInput): GetServerInfoResponse {
       maxBatch: i.batching.maxBatch,
       maxQueueDelayMicros: i.batching.maxQueueDelayUs,
       maxQueue: i.options.maxQueue,
-      maxConcurrentBatches: i.options.maxConcurrentBatches,
+      maxConcurrentBatches: i.options.maxConcurrentBatches ?? 1,
     },
     versions: componentVersions(),
     maxMessageBytes: i.options.maxMessageBytes,
