@@ -4,7 +4,7 @@
  * ClassifyRequest.tensor) — so a run shows what moving that work off the server costs in bytes up and saves
  * in server CPU. The resize is the server's default `fill` (src/shared/model-input.ts), so a tensor holds the
  * pixels the server would have made from the image itself. None of it is inside the measured loop: the load
- * generator must not add its own CPU per call.
+ * generator must not add its own CPU per call. Measurements: docs/decisions/0023-tensor-input-and-client-resize.md.
  */
 import sharp from 'sharp';
 import type { LoadedImage } from '../shared/images';

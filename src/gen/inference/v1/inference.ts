@@ -119,7 +119,7 @@ export interface Timing {
   queueNanos: bigint;
   /** Decoding and resizing the encoded image (sharp). 0 for a request that sent a tensor (nothing decoded). */
   decodeNanos: bigint;
-  /** Resize, colour handling and normalisation into the model's input tensor. */
+  /** uint8 → float32 normalisation into the model's input tensor (resize and colour handling are in decode). */
   preprocessNanos: bigint;
   /** The engine's predict call for the whole batch this request ran in. */
   inferenceNanos: bigint;

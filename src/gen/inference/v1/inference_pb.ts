@@ -158,7 +158,7 @@ export type Timing = Message<"inference.v1.Timing"> & {
   decodeNanos: bigint;
 
   /**
-   * Resize, colour handling and normalisation into the model's input tensor.
+   * uint8 → float32 normalisation into the model's input tensor (resize and colour handling are in decode).
    *
    * @generated from field: int64 preprocess_nanos = 3;
    */
