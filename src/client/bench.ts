@@ -21,6 +21,7 @@ import { summarizeSetups } from '../measure/connection-setup';
 import { grpcJsTransport, type UnaryTransport } from './unary-transport';
 import { createProgress } from './progress';
 import type { FailureGuard } from './failure-guard';
+import type { RequestPayload } from '../measure/request-payload';
 
 export type Rpc = 'classify' | 'stream' | 'ping';
 
@@ -48,6 +49,8 @@ export interface BenchOptions extends VerdictTargets {
   connections?: number;
   /** Sees every outcome and stops a run whose first calls all fail alike (failure-guard.ts). */
   guard?: FailureGuard;
+  /** What each Classify call carries (summary.request); undefined for --rpc ping. */
+  request?: RequestPayload;
 }
 
 function issuerFor(conn: Connection, o: Pick<BenchOptions, 'rpc' | 'topK' | 'payloadBytes' | 'responseBytes' | 'unaryTransport' | 'path' | 'connections'>, images: LoadedImage[], slots: number): Issuer {
@@ -65,6 +68,11 @@ type Measured = LoadResult & { path?: PathSummary };
 function pathExtra(r: Measured, t: UnaryTransport | undefined): Record<string, unknown> {
   const setups = t?.connectionSetups?.() ?? [];
   return { ...(r.path ? { path: r.path } : {}), ...(setups.length > 0 ? { connections: setups, connection_setup: summarizeSetups(setups) } : {}) };
+}
+
+/** summary.request, when the run sends images. */
+function requestExtra(r: RequestPayload | undefined): Record<string, unknown> {
+  return r ? { request: r } : {};
 }
 
 /** The path's warnings join the run's (printed with them). */
@@ -111,7 +119,7 @@ async function runIssued(label: string, issuer: Issuer, spec: Omit<LoadSpec, 'is
 export async function runBench(conn: Connection, o: BenchOptions, images: LoadedImage[], rep: RunReport): Promise<string> {
   if (!o.sweep || o.sweep.length === 0) {
     const r = await oneLevel(conn, o, images, o.concurrency, `bench ${o.rpc}`);
-    fillLoadReport(rep, r, o, pathExtra(r, o.unaryTransport), { offeredRate: o.rate });
+    fillLoadReport(rep, r, o, { ...requestExtra(o.request), ...pathExtra(r, o.unaryTransport) }, { offeredRate: o.rate });
     addPathWarnings(rep, r);
     return loadSummaryText(rep, r.latency);
   }
@@ -130,7 +138,7 @@ export async function runBench(conn: Connection, o: BenchOptions, images: Loaded
   const knee = findKnee(levels);
   rep.sweep = { levels, knee };
   if (last) {
-    fillLoadReport(rep, last, o, { sweep_last_level: levels[levels.length - 1]?.concurrency, ...pathExtra(last, o.unaryTransport) });
+    fillLoadReport(rep, last, o, { sweep_last_level: levels[levels.length - 1]?.concurrency, ...requestExtra(o.request), ...pathExtra(last, o.unaryTransport) });
     addPathWarnings(rep, last);
   }
   if (knee) lines.push(`knee: concurrency ${knee.concurrency} — ${knee.reason}`);
@@ -150,6 +158,8 @@ export interface StreamOptions extends VerdictTargets {
   /** PINGs for the per-hop decomposition: on a separate connection (grpc-js streams cannot carry ours). */
   path?: { ping: PingFn; via: PingVia };
   connections?: number;
+  /** What each frame carries (summary.request). */
+  request?: RequestPayload;
 }
 
 export async function runStream(conn: Connection, o: StreamOptions, images: LoadedImage[], rep: RunReport): Promise<string> {
@@ -165,7 +175,7 @@ export async function runStream(conn: Connection, o: StreamOptions, images: Load
     warmupS: o.warmupS,
     signal: o.signal,
   }, o.guard);
-  fillStreamReport(rep, r, { budgetMs: o.budgetMs, fps: o.fps, percentile: o.percentile, window: o.window }, pathExtra(r, undefined));
+  fillStreamReport(rep, r, { budgetMs: o.budgetMs, fps: o.fps, percentile: o.percentile, window: o.window }, { ...requestExtra(o.request), ...pathExtra(r, undefined) });
   addPathWarnings(rep, r);
   const s = rep.summary as { achieved_fps: number };
   return `frames: ${r.scheduled} due at ${o.fps} fps, ${r.sent} sent, ${r.dropped} dropped (window ${o.window} full), achieved ${s.achieved_fps.toFixed(2)} fps\n${loadSummaryText(rep, r.latency)}`;

@@ -10,6 +10,7 @@ import type { LoadedImage } from '../shared/images';
 import type { UnaryTransport } from './unary-transport';
 import type { PathTracker } from './path-tracker';
 import { UPSTREAM_TIME_HEADER } from '../measure/upstream-time';
+import { classifyRequestOf } from './issuers';
 
 export interface ClassifyResult {
   image: string;
@@ -36,7 +37,7 @@ export function classifyOne(conn: Connection, im: LoadedImage, topK: number, pat
   return new Promise((resolve) => {
     let upstream: string | undefined;
     const t0 = process.hrtime.bigint();
-    const call = conn.clients[0].classify({ image: im.bytes, topK, requestId: im.name, clientSendUnixNanos: 0n }, conn.metadata, conn.callOptions(), (err: grpc.ServiceError | null, res: ClassifyResponse) => {
+    const call = conn.clients[0].classify(classifyRequestOf(im, topK, im.name), conn.metadata, conn.callOptions(), (err: grpc.ServiceError | null, res: ClassifyResponse) => {
       const end = process.hrtime.bigint();
       const e2e = Number(end - t0) / 1e6;
       if (err) {

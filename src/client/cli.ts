@@ -30,6 +30,8 @@ import { pathText, pathWarnings } from '../measure/path-printer';
 import { createPathTracker } from './path-tracker';
 import type { PingVia } from '../measure/path';
 import type { PingFn } from './path-pings';
+import { CLIENT_JPEG_QUALITY, prepareImages, SEND_CHOICES, sendChoiceOf } from './client-resize';
+import { requestPayloadText } from '../measure/request-payload';
 
 /** Metadata key of ping's session id (the server's per-session Ping counters: src/server/ping-sessions.ts). */
 const SESSION_METADATA = 'rtinfer-session';
@@ -60,10 +62,16 @@ export function connectionOptions<T>(y: Argv<T>) {
 }
 
 export function imageOptions<T>(y: Argv<T>) {
-  return y
+  return clientResizeOptions(y)
     .option('images', { type: 'array', string: true, describe: 'image files or directories' })
     .option('image-size', { type: 'string', describe: 'generate noise JPEGs of WxH instead (default 224x224 when no --images)' })
     .option('top-k', { type: 'number', default: 5, describe: 'classes returned per image' });
+}
+
+export function clientResizeOptions<T>(y: Argv<T>) {
+  return y
+    .option('client-resize', { type: 'boolean', default: false, describe: 'resize each image to the model\'s input (from GetServerInfo) as the server would (fill, bilinear), once before the run; --send says what is sent' })
+    .option('send', { choices: SEND_CHOICES, describe: `with --client-resize: jpeg (default) = a JPEG of the input size (quality ${CLIENT_JPEG_QUALITY}); tensor = raw uint8 RGB HWC (ClassifyRequest.tensor), the server decodes nothing` });
 }
 
 export function verdictOptions<T>(y: Argv<T>) {
@@ -282,16 +290,18 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
       'classify <files..>',
       'classify images: top-k table, end-to-end time and the server timing breakdown',
       (y) =>
-        connectionOptions(y)
+        clientResizeOptions(connectionOptions(y))
           .positional('files', { type: 'string', array: true, demandOption: true, describe: 'image files' })
           .option('top-k', { type: 'number', default: 5, describe: 'classes to show per image' })
           .option('path', { type: 'boolean', default: true, describe: 'per-hop decomposition over the images: HTTP/2 PINGs on a separate connection to the same peer (grpc-js carries the calls) and the edge\'s upstream time (--no-path: off)' }),
       async (a) => {
         checkNumbers(a, { ...CONNECTION_NUMBERS, 'top-k': 'count>=1' }, argv);
+        const send = sendChoiceOf(a);
         const o = connOpts(a);
-        const images = loadImages(a.files as string[]);
+        const files = loadImages(a.files as string[]);
         code = await withConnection(o, (c) => withPathPings(undefined, o, a.path, async (pp) => {
           const server = await serverInfo(c);
+          const { images, request } = await prepareImages(files, send, server, a['top-k']);
           const results = [];
           const tracker = pp ? createPathTracker(pp.ping, pp.via, 1) : undefined;
           for (const im of images) {
@@ -302,10 +312,11 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
           await tracker?.pings.settled();
           const path = tracker?.summary();
           if (path) for (const l of pathText(path)) human.out(l);
+          human.out(requestPayloadText(request));
           const rep = newReport('classify', settingsOf(a), environment(c.target, server), started);
           rep.results = results;
           const failed = results.filter((r) => r.status !== 'OK').length;
-          rep.summary = { images: results.length, ok: results.length - failed, errors: failed, ...(path ? { path } : {}) };
+          rep.summary = { images: results.length, ok: results.length - failed, errors: failed, request, ...(path ? { path } : {}) };
           if (path) rep.warnings.push(...pathWarnings(path));
           for (const r of results) rep.status_counts[r.status] = (rep.status_counts[r.status] ?? 0) + 1;
           rep.errors = results.filter((r) => r.status !== 'OK').map((r) => ({ message: `${r.status}: ${r.message} (${r.image})`, count: 1 }));
@@ -337,11 +348,13 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
         const sweep = a.sweep ? a.sweep.split(',').map((x) => Number(x.trim())) : undefined;
         if (sweep && sweep.some((x) => !(x >= 1) || !Number.isInteger(x))) throw new UsageError(`--sweep must be positive integers like 1,2,4,8, got "${a.sweep}"`);
         checkNumbers(a, { ...CONNECTION_NUMBERS, ...VERDICT_NUMBERS, concurrency: 'count>=1', rate: '>0', 'rate-per-agent': '>0', agents: 'count>=1', 'agent-index': 'count>=0', duration: '>0', requests: 'count>=1', warmup: '>=0', fps: '>0', 'payload-bytes': 'count>=0', 'response-bytes': 'count>=0', 'top-k': 'count>=1' }, argv);
+        const send = sendChoiceOf(a);
+        if (a.rpc === 'ping' && send !== undefined) throw new UsageError('--client-resize is for --rpc classify and stream (--rpc ping sends no image)');
         const o = connOpts(a);
         const plan = agentPlanOf(a);
         const rate = plan.rate;
         if (sweep && rate !== undefined) throw new UsageError('--sweep is a closed-loop concurrency sweep; it takes no --rate');
-        const images = a.rpc === 'ping' ? [] : await resolveImages({ images: a.images, imageSize: a['image-size'] });
+        const files = a.rpc === 'ping' ? [] : await resolveImages({ images: a.images, imageSize: a['image-size'] });
         // Open loop without an explicit --concurrency: allow up to 256 in flight so the client is not the limit.
         const concurrency = rate !== undefined && !argv.some((x) => /^(--concurrency|-C)(=|$)/.test(x)) ? 256 : a.concurrency;
         const transport: TransportName = a.transport ?? (a.rpc === 'stream' ? 'grpc-js' : 'h2');
@@ -349,12 +362,14 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
         const guard = failureGuard(signal);
         code = await withConnection({ ...o, connections: a.connections }, async (c) => {
           const server = await serverInfo(c);
+          // Before the start gate: a distributed run's agents start together, whatever their preparation took.
+          const { images, request } = a.rpc === 'ping' ? { images: files, request: undefined } : await prepareImages(files, send, server, a['top-k']);
           const rep = newReport('bench', { ...settingsOf(a), concurrency, transport, ...(rate !== undefined ? { agentRate: rate } : {}) }, environment(c.target, server), started);
           const durationS = a.duration ?? (a.requests === undefined ? 10 : undefined);
           await gate(c, plan, rep, human, guard.signal);
           human.out(headerText({
             title: `bench ${a.rpc}`, target: c.target, transport, tls: o.tls, connections: a.connections, server: describeServer(server),
-            images: a.rpc === 'ping' ? undefined : imageSetOf({ images: a.images, imageSize: a['image-size'] }, images),
+            images: a.rpc === 'ping' ? undefined : { ...imageSetOf({ images: a.images, imageSize: a['image-size'] }, files), request },
             payload: a.rpc === 'ping' ? { up: a['payload-bytes'], down: a['response-bytes'] } : undefined,
             load: { mode: sweep ? 'sweep' : rate !== undefined ? 'open' : 'closed', concurrency, rate, arrivals: a.arrivals, levels: sweep, durationS, count: a.requests, warmupS: a.warmup },
           }));
@@ -362,7 +377,7 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
           try {
             await unaryTransport?.ready(Math.max(3000, o.deadlineMs ?? 0));
             const tripped = await withPathPings(unaryTransport, o, a.path, async (path) => {
-              const text = await runBench(c, { rpc: a.rpc, concurrency, rate, arrivals: a.arrivals, durationS, requests: a.requests, warmupS: a.warmup, topK: a['top-k'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], sweep, budgetMs: a['budget-ms'], fps: a.fps, percentile: a.percentile, signal: guard.signal, guard, unaryTransport, path, connections: a.connections }, images, rep);
+              const text = await runBench(c, { rpc: a.rpc, concurrency, rate, arrivals: a.arrivals, durationS, requests: a.requests, warmupS: a.warmup, topK: a['top-k'], payloadBytes: a['payload-bytes'], responseBytes: a['response-bytes'], sweep, budgetMs: a['budget-ms'], fps: a.fps, percentile: a.percentile, signal: guard.signal, guard, unaryTransport, path, connections: a.connections, request }, images, rep);
               if (reportTripped(guard, human)) return true;
               human.out(text);
               return false;
@@ -395,20 +410,22 @@ export async function main(argv: string[], io: Io = processIo, signal?: AbortSig
         const o = connOpts(a);
         // Each agent is one stream source at --fps (a stream's rate is a frame rate, not a share of a total).
         const plan = agentPlanOf(a);
+        const send = sendChoiceOf(a);
         const guard = failureGuard(signal);
-        const images = await resolveImages({ images: a.images, imageSize: a['image-size'] });
+        const files = await resolveImages({ images: a.images, imageSize: a['image-size'] });
         code = await withConnection(o, async (c) => {
           const server = await serverInfo(c);
+          const { images, request } = await prepareImages(files, send, server, a['top-k']);
           const rep = newReport('stream', settingsOf(a), environment(c.target, server), started);
           const durationS = a.duration ?? (a.frames === undefined ? 10 : undefined);
           await gate(c, plan, rep, human, guard.signal);
           human.out(headerText({
             title: 'stream', target: c.target, transport: 'grpc-js', tls: o.tls, connections: a.connections, server: describeServer(server),
-            images: imageSetOf({ images: a.images, imageSize: a['image-size'] }, images),
+            images: { ...imageSetOf({ images: a.images, imageSize: a['image-size'] }, files), request },
             load: { mode: 'stream', fps: a.fps, window: a.window, durationS, count: a.frames, warmupS: a.warmup },
           }));
           const text = await withPathPings(undefined, o, a.path, (path) =>
-            runStream(c, { fps: a.fps, window: a.window, durationS, frames: a.frames, warmupS: a.warmup, topK: a['top-k'], budgetMs: a['budget-ms'], percentile: a.percentile, signal: guard.signal, guard, path, connections: a.connections }, images, rep),
+            runStream(c, { fps: a.fps, window: a.window, durationS, frames: a.frames, warmupS: a.warmup, topK: a['top-k'], budgetMs: a['budget-ms'], percentile: a.percentile, signal: guard.signal, guard, path, connections: a.connections, request }, images, rep),
           );
           if (reportTripped(guard, human)) {
             emitReport(rep, a.json, io);

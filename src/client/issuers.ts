@@ -23,8 +23,21 @@ export interface Issuer {
   close(): Promise<void>;
 }
 
+const NO_BYTES = Buffer.alloc(0);
+
+/** The ClassifyRequest for `im`: its bytes in `image`, or in `tensor` when the client made a tensor of them. */
+export function classifyRequestOf(im: LoadedImage, topK: number, requestId = ''): ClassifyRequest {
+  const tensor = im.field === 'tensor';
+  return { image: tensor ? NO_BYTES : im.bytes, tensor: tensor ? im.bytes : NO_BYTES, topK, requestId, clientSendUnixNanos: 0n };
+}
+
+/** Serialized size of `im`'s ClassifyRequest (what a call sends up, without gRPC and HTTP/2 framing). */
+export function classifyRequestBytes(im: LoadedImage, topK: number): number {
+  return ClassifyRequest.encode(classifyRequestOf(im, topK)).finish().length;
+}
+
 function classifyRequests(images: LoadedImage[], topK: number): { reqs: ClassifyRequest[]; sizes: number[] } {
-  const reqs = images.map((im) => ({ image: im.bytes, topK, requestId: '', clientSendUnixNanos: 0n }));
+  const reqs = images.map((im) => classifyRequestOf(im, topK));
   return { reqs, sizes: reqs.map((r) => ClassifyRequest.encode(r).finish().length) };
 }
 
@@ -281,6 +294,7 @@ export function streamIssuer(conn: Connection, images: LoadedImage[], topK: numb
       slotStream[slot] = ch;
       const req = slotReq[slot];
       req.image = base[i].image;
+      req.tensor = base[i].tensor;
       inFlight[ch].add(slot);
       slotSentNs[slot] = process.hrtime.bigint();
       call.write(req); // serializes synchronously, so the shared request object may change afterwards

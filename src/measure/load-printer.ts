@@ -11,6 +11,7 @@ import { logBuckets, type LatencyHistogram } from './histogram';
 import type { LoadSummary, RunReport } from './report-json';
 import type { Stability } from './stability';
 import type { ReplicaSummary } from './replicas';
+import { requestPayloadText, sentAsText, type RequestPayload } from './request-payload';
 
 /** What the header says about the server side (GetServerInfo, or the in-process model). */
 export interface ServerDescription {
@@ -66,6 +67,8 @@ export interface ImageSet {
   /** Set when the images are generated noise JPEGs of this size (no --images). */
   generated?: { width: number; height: number };
   images: Array<{ name: string; bytes: number }>;
+  /** What each call carries, when the verb says (undefined: the images as they are). */
+  request?: RequestPayload;
 }
 
 export interface LoadShape {
@@ -128,9 +131,11 @@ function weightsLine(s: ServerDescription): string {
 function imagesLine(i: ImageSet): string {
   const n = i.images.length;
   const mean = n === 0 ? 0 : i.images.reduce((s, x) => s + x.bytes, 0) / n;
-  if (i.generated) return `generated noise ${i.generated.width}×${i.generated.height}, ${plural(n, 'JPEG')} of ${kB(mean)} on average, sent in turn`;
   const names = i.images.slice(0, 3).map((x) => x.name).join(', ') + (n > 3 ? ', …' : '');
-  return `${plural(n, 'file')} (${names}), ${kB(mean)} on average, sent in turn`;
+  const what = i.generated ? `generated noise ${i.generated.width}×${i.generated.height}, ${plural(n, 'JPEG')} of ${kB(mean)} on average` : `${plural(n, 'file')} (${names}), ${kB(mean)} on average`;
+  const r = i.request;
+  if (!r || r.sent === 'image') return `${what}, sent in turn`;
+  return `${what}, sent in turn as ${sentAsText(r)}: ${kB(r.bytes_per_request)} per call`;
 }
 
 function howLong(l: LoadShape, unit: string): string {
@@ -207,6 +212,8 @@ export function loadSummaryText(rep: RunReport, latency?: LatencyHistogram): str
   l.push(`throughput: ${f(s.throughput_rps, 1)} req/s, ${f(s.images_per_s, 1)} images/s, up ${f(s.mb_per_s_up)} MB/s, down ${f(s.mb_per_s_down)} MB/s`);
   l.push(`latency${s.mode === 'open' ? ' (from intended send time)' : ''}: min ${f(s.latency.min_ms)} mean ${f(s.latency.mean_ms)} p50 ${f(p.p50)} p90 ${f(p.p90)} p95 ${f(p.p95)} p99 ${f(p.p99)} p99.9 ${f(p['p99.9'])} max ${f(s.latency.max_ms)} ms (stddev ${f(s.latency.stddev_ms)})`);
   if (s.mode === 'open') l.push(`service time (from actual send): p50 ${f(s.service_latency.percentiles_ms.p50)} p99 ${f(s.service_latency.percentiles_ms.p99)} ms`);
+  const req = (rep.summary as { request?: RequestPayload }).request;
+  if (req) l.push(requestPayloadText(req));
   const t = s.server_timing;
   if (t.count > 0) {
     l.push(`server (mean of ${t.count}): queue ${f(t.queue_ms)} decode ${f(t.decode_ms)} preprocess ${f(t.preprocess_ms)} inference ${f(t.inference_ms)} postprocess ${f(t.postprocess_ms)} other ${f(t.server_other_ms)} = total ${f(t.server_total_ms)} ms; batch ${f(t.mean_batch_size, 2)}`);

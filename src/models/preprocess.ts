@@ -24,6 +24,9 @@
 import sharp from 'sharp';
 import { sniffImageFormat } from './image-format';
 import type { Normalize } from './model';
+import { toModelInput, type ResizeMode } from '../shared/model-input';
+
+export { RESIZE_MODES, type ResizeMode } from '../shared/model-input';
 
 /**
  * An image the service cannot use (empty, not an image, truncated, too many pixels). Transport-neutral so
@@ -37,9 +40,6 @@ export class ImageError extends Error {
 }
 
 const invalidImage = (msg: string, cause?: unknown): ImageError => new ImageError(msg, { cause });
-
-export type ResizeMode = 'fill' | 'crop';
-export const RESIZE_MODES: readonly ResizeMode[] = ['fill', 'crop'];
 
 export interface DecodeOptions {
   width: number;
@@ -135,18 +135,16 @@ export async function decodeImage(bytes: Uint8Array, o: DecodeOptions): Promise<
     );
   }
 
-  let pipeline = sharp(bytes, { limitInputPixels: o.maxInputPixels, failOn: 'error', pages: 1, page: 0 })
-    .timeout({ seconds: o.timeoutSeconds ?? DEFAULT_DECODE_TIMEOUT_S })
-    .rotate() // EXIF orientation
-    .flatten({ background: '#ffffff' })
-    .toColourspace('srgb');
-  pipeline =
-    (o.resize ?? 'fill') === 'crop'
-      ? pipeline.resize(o.width, o.height, { fit: 'cover', position: 'centre', kernel: 'linear' })
-      : pipeline.resize(o.width, o.height, { fit: 'fill', kernel: 'linear' });
+  // The resize steps are shared with the client's --client-resize (src/shared/model-input.ts).
+  const pipeline = toModelInput(
+    sharp(bytes, { limitInputPixels: o.maxInputPixels, failOn: 'error', pages: 1, page: 0 }).timeout({ seconds: o.timeoutSeconds ?? DEFAULT_DECODE_TIMEOUT_S }),
+    o.width,
+    o.height,
+    o.resize ?? 'fill',
+  );
   let out: { data: Buffer; info: sharp.OutputInfo };
   try {
-    out = await pipeline.removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    out = await pipeline.raw().toBuffer({ resolveWithObject: true });
   } catch (err) {
     if (/timeout/i.test(sharpReason(err))) {
       throw invalidImage(`image took over ${o.timeoutSeconds ?? DEFAULT_DECODE_TIMEOUT_S} s to decode (${format} ${w}×${h}, the decode budget); send a smaller or simpler image`, err);

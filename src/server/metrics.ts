@@ -114,7 +114,7 @@ export function createMetrics(info: MetricsInfo): ServerMetrics {
       registers: [registry],
     }),
     queueWaitSeconds: hist('inference_queue_wait_seconds', 'Time a request waited in the batching queue (admitted to batch start).'),
-    decodeSeconds: hist('inference_decode_seconds', 'Image decode time (sharp).'),
+    decodeSeconds: hist('inference_decode_seconds', 'Image decode time (sharp); requests that sent a tensor decode nothing and are not counted.'),
     preprocessSeconds: hist('inference_preprocess_seconds', 'Resize and normalisation into the model input tensor.'),
     engineSeconds: hist('inference_engine_seconds', "Engine predict time of the batch a request ran in."),
     postprocessSeconds: hist('inference_postprocess_seconds', 'Top-k selection and response building.'),
@@ -153,7 +153,9 @@ export function createMetrics(info: MetricsInfo): ServerMetrics {
     }),
     observeTiming(t: StageTimings): void {
       m.queueWaitSeconds.observe(seconds(t.queueNanos));
-      m.decodeSeconds.observe(seconds(t.decodeNanos));
+      // decode_nanos is exactly 0 only for a tensor (nothing decoded): counting it would pull the decode
+      // distribution towards 0 by the share of tensor requests.
+      if (Number(t.decodeNanos) > 0) m.decodeSeconds.observe(seconds(t.decodeNanos));
       m.preprocessSeconds.observe(seconds(t.preprocessNanos));
       m.engineSeconds.observe(seconds(t.inferenceNanos));
       m.postprocessSeconds.observe(seconds(t.postprocessNanos));

@@ -2,6 +2,8 @@
  * The InferenceService handlers: thin, typed by src/gen. A Classify request's trip:
  *   receive → decodeImage (sharp, off-thread) → batcher (queue → normalise into the batch → engine) → top-k
  *   → response with the timing of each hop.
+ * A request carrying `tensor` (raw uint8 RGB of the model's input size) skips decodeImage and the decoder
+ * gate and goes straight to the batcher, admitted like an image; its decode_nanos is 0.
  *
  * Behaviour a client relies on (also in the README):
  * - top_k 0 means 5; a top_k above the number of classes is clamped to it (all classes, best first) rather
@@ -45,6 +47,7 @@ import { provenance } from './server-info';
 import { createStreamWindow } from './stream-window';
 import { createFairGate, type FairGate } from './fair-gate';
 import { publicSourceName } from '../shared/source-name';
+import { tensorBytes, tensorShapeText } from '../shared/model-input';
 import { monoToUnixNanos, unixNanos } from './wall-clock';
 import { createPingSessions, SESSION_HEADER, sessionIdProblem, type PingSessions, type SessionCounters } from './ping-sessions';
 
@@ -211,6 +214,7 @@ export function createInferenceService(ctx: ServiceContext): InferenceService {
   const pingSessions = ctx.pingSessions ?? createPingSessions();
   const decodeGate = ctx.decodeGate ?? createFairGate(defaultDecodeConcurrency());
   const streamWindow = Math.max(1, ctx.streamWindow ?? 32);
+  const expectedTensorBytes = tensorBytes(ctx.decode.width, ctx.decode.height);
   const maxPingResponse = Math.min(ctx.maxPingResponseBytes ?? Infinity, ctx.maxMessageBytes - PING_OVERHEAD_BYTES);
   /** Open ClassifyStreams, each with what makes it stop reading and end (stopStreams). */
   const openStreams = new Set<{ drain(): void }>();
@@ -221,26 +225,38 @@ export function createInferenceService(ctx: ServiceContext): InferenceService {
     if (req[DECODE_ERROR]) throw invalidArgument(req[DECODE_ERROR]);
     const idProblem = requestIdProblem(req);
     if (idProblem) throw invalidArgument(idProblem);
-    if (req.image.length === 0) throw invalidArgument('image is empty (0 bytes): set ClassifyRequest.image to an encoded JPEG/PNG/WebP');
+    const tensor = req.tensor.length > 0;
+    if (tensor && req.image.length > 0) {
+      throw invalidArgument(`both image (${req.image.length} bytes) and tensor (${req.tensor.length} bytes) are set; set one: image for encoded bytes, tensor for raw pixels`);
+    }
+    if (!tensor && req.image.length === 0) throw invalidArgument('image is empty (0 bytes): set ClassifyRequest.image to an encoded JPEG/PNG/WebP');
+    if (tensor && req.tensor.length !== expectedTensorBytes) {
+      throw invalidArgument(`tensor is ${req.tensor.length} bytes; this model takes ${tensorShapeText(ctx.decode.width, ctx.decode.height)}`);
+    }
     const k = req.topK === 0 ? DEFAULT_TOP_K : Math.min(req.topK, ctx.numClasses);
     // RESOURCE_EXHAUSTED when --max-queue images already wait, or this connection holds its share of them
     const place = ctx.batcher.admit(work.owner);
     let pending: Promise<BatchItemResult>;
     let gateNanos = 0n;
     try {
-      const gate0 = process.hrtime.bigint();
-      const release = await decodeGate.acquire(work.owner);
-      gateNanos = process.hrtime.bigint() - gate0;
-      let decoded: Awaited<ReturnType<typeof decodeImage>>;
-      try {
-        throwIfAborted(work.signal, 'waiting for the decoder');
-        decoded = await decodeImage(req.image, ctx.decode);
-      } finally {
-        release();
+      // A tensor is already the model's pixels: no decoder slot to wait for, nothing to decode (decode_nanos 0).
+      let rgb: Uint8Array = req.tensor;
+      if (!tensor) {
+        const gate0 = process.hrtime.bigint();
+        const release = await decodeGate.acquire(work.owner);
+        gateNanos = process.hrtime.bigint() - gate0;
+        let decoded: Awaited<ReturnType<typeof decodeImage>>;
+        try {
+          throwIfAborted(work.signal, 'waiting for the decoder');
+          decoded = await decodeImage(req.image, ctx.decode);
+        } finally {
+          release();
+        }
+        timing.decodeNanos = decoded.decodeNanos;
+        throwIfAborted(work.signal, 'being decoded');
+        rgb = decoded.rgb;
       }
-      timing.decodeNanos = decoded.decodeNanos;
-      throwIfAborted(work.signal, 'being decoded');
-      pending = place.submit({ rgb: decoded.rgb, deadlineNs: work.deadlineNs, signal: work.signal });
+      pending = place.submit({ rgb, deadlineNs: work.deadlineNs, signal: work.signal });
     } finally {
       place.release(); // no-op once submitted
     }

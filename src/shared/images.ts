@@ -11,6 +11,11 @@ import { mulberry32 } from './prng';
 export interface LoadedImage {
   name: string;
   bytes: Buffer;
+  /**
+   * The ClassifyRequest field that carries `bytes`: `image` (encoded, the default) or `tensor` (raw uint8 RGB
+   * HWC of the model's input size, made by the client's --client-resize).
+   */
+  field?: 'image' | 'tensor';
 }
 
 const IMAGE_EXT = /\.(jpe?g|png|webp|gif|tiff?|avif|bmp)$/i;

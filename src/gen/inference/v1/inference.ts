@@ -74,9 +74,9 @@ export function weightsProvenanceToJSON(object: WeightsProvenance): string {
   }
 }
 
-/** ClassifyRequest carries one encoded image. */
+/** ClassifyRequest carries one image: encoded (`image`) or already decoded and resized (`tensor`). Set exactly one. */
 export interface ClassifyRequest {
-  /** Encoded image bytes (JPEG, PNG, WebP, GIF, TIFF, AVIF). Decoded by the server. */
+  /** Encoded image bytes (JPEG, PNG, WebP, GIF, TIFF, AVIF). Decoded and resized by the server. */
   image: Buffer;
   /** How many predictions to return; 0 means the default (5). At most the number of classes. */
   topK: number;
@@ -84,6 +84,15 @@ export interface ClassifyRequest {
   requestId: string;
   /** Optional client wall-clock send time, echoed back in the response timing for one-way delay estimates. */
   clientSendUnixNanos: bigint;
+  /**
+   * Raw pixels instead of `image`, so the server skips decoding and resizing (as TF Serving and Triton accept
+   * tensors): uint8 RGB, row-major HWC (row by row, each pixel R, G, B), exactly the model's input size:
+   * GetServerInfo's model.input_height × model.input_width × 3 bytes (150528 for 224×224). The server
+   * normalises it as it would a decoded image. Any other length → INVALID_ARGUMENT naming the expected shape.
+   * Resize the way the server would (bilinear, aspect ratio not kept; EXIF orientation applied, alpha
+   * flattened onto white, sRGB) for the same predictions as sending the image.
+   */
+  tensor: Buffer;
 }
 
 /** Prediction is one class and its probability. */
@@ -108,9 +117,9 @@ export interface ModelRef {
 export interface Timing {
   /** Waiting in the batching queue (admitted → batch started). */
   queueNanos: bigint;
-  /** Decoding the encoded image (sharp). */
+  /** Decoding and resizing the encoded image (sharp). 0 for a request that sent a tensor (nothing decoded). */
   decodeNanos: bigint;
-  /** Resize, colour handling and normalisation into the model's input tensor. */
+  /** uint8 → float32 normalisation into the model's input tensor (resize and colour handling are in decode). */
   preprocessNanos: bigint;
   /** The engine's predict call for the whole batch this request ran in. */
   inferenceNanos: bigint;
@@ -270,7 +279,7 @@ export interface GetServerInfoResponse_VersionsEntry {
 }
 
 function createBaseClassifyRequest(): ClassifyRequest {
-  return { image: Buffer.alloc(0), topK: 0, requestId: "", clientSendUnixNanos: 0n };
+  return { image: Buffer.alloc(0), topK: 0, requestId: "", clientSendUnixNanos: 0n, tensor: Buffer.alloc(0) };
 }
 
 export const ClassifyRequest: MessageFns<ClassifyRequest> = {
@@ -289,6 +298,9 @@ export const ClassifyRequest: MessageFns<ClassifyRequest> = {
         throw new globalThis.Error("value provided for field message.clientSendUnixNanos of type int64 too large");
       }
       writer.uint32(32).int64(message.clientSendUnixNanos);
+    }
+    if (message.tensor.length !== 0) {
+      writer.uint32(42).bytes(message.tensor);
     }
     return writer;
   },
@@ -338,6 +350,14 @@ export const ClassifyRequest: MessageFns<ClassifyRequest> = {
             message.clientSendUnixNanos = reader.int64() as bigint;
             continue;
           }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.tensor = Buffer.from(reader.bytes());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -368,6 +388,7 @@ export const ClassifyRequest: MessageFns<ClassifyRequest> = {
         : isSet(object.client_send_unix_nanos)
         ? BigInt(object.client_send_unix_nanos)
         : 0n,
+      tensor: isSet(object.tensor) ? Buffer.from(bytesFromBase64(object.tensor)) : Buffer.alloc(0),
     };
   },
 
@@ -385,6 +406,9 @@ export const ClassifyRequest: MessageFns<ClassifyRequest> = {
     if (message.clientSendUnixNanos !== 0n) {
       obj.clientSendUnixNanos = message.clientSendUnixNanos.toString();
     }
+    if (message.tensor.length !== 0) {
+      obj.tensor = base64FromBytes(message.tensor);
+    }
     return obj;
   },
 
@@ -399,6 +423,7 @@ export const ClassifyRequest: MessageFns<ClassifyRequest> = {
     message.clientSendUnixNanos = (object.clientSendUnixNanos !== undefined && object.clientSendUnixNanos !== null)
       ? BigInt(object.clientSendUnixNanos)
       : 0n;
+    message.tensor = object.tensor ?? Buffer.alloc(0);
     return message;
   },
 };
@@ -2659,8 +2684,9 @@ export const GetServerInfoResponse_VersionsEntry: MessageFns<GetServerInfoRespon
 export type InferenceServiceService = typeof InferenceServiceService;
 export const InferenceServiceService = {
   /**
-   * Classify one encoded image (JPEG, PNG, WebP, GIF, TIFF, AVIF).
-   * Errors: INVALID_ARGUMENT for an image that cannot be decoded or is too large in pixels,
+   * Classify one encoded image (JPEG, PNG, WebP, GIF, TIFF, AVIF), or one raw RGB tensor of the model's input size.
+   * Errors: INVALID_ARGUMENT for an image that cannot be decoded or is too large in pixels, a tensor of the
+   * wrong length, or a request with both or neither of image and tensor,
    * RESOURCE_EXHAUSTED when --max-queue images are already waiting (being decoded or queued for a batch),
    * DEADLINE_EXCEEDED when the deadline passed while waiting.
    */
@@ -2713,8 +2739,9 @@ export const InferenceServiceService = {
 
 export interface InferenceServiceServer extends UntypedServiceImplementation {
   /**
-   * Classify one encoded image (JPEG, PNG, WebP, GIF, TIFF, AVIF).
-   * Errors: INVALID_ARGUMENT for an image that cannot be decoded or is too large in pixels,
+   * Classify one encoded image (JPEG, PNG, WebP, GIF, TIFF, AVIF), or one raw RGB tensor of the model's input size.
+   * Errors: INVALID_ARGUMENT for an image that cannot be decoded or is too large in pixels, a tensor of the
+   * wrong length, or a request with both or neither of image and tensor,
    * RESOURCE_EXHAUSTED when --max-queue images are already waiting (being decoded or queued for a batch),
    * DEADLINE_EXCEEDED when the deadline passed while waiting.
    */
@@ -2734,8 +2761,9 @@ export interface InferenceServiceServer extends UntypedServiceImplementation {
 
 export interface InferenceServiceClient extends Client {
   /**
-   * Classify one encoded image (JPEG, PNG, WebP, GIF, TIFF, AVIF).
-   * Errors: INVALID_ARGUMENT for an image that cannot be decoded or is too large in pixels,
+   * Classify one encoded image (JPEG, PNG, WebP, GIF, TIFF, AVIF), or one raw RGB tensor of the model's input size.
+   * Errors: INVALID_ARGUMENT for an image that cannot be decoded or is too large in pixels, a tensor of the
+   * wrong length, or a request with both or neither of image and tensor,
    * RESOURCE_EXHAUSTED when --max-queue images are already waiting (being decoded or queued for a batch),
    * DEADLINE_EXCEEDED when the deadline passed while waiting.
    */
