@@ -2,6 +2,7 @@ import * as os from 'node:os';
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { createOnnxEngine, probeOnnxRuntime } from '../src/backends/onnxruntime';
+import { cpuPlan } from '../src/backends/cpu-plan';
 import type { Engine } from '../src/backends/engine';
 import { exportLayersModelToOnnx } from '../src/models/export-onnx';
 import { buildGoogLeNet } from '../src/models/googlenet';
@@ -42,11 +43,38 @@ describe('ONNX Runtime engine', function () {
   it('reports its library, version, threads and execution provider', async function () {
     const e = await open({ cuda: false, threads: 1 });
     expect(e.info).to.deep.equal({ backend: 'onnxruntime', library: 'onnxruntime-node', version: ORT_VERSION, threads: 1,
-      executionProvider: 'CPUExecutionProvider' });
+      instances: 1, plan: 'set by flags: 1 session(s) × 1 thread(s)', executionProvider: 'CPUExecutionProvider' });
     expect(e.inputShape).to.deep.equal([12, 12, 3]);
     expect(e.numClasses).to.equal(10);
     const dflt = await open({ cuda: false });
-    expect(dflt.info.threads, 'default intra-op threads = cores available').to.equal(os.availableParallelism());
+    const plan = cpuPlan(os.availableParallelism());
+    expect({ threads: dflt.info.threads, instances: dflt.info.instances, solo: dflt.info.soloThreads ?? 0 }, 'default: the plan for the cores available')
+      .to.deep.equal({ threads: plan.threads, instances: plan.instances, solo: plan.soloThreads });
+    const inThread = await open({ cuda: false, worker: false });
+    expect(inThread.info.threads, 'in-thread (raw measurements): one session with every core').to.equal(os.availableParallelism());
+  });
+
+  it('a pool of instances with a solo session gives every batch the same answer as one session', async function () {
+    const one = await open({ cuda: false, threads: 1 });
+    const pool = await open({ cuda: false, instances: 2, threads: 1, soloThreads: 2 });
+    expect(pool.info).to.include({ instances: 2, threads: 1, soloThreads: 2 });
+    const per = 12 * 12 * 3;
+    const batches = [0.1, 0.5, 0.9, 0.3, 0.7].map((v) => new Float32Array(2 * per).fill(v));
+    const want = await Promise.all(batches.map((b) => one.predict(b, 2)));
+    // All at once: the solo session takes the first, the two instances the rest.
+    const got = await Promise.all(batches.map((b) => pool.predict(b, 2)));
+    got.forEach((g, i) => expect(Array.from(g)).to.deep.equal(Array.from(want[i])));
+    expect(Array.from(await pool.predict(batches[0], 2)), 'alone again').to.deep.equal(Array.from(want[0]));
+  });
+
+  it('refuses several instances in-thread, where sessions cannot run at the same time', async function () {
+    let err: unknown;
+    try {
+      await open({ cuda: false, worker: false, instances: 2 });
+    } catch (e) {
+      err = e;
+    }
+    expect(String(err)).to.match(/several engine instances need worker mode/);
   });
 
   it('probe says it is installed and why CUDA is or is not usable', function () {

@@ -31,6 +31,10 @@ export interface EngineInfo {
   threads: number;
   /** Copies of the model that run batches side by side, each with `threads` threads; absent means 1. */
   instances?: number;
+  /** Threads of the extra session that runs a batch only when no other is running; absent when there is none. */
+  soloThreads?: number;
+  /** How the engine shares the cores, and why (logged at start-up); absent when it has no such choice. */
+  plan?: string;
   /** CPUExecutionProvider, CUDAExecutionProvider, tfjs-wasm (simd), tfjs-cpu (plain JS), tfjs-node, ... */
   executionProvider: string;
 }

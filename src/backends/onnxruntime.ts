@@ -13,6 +13,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type * as Ort from 'onnxruntime-node';
+import { resolveCpuPlan } from './cpu-plan';
 import type { Engine, EngineInfo } from './engine';
 import { errorMessage, loadOrt, openSession, ORT_PACKAGE, type SessionSpec } from './onnx-session';
 import type { RunRequest, WorkerInit, WorkerReply } from './onnx-worker';
@@ -104,6 +105,12 @@ export interface OnnxEngineOptions {
    * session there could never run at the same time as the first.
    */
   instances?: number;
+  /**
+   * Intra-op threads of one more session that takes a batch only when no other batch is running (0 or
+   * absent: none). A lone request then gets every core, and under load the single-thread instances run side
+   * by side without the barriers of intra-op parallelism. Worker mode only.
+   */
+  soloThreads?: number;
 }
 
 /**
@@ -114,12 +121,17 @@ export async function createOnnxEngine(model: Uint8Array | string, o: OnnxEngine
   const p = probeOnnxRuntime();
   if (!p.installed) throw new Error(`the onnxruntime backend is unavailable: ${p.reason}`);
   if (o.cuda && !p.cuda) throw new Error(`the onnxruntime-cuda backend is unavailable: ${p.reason}`);
-  const threads = o.threads ?? os.availableParallelism();
+  // The sharing plan is for a CPU engine serving from workers; on a GPU or in-thread, one session.
+  const planned = !o.cuda && useWorker(o.worker);
+  const plan = planned ? resolveCpuPlan(os.availableParallelism(), o) : undefined;
+  const threads = plan?.threads ?? o.threads ?? os.availableParallelism();
   if (!Number.isInteger(threads) || threads < 1) throw new Error(`threads must be a positive integer, got ${threads}`);
-  const instances = o.instances ?? 1;
+  const instances = plan?.instances ?? o.instances ?? 1;
   if (!Number.isInteger(instances) || instances < 1) throw new Error(`engine instances must be a positive integer, got ${instances}`);
-  if (instances > 1 && !useWorker(o.worker)) {
-    throw new Error(`${instances} engine instances need worker mode: in-thread sessions run one at a time`);
+  const soloThreads = plan?.soloThreads ?? o.soloThreads ?? 0;
+  if (!Number.isInteger(soloThreads) || soloThreads < 0) throw new Error(`solo threads must be a whole number ≥ 0, got ${soloThreads}`);
+  if ((instances > 1 || soloThreads > 0) && !useWorker(o.worker)) {
+    throw new Error('several engine instances need worker mode: in-thread sessions run one at a time');
   }
   // In-thread, nothing else runs while ORT does, so its spin-waiting pool threads cost nothing; with a worker
   // the JS thread must wake to deliver each result, and spinning threads starve it on small machines.
@@ -130,6 +142,8 @@ export async function createOnnxEngine(model: Uint8Array | string, o: OnnxEngine
     version: p.version ?? 'unknown',
     threads,
     instances,
+    ...(soloThreads > 0 ? { soloThreads } : {}),
+    ...(plan ? { plan: plan.reason } : {}),
     executionProvider: o.cuda ? 'CUDAExecutionProvider' : 'CPUExecutionProvider',
   };
   if (!useWorker(o.worker)) {
@@ -141,7 +155,7 @@ export async function createOnnxEngine(model: Uint8Array | string, o: OnnxEngine
       dispose: () => s.release(),
     };
   }
-  return workerEngine(model, spec, info, instances);
+  return workerEngine(model, spec, info, instances, soloThreads);
 }
 
 /**
@@ -157,6 +171,19 @@ function useWorker(explicit: boolean | undefined): boolean {
   const v = process.env[ORT_WORKER_ENV];
   if (v === undefined || v === '') return true;
   return v === '1' || v.toLowerCase() === 'true';
+}
+
+/**
+ * Which session takes the next batch, from each one's batches in flight (the solo session last when
+ * `hasSolo`): the solo session when nothing at all is running, else the pool instance with the fewest in
+ * flight (ties: the lowest index, so a lightly loaded pool keeps using the same warm instance).
+ */
+export function pickInstance(inFlight: readonly number[], hasSolo: boolean): number {
+  const poolSize = hasSolo ? inFlight.length - 1 : inFlight.length;
+  if (hasSolo && inFlight.every((n) => n === 0)) return poolSize;
+  let best = 0;
+  for (let i = 1; i < poolSize; i++) if (inFlight[i] < inFlight[best]) best = i;
+  return best;
 }
 
 /** One worker thread holding one session: the unit the pool below spreads batches over. */
@@ -250,17 +277,21 @@ async function startWorker(model: Uint8Array | string, spec: SessionSpec): Promi
 }
 
 /**
- * `instances` workers, each with its own session, and each batch to the one with the fewest batches in
- * flight (ties: the lowest index, so a lightly loaded pool keeps using the same warm instance).
+ * `instances` workers, each with its own session, plus the solo session when soloThreads > 0; pickInstance
+ * chooses per batch (docs/decisions/0025-cpu-sharing-plan.md).
  */
-async function workerEngine(model: Uint8Array | string, spec: SessionSpec, info: EngineInfo, instances: number): Promise<Engine> {
-  const started = await Promise.allSettled(Array.from({ length: instances }, () => startWorker(model, spec)));
-  const pool = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
+async function workerEngine(model: Uint8Array | string, spec: SessionSpec, info: EngineInfo, instances: number, soloThreads: number): Promise<Engine> {
+  const specs = Array.from({ length: instances }, () => spec);
+  if (soloThreads > 0) specs.push({ ...spec, threads: soloThreads });
+  const started = await Promise.allSettled(specs.map((s) => startWorker(model, s)));
+  const all = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {
-    await Promise.all(pool.map((w) => w.dispose()));
+    await Promise.all(all.map((w) => w.dispose()));
     throw failed.reason instanceof Error ? failed.reason : new Error(String(failed.reason));
   }
+  const pool = all.slice(0, instances);
+  const solo = soloThreads > 0 ? all[instances] : undefined;
   const { inputShape, numClasses } = pool[0];
   const perImage = inputShape[0] * inputShape[1] * inputShape[2];
   return {
@@ -274,14 +305,13 @@ async function workerEngine(model: Uint8Array | string, spec: SessionSpec, info:
         return Promise.reject(new Error(`batch holds ${batch.length} floats; ${n} images of ` +
           `${inputShape.join('x')} need ${need}`));
       }
-      let pick = pool[0];
-      for (const w of pool) if (w.inFlight() < pick.inFlight()) pick = w;
+      const pick = all[pickInstance(all.map((w) => w.inFlight()), solo !== undefined)];
       // The caller's batch is only read (Engine contract), so the worker gets its own copy, transferred.
       return pick.run(batch.slice(0, need), n);
     },
     liveTensors: () => undefined,
     async dispose(): Promise<void> {
-      await Promise.all(pool.map((w) => w.dispose()));
+      await Promise.all(all.map((w) => w.dispose()));
     },
   };
 }

@@ -79,6 +79,13 @@ export const DEFAULT_MAX_INPUT_PIXELS = 50_000_000;
 /** Default decode budget: a 50 Mpx JPEG decodes and shrinks in well under a second on one core. */
 export const DEFAULT_DECODE_TIMEOUT_S = 3;
 
+/**
+ * libvips threads per decode in the server. A 224² target from a photo-sized JPEG is too little work to split:
+ * one thread decoded chelsea.jpg in 3.1 core-ms against 4.0 with two, and the decode gate already runs
+ * several images at once (docs/decisions/0025-cpu-sharing-plan.md).
+ */
+export const DEFAULT_DECODE_THREADS = 1;
+
 /** The libvips loaders left unblocked by configureSharp({ blockUnusedLoaders: true }): buffer input only. */
 export const ACCEPTED_LOADERS: readonly string[] = [
   'VipsForeignLoadJpegBuffer',

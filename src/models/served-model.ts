@@ -49,6 +49,8 @@ export interface LoadOptions {
   worker?: boolean;
   /** onnxruntime only: sessions running batches side by side, each in its own worker (createOnnxEngine). */
   instances?: number;
+  /** onnxruntime only: threads of the session used when nothing else runs (createOnnxEngine's soloThreads). */
+  soloThreads?: number;
   /** onnxruntime only: let idle intra-op threads spin-wait (createOnnxEngine's default when absent). */
   spin?: boolean;
   /**
@@ -275,7 +277,7 @@ export async function loadServedModel(o: LoadOptions): Promise<ServedModel> {
     const cuda = selection.backend === 'onnxruntime-cuda';
     if (src.location.kind === 'onnx') {
       const model = isUrl(src.location.file) ? await readBytes(src.location.file) : src.location.file;
-      engine = await createOnnxEngine(model, { cuda, threads, inputShape: wantedShape, worker: o.worker, instances: o.instances, spin: o.spin });
+      engine = await createOnnxEngine(model, { cuda, threads: o.threads, inputShape: wantedShape, worker: o.worker, instances: o.instances, soloThreads: o.soloThreads, spin: o.spin });
     } else {
       // The export only reads weights; the cpu backend keeps them in plain JS memory, the cheapest place.
       // Not logged: tfjs-cpu runs nothing here, and the log names only the engine that serves.
@@ -293,7 +295,7 @@ export async function loadServedModel(o: LoadOptions): Promise<ServedModel> {
           `onnx: ${exp.cacheHit ? 'reused cached export' : 'exported'} ${exp.path} (${(exp.bytes.byteLength / 1e6).toFixed(1)} MB) ` +
             `in ${(performance.now() - t0).toFixed(0)} ms`,
         );
-        engine = await createOnnxEngine(exp.bytes, { cuda, threads, inputShape: wantedShape, worker: o.worker, instances: o.instances, spin: o.spin });
+        engine = await createOnnxEngine(exp.bytes, { cuda, threads: o.threads, inputShape: wantedShape, worker: o.worker, instances: o.instances, soloThreads: o.soloThreads, spin: o.spin });
       } finally {
         if (loaded.model instanceof tf.LayersModel) loaded.model.dispose();
       }

@@ -18,7 +18,7 @@ import { createLogger, type Logger } from './log';
 import { createMetrics, metricsInterceptor, type ServerMetrics } from './metrics';
 import { startMetricsEndpoint, type MetricsEndpoint } from './metrics-endpoint';
 import { checkServerId, DEFAULT_SERVER_OPTIONS, hostServerId, resolveBatching, type ServerOptions } from './options';
-import { configureSharp } from '../models/preprocess';
+import { configureSharp, DEFAULT_DECODE_THREADS } from '../models/preprocess';
 import { addReflection } from './reflection';
 import { createIngressGuard } from './ingress-guard';
 import { clientIdentityInterceptor } from './client-identity';
@@ -106,7 +106,7 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
   const t0 = process.hrtime.bigint();
   const o: ServerOptions = { ...DEFAULT_SERVER_OPTIONS, ...stripUndefined(partial) };
   const log = createLogger(o.logLevel, { format: o.logFormat });
-  configureSharp({ concurrency: o.decodeThreads });
+  configureSharp({ concurrency: o.decodeThreads ?? DEFAULT_DECODE_THREADS });
 
   // Everything that can fail on a typo fails before the (slow) model load.
   const tlsFiles = { certFile: o.tlsCert, keyFile: o.tlsKey, caFile: o.tlsCa };
@@ -254,6 +254,8 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
     backend: engine.info.backend,
     backendReason: served.selection.reason,
     executionProvider: engine.info.executionProvider,
+    enginePlan: engine.info.plan,
+    decodeThreads: o.decodeThreads ?? DEFAULT_DECODE_THREADS,
     model: descriptor.name,
     weights: descriptor.weights,
     weightsSource: redactSource(descriptor.weightsSource),
@@ -282,6 +284,7 @@ async function loadAndWarm(o: ServerOptions, log: Logger): Promise<{ served: Ser
     normalize: o.normalize,
     threads: o.threads,
     instances: o.engineInstances,
+    soloThreads: o.soloThreads,
     spin: o.intraOpSpin,
     cacheDir: o.cacheDir,
     log: (msg) => log.info(redactSourcesIn(msg)),

@@ -27,6 +27,8 @@ export interface ServerOptions {
   threads?: number;
   /** onnxruntime: sessions running batches side by side (each in its own worker); undefined = the default plan. */
   engineInstances?: number;
+  /** onnxruntime: threads of the session that runs a batch when no other is running (0 = none); undefined = the default plan. */
+  soloThreads?: number;
   /** onnxruntime: whether idle intra-op threads spin-wait; undefined = the default plan. */
   intraOpSpin?: boolean;
   /** libvips threads per decode (sharp.concurrency); undefined = the default plan. */
@@ -187,7 +189,7 @@ const KNOWN_FLAGS = new Set([
   'log-level', 'log-format', 'grace-ms', 'server-id', 'help', 'decode-timeout-s', 'max-queue-per-connection',
   'max-ping-response-bytes', 'max-pending-bytes', 'max-concurrent-streams', 'max-connection-idle-ms',
   'max-connection-age-ms', 'max-connection-age-grace-ms', 'drain-delay-ms', 'metrics-tokens-file', 'tls-allowed-client',
-  'web-port', 'web-origins', 'engine-instances', 'intra-op-spin', 'decode-threads',
+  'web-port', 'web-origins', 'engine-instances', 'intra-op-spin', 'decode-threads', 'solo-threads',
 ]);
 
 function rejectUnknownFlags(argv: string[], positional: Array<string | number>): void {
@@ -222,6 +224,7 @@ export function parseServerArgs(argv: string[]): ServerOptions {
     .option('normalize', { choices: NORMALIZATIONS, describe: 'Pixel normalisation (default: from the model or its manifest)' })
     .option('threads', { type: 'number', describe: 'Engine intra-op threads per instance (default: from the cores, see --engine-instances)' })
     .option('engine-instances', { type: 'number', describe: 'onnxruntime: model copies running batches side by side, each in its own thread (default: from the cores)' })
+    .option('solo-threads', { type: 'number', describe: 'onnxruntime: threads of an extra session that runs a batch only when no other is running, so a lone request gets every core (0 = none; default: from the cores)' })
     .option('intra-op-spin', { type: 'boolean', describe: 'onnxruntime: let idle intra-op threads spin-wait (default: off when serving)' })
     .option('decode-threads', { type: 'number', describe: 'libvips threads per image decode (default: 1)' })
     .option('cache-dir', { type: 'string', describe: 'Cache for exported ONNX models' })
@@ -264,6 +267,8 @@ export function parseServerArgs(argv: string[]): ServerOptions {
         if (n === undefined && (k === 'max-batch' || k === 'max-queue-per-connection' || k === 'max-concurrent-batches' || k === 'engine-instances' || k === 'decode-threads' || k === 'threads')) continue; // derived defaults
         if (n === undefined || !Number.isInteger(n) || n < (k === 'port' ? 0 : 1)) throw new Error(`--${k} must be a whole number${k === 'port' ? ' ≥ 0' : ' ≥ 1'} (got ${String(n)})`);
       }
+      const solo: number | undefined = v['solo-threads'];
+      if (solo !== undefined && (!Number.isInteger(solo) || solo < 0)) throw new Error(`--solo-threads must be a whole number ≥ 0 (got ${String(solo)})`);
       if (v['max-queue-delay-us'] !== undefined && !(v['max-queue-delay-us'] >= 0)) throw new Error(`--max-queue-delay-us must be ≥ 0 (got ${v['max-queue-delay-us']})`);
       if (v.port > 65535) throw new Error(`--port must be ≤ 65535 (got ${v.port})`);
       const web: number | undefined = v['web-port'];
@@ -296,6 +301,7 @@ export function parseServerArgs(argv: string[]): ServerOptions {
     threads: a.threads,
     engineInstances: a['engine-instances'],
     intraOpSpin: a['intra-op-spin'],
+    soloThreads: a['solo-threads'],
     decodeThreads: a['decode-threads'],
     cacheDir: a['cache-dir'],
     resize: a.resize as ResizeMode,
