@@ -143,7 +143,9 @@ export async function runH2load(url: string, args: string[], shape: Pick<LoadSha
   if (!(shape.durationS > 0) || !(shape.warmUpS >= 0)) throw new Error(`h2load: durationS must be > 0 and warmUpS ≥ 0 (got ${shape.durationS}, ${shape.warmUpS})`);
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'h2load-'));
   const logFile = path.join(dir, 'requests.tsv');
-  const full = ['-D', String(shape.durationS), ...(shape.warmUpS > 0 ? ['--warm-up-time', String(shape.warmUpS)] : []),
+  // h2load takes whole numbers with a unit: fractions of a second go as milliseconds.
+  const duration = (s: number): string => (Number.isInteger(s) ? `${s}s` : `${Math.round(s * 1000)}ms`);
+  const full = ['-D', duration(shape.durationS), ...(shape.warmUpS > 0 ? ['--warm-up-time', duration(shape.warmUpS)] : []),
     '--log-file', logFile, ...args, url];
   const command = `h2load ${full.map((a) => (/[\s;']/.test(a) ? `'${a}'` : a)).join(' ')}`;
   try {
