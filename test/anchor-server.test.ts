@@ -81,7 +81,7 @@ describe('anchor server (Flask + OpenCV DNN)', function () {
     expect(ok.json.predictions).to.have.length(5);
   });
 
-  it('h2load --h1 drives it with N connections, one request each: no failures, latencies reported', async function () {
+  it('h2load --h1 drives it with N clients, one request each, by request counts: no failures, latencies reported', async function () {
     requireTool(this, !missingH2Tools().includes('h2load'), 'h2load not found (apt-get install nghttp2-client)');
     const image = path.join(dir.path, 'noise.jpg');
     fs.writeFileSync(image, await sharp(await noisePng()).jpeg().toBuffer());
@@ -89,7 +89,9 @@ describe('anchor server (Flask + OpenCV DNN)', function () {
     expect(r.done).to.be.greaterThan(0);
     expect([r.failed, r.non2xx]).to.deep.equal([0, 0]);
     expect(r.p50_ms).to.be.greaterThan(0).and.at.most(r.p99_ms);
-    expect(r.command).to.match(/--h1 -c 2 -m 1 /);
+    expect(r.command).to.match(/^h2load -n \d+ --h1 -c 2 -m 1 /);
+    expect(r.done % 2).to.equal(0);
+    expect(r.elapsed_s).to.be.greaterThan(0);
   });
 
   // blobFromImage's mean/scale/swapRB and the NHWC transpose must give the tensor normalizeInto gives.
