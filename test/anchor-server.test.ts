@@ -12,6 +12,7 @@ import { buildGoogLeNet, GOOGLENET_INPUT_SIZE } from '../src/models/googlenet';
 import type { Normalize } from '../src/models/model';
 import { decodeImage, DEFAULT_MAX_INPUT_PIXELS, normalizeInto } from '../src/models/preprocess';
 import { sharedFixture } from './helpers/fixtures';
+import { jpegBomb, pngBomb } from './helpers/image-bombs';
 import { suiteTempDir } from './helpers/temp-dir';
 import { requireTool } from './helpers/tools';
 
@@ -79,6 +80,16 @@ describe('anchor server (Flask + OpenCV DNN)', function () {
     const ok = await post(anchor.port, jpeg);
     expect(ok.status).to.equal(200);
     expect(ok.json.predictions).to.have.length(5);
+  });
+
+  it('refuses images over the pixel limit from their header (400), as our server does', async function () {
+    for (const bomb of [pngBomb(30000, 30000), await jpegBomb(10000, 6000)]) {
+      const r = await post(anchor.port, bomb);
+      expect(r.status).to.equal(400);
+      expect(r.json.error).to.be.a('string');
+    }
+    const health = await (await fetch(`http://127.0.0.1:${anchor.port}/healthz`)).json() as { status: string };
+    expect(health.status).to.equal('ok');
   });
 
   it('h2load --h1 drives it with N clients, one request each, by request counts: no failures, latencies reported', async function () {
