@@ -3,7 +3,9 @@ import * as path from 'node:path';
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { createOnnxEngine } from '../src/backends/onnxruntime';
-import { exportCached } from '../src/models/onnx-cache';
+import { onnx } from 'onnx-proto';
+import { EXPORTER_VERSION } from '../src/models/export-onnx';
+import { exportCached, exportKey } from '../src/models/onnx-cache';
 import { suiteTempDir } from './helpers/temp-dir';
 
 function model(): tf.LayersModel {
@@ -56,5 +58,14 @@ describe('ONNX export cache', function () {
     expect(b.cacheHit).to.equal(false);
     expect(b.key).to.not.equal(a.key);
     expect(fs.existsSync(a.path) && fs.existsSync(b.path)).to.equal(true);
+  });
+
+  it('never reuses an export from another exporter version (version 1 wrote Dense as Gemm, which OpenCV refuses)', async function () {
+    const m = model();
+    const current = await exportCached(m, dir.path);
+    expect(EXPORTER_VERSION).to.not.equal('1');
+    expect(exportKey(m, '1')).to.not.equal(current.key);
+    const ops = onnx.ModelProto.decode(current.bytes).graph!.node!.map((n) => n.opType);
+    expect(ops).to.include('MatMul').and.not.include('Gemm');
   });
 });

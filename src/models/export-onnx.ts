@@ -26,8 +26,11 @@
 import * as tf from '@tensorflow/tfjs';
 import { OnnxGraphBuilder } from './onnx-graph';
 
-/** Bumped whenever exported graphs change; part of the export cache key (onnx-cache.ts). */
-export const EXPORTER_VERSION = '1';
+/**
+ * Bumped whenever exported graphs change; part of the export cache key (onnx-cache.ts), so a cached export
+ * from an older exporter is never reused. 2: Dense is MatMul + Add instead of Gemm.
+ */
+export const EXPORTER_VERSION = '2';
 
 export const ONNX_INPUT_NAME = 'input';
 export const ONNX_OUTPUT_NAME = 'probabilities';
@@ -312,11 +315,10 @@ class Exporter {
     const k = this.keras(x);
     const kernel = w.name('kernel', (d) => d.shape, (d) => d.data);
     const useBias = cfg.useBias !== false;
-    if (k.shape.length === 2) {
-      const inputs = [k.name, kernel, ...(useBias ? [w.name('bias', (d) => d.shape, (d) => d.data)] : [])];
-      return { name: this.g.node('Gemm', inputs, layer.name), layout: 'keras', shape: outShape };
-    }
-    // Keras applies Dense to the last axis of any rank: MatMul broadcasts the same way.
+    // MatMul (+ Add), never Gemm: OpenCV's ONNX importer (4.6, what Debian ships and the anchor in bench/anchor
+    // runs) refuses a Gemm whose bias is an initializer, while every engine loads MatMul + Add, and ONNX
+    // Runtime fuses the pair back into one Gemm/FusedMatMul anyway. MatMul also broadcasts like Keras' Dense,
+    // which applies to the last axis of any rank, so one form serves rank 2 and above.
     const mm = this.g.node('MatMul', [k.name, kernel], useBias ? `${layer.name}_matmul` : layer.name);
     if (!useBias) return { name: mm, layout: 'keras', shape: outShape };
     const b = w.name('bias', (d) => d.shape, (d) => d.data);

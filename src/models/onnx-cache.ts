@@ -17,10 +17,13 @@ export interface CachedExport {
   key: string;
 }
 
-/** The cache key of `model`: hex SHA-256 of exporter version + topology + weights. */
-export function exportKey(model: tf.LayersModel): string {
+/**
+ * The cache key of `model`: hex SHA-256 of exporter version + topology + weights. `exporterVersion` is a
+ * parameter only so a test can show that another exporter's export is never reused.
+ */
+export function exportKey(model: tf.LayersModel, exporterVersion: string = EXPORTER_VERSION): string {
   const h = createHash('sha256');
-  h.update(`export-onnx v${EXPORTER_VERSION}\n`);
+  h.update(`export-onnx v${exporterVersion}\n`);
   h.update(JSON.stringify(model.toJSON(undefined, false)));
   const tensors = model.getWeights();
   model.weights.forEach((v, i) => {
