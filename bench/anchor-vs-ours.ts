@@ -19,9 +19,9 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ClassifyResponse } from '../src/gen/inference/v1/inference';
 import { imagenetLabels } from '../src/models/labels';
-import { NORMALIZATIONS, type Normalize } from '../src/models/model';
 import { median } from '../src/measure/stats';
-import { startServerProcess, type ServerProcess } from '../test/helpers/server-process';
+import { startServerProcess } from '../test/helpers/server-process';
+import { checked, servedFrom } from './served-from';
 import {
   anchorUnavailable, CLASSIFY_PATH, grpcClassifyBody, h2loadAnchor, h2loadClassify, missingH2Tools, startAnchor,
   verifyAnchor, verifyGrpcBody, type AnchorPrediction, type H2loadResult,
@@ -42,31 +42,6 @@ function positive(env: string, fallback: number): number {
 }
 
 const log = (m: string): void => void process.stderr.write(`[bench:anchor ${new Date().toISOString().slice(11, 19)} load ${os.loadavg()[0].toFixed(2)}] ${m}\n`);
-
-interface Served {
-  onnxPath: string;
-  normalize: Normalize;
-  inputSize: number;
-  metricsPort: number;
-}
-
-/** What our server says it serves: the ONNX file it loaded, its input, normalisation and metrics port. */
-function servedFrom(srv: ServerProcess): Served {
-  let onnxPath: string | undefined;
-  let serving: Record<string, unknown> | undefined;
-  for (const rec of srv.lines) {
-    const m = /^onnx: (?:reused cached export|exported) (\S+\.onnx) /.exec(String(rec.msg ?? ''));
-    if (m) onnxPath = m[1];
-    if (typeof rec.input === 'string' && typeof rec.normalize === 'string') serving = rec;
-  }
-  if (!onnxPath || !serving) throw new Error('our server did not log the ONNX file it loaded or its serving summary');
-  const [h, w, c] = String(serving.input).split('x').map(Number);
-  if (h !== w || c !== 3) throw new Error(`the anchor takes a square RGB input; the server has ${String(serving.input)}`);
-  const normalize = serving.normalize as Normalize;
-  if (!NORMALIZATIONS.includes(normalize)) throw new Error(`unknown normalisation ${normalize}`);
-  if (typeof serving.metricsPort !== 'number') throw new Error('our server logged no metrics port');
-  return { onnxPath, normalize, inputSize: h, metricsPort: serving.metricsPort };
-}
 
 /** One Classify over h2c with node:http2, decoded: our server's top-5 for the record. */
 async function ourTop5(port: number, body: Buffer): Promise<AnchorPrediction[]> {
@@ -94,14 +69,6 @@ interface Spread {
   max: number;
 }
 const spread = (xs: number[]): Spread => ({ min: Math.min(...xs), median: median(xs), max: Math.max(...xs) });
-
-function checked(side: string, r: H2loadResult): H2loadResult {
-  const bad = r.failed + r.non2xx + (r.grpc_not_ok ?? 0);
-  if (bad > 0 || r.done === 0) {
-    throw new Error(`${side}: ${r.done} done, ${r.failed} failed, ${r.non2xx} non-2xx, ${r.grpc_not_ok ?? 0} gRPC errors (${r.command})`);
-  }
-  return r;
-}
 
 async function main(): Promise<void> {
   const skip = [
