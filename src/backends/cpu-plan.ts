@@ -1,6 +1,6 @@
 /**
  * How ONNX Runtime on CPU shares the cores with the rest of the server (decoding, gRPC), chosen from the core
- * count when no flag says otherwise. Measured on 2 cores, reasoned beyond: docs/decisions/0025-cpu-sharing-plan.md.
+ * count when no flag says otherwise. Measured on 2 cores, reasoned beyond: docs/decisions/0026-cpu-sharing-plan.md.
  */
 
 export interface CpuPlan {

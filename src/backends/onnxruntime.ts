@@ -278,7 +278,7 @@ async function startWorker(model: Uint8Array | string, spec: SessionSpec): Promi
 
 /**
  * `instances` workers, each with its own session, plus the solo session when soloThreads > 0; pickInstance
- * chooses per batch (docs/decisions/0025-cpu-sharing-plan.md).
+ * chooses per batch (docs/decisions/0026-cpu-sharing-plan.md).
  */
 async function workerEngine(model: Uint8Array | string, spec: SessionSpec, info: EngineInfo, instances: number, soloThreads: number): Promise<Engine> {
   const specs = Array.from({ length: instances }, () => spec);

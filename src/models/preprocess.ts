@@ -82,7 +82,7 @@ export const DEFAULT_DECODE_TIMEOUT_S = 3;
 /**
  * libvips threads per decode in the server. A 224² target from a photo-sized JPEG is too little work to split:
  * one thread decoded chelsea.jpg in 3.1 core-ms against 4.0 with two, and the decode gate already runs
- * several images at once (docs/decisions/0025-cpu-sharing-plan.md).
+ * several images at once (docs/decisions/0026-cpu-sharing-plan.md).
  */
 export const DEFAULT_DECODE_THREADS = 1;
 
