@@ -5,7 +5,7 @@
  * greedy client (bench/greedy-client.ts, its own process) whose two ClassifyStreams keep 96 frames outstanding each. Prints p50/p99 and the statuses
  * of each phase; writes out/bench-fairness-<date>.json.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import * as grpc from '@grpc/grpc-js';
@@ -66,12 +66,13 @@ async function main(): Promise<void> {
   // Extra server flags after the call count, e.g. `npm run bench:fairness -- 200 --max-batch 1` to compare.
   const server = await startServerProcess(['--model', path.join(SHARED_DIR, MOBILENET_JSON), '--normalize', 'signed', ...process.argv.slice(3)]);
   const target = `127.0.0.1:${server.port}`;
+  let greedy: ChildProcess | undefined;
   try {
     await polite(target, image, 5); // warm-up
     const solo = await polite(target, image, calls);
     // The greedy client runs in its own process: in this one, its event loop would delay the polite
     // client's own reads and the figures would blame the server for it.
-    const greedy = spawn(process.execPath, [path.join(__dirname, 'greedy-client.js'), target, imageFile, '96'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    greedy = spawn(process.execPath, [path.join(__dirname, 'greedy-client.js'), target, imageFile, '96'], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
     let out = '';
     greedy.stdout.on('data', (d: Buffer) => (out += d.toString()));
     while (!out.includes('started\n')) {
@@ -80,8 +81,9 @@ async function main(): Promise<void> {
     }
     await new Promise((r) => setTimeout(r, 1000));
     const contended = await polite(target, image, calls);
-    const exited = new Promise<void>((r) => greedy.once('exit', () => r()));
-    greedy.kill('SIGTERM');
+    const g = greedy;
+    const exited = new Promise<void>((r) => g.once('exit', () => r()));
+    g.kill('SIGTERM');
     await exited;
     const greedyByStatus = JSON.parse(out.split('\n').filter((l) => l.startsWith('{')).pop() ?? '{}') as Record<string, number>;
     const row = { calls, solo, contended, greedyByStatus };
@@ -93,6 +95,7 @@ async function main(): Promise<void> {
     process.stdout.write(`greedy client's frames: ${JSON.stringify(greedyByStatus)}\n`);
     writeBenchJson('fairness', [row]);
   } finally {
+    if (greedy && greedy.exitCode === null) greedy.kill('SIGKILL');
     await server.stop();
   }
 }
