@@ -72,9 +72,10 @@ async function main(): Promise<void> {
     const solo = await polite(target, image, calls);
     // The greedy client runs in its own process: in this one, its event loop would delay the polite
     // client's own reads and the figures would blame the server for it.
-    greedy = spawn(process.execPath, [path.join(__dirname, 'greedy-client.js'), target, imageFile, '96'], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+    const child = spawn(process.execPath, [path.join(__dirname, 'greedy-client.js'), target, imageFile, '96'], { stdio: ['ignore', 'pipe', 'inherit'], detached: true });
+    greedy = child;
     let out = '';
-    greedy.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     while (!out.includes('started\n')) {
       if (greedy.exitCode !== null) throw new Error('the greedy client exited before it started');
       await new Promise((r) => setTimeout(r, 50));
