@@ -30,6 +30,11 @@
  *      --transport grpc-js (informative).
  *   P5 ClassifyStream frames/s ÷ unary Classify images/s, both closed loop with 4 in flight.
  *   P6 decode+resize (decodeImage, sharp) of a 640×480 JPEG p50 ÷ engine.predict p50 at batch 1.
+ *   S1..S3 and plan÷wide (GoogLeNet, chelsea.jpg; bench/served-throughput.ts has the method):
+ *   S1 served images/s at 8 in flight (h2load) ÷ the CPU-budget limit (bench/cpu-budget.ts).
+ *   S2 served images/s ÷ the Flask + OpenCV anchor's, both 8 in flight; S2-latency anchor p50 ÷ ours at 1.
+ *   S3 served images/s with `rtinfer bench --client-resize --send tensor -C 8` ÷ best raw images/s (P2's).
+ *   plan÷wide served images/s at 8 in flight with the default CPU sharing plan ÷ one wide session.
  *   ORT÷wasm: served GoogLeNet images/s on onnxruntime ÷ on wasm, `rtinfer bench --rpc classify --concurrency 8`
  *      (saturated, as P2: both engines always have work queued); the same at concurrency 4 is reported too.
  */
