@@ -31,6 +31,8 @@ export interface PingSchedule {
   intervalMs: number;
   /** Probes sent and discarded first. */
   warmup: number;
+  /** Request payload per probe (PingRequest.payload), bytes; default 0. */
+  payloadBytes?: number;
 }
 
 /** One client run: its percentiles and every RTT, ms. */
@@ -41,18 +43,28 @@ export interface PingRun {
   rttsMs: number[];
   /** grpcio_ping.py only: process CPU per measured call. */
   cpuUsPerCall?: number;
+  /** rtinfer only: each measured probe's timer error (actual − scheduled send), ms. */
+  timerErrorsMs?: number[];
 }
 
-export function rtinferPing(port: number, transport: 'h2' | 'grpc-js', s: PingSchedule): PingRun {
-  const rep = rtinfer(['ping', '-t', `127.0.0.1:${port}`, '-c', String(s.count), '-i', String(s.intervalMs), '--warmup', String(s.warmup), '-q', '--transport', transport]);
+/** `extraArgs` go after the schedule's (e.g. `--no-path` for an A/B). */
+export function rtinferPing(port: number, transport: 'h2' | 'grpc-js', s: PingSchedule, extraArgs: string[] = []): PingRun {
+  const rep = rtinfer(['ping', '-t', `127.0.0.1:${port}`, '-c', String(s.count), '-i', String(s.intervalMs), '--warmup', String(s.warmup), '--payload-bytes', String(s.payloadBytes ?? 0), '-q', '--transport', transport, ...extraArgs]);
   const sum = rep.summary as { lost: number; rtt: { max_ms: number; percentiles_ms: Record<string, number> } };
   if (sum.lost > 0) throw new Error(`rtinfer ping --transport ${transport} lost ${sum.lost} probes`);
-  const probes = rep.probes as Array<{ rtt_ns?: number }>;
-  return { p50: sum.rtt.percentiles_ms.p50, p99: sum.rtt.percentiles_ms.p99, max: sum.rtt.max_ms, rttsMs: probes.filter((x) => x.rtt_ns !== undefined).map((x) => x.rtt_ns! / 1e6) };
+  const probes = rep.probes as Array<{ rtt_ns?: number; timer_error_ns?: number; warm_reference?: boolean }>;
+  const measured = probes.filter((x) => !x.warm_reference);
+  return {
+    p50: sum.rtt.percentiles_ms.p50,
+    p99: sum.rtt.percentiles_ms.p99,
+    max: sum.rtt.max_ms,
+    rttsMs: measured.filter((x) => x.rtt_ns !== undefined).map((x) => x.rtt_ns! / 1e6),
+    timerErrorsMs: measured.filter((x) => x.timer_error_ns !== undefined).map((x) => x.timer_error_ns! / 1e6),
+  };
 }
 
 export function grpcioPing(port: number, s: PingSchedule): PingRun {
-  const r = spawnSync(PYTHON, [GRPCIO_PING, `127.0.0.1:${port}`, '--count', String(s.count), '--interval-ms', String(s.intervalMs), '--warmup', String(s.warmup), '--raw'], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(PYTHON, [GRPCIO_PING, `127.0.0.1:${port}`, '--count', String(s.count), '--interval-ms', String(s.intervalMs), '--warmup', String(s.warmup), '--payload-bytes', String(s.payloadBytes ?? 0), '--raw'], { encoding: 'utf8', timeout: 120_000 });
   if (r.status !== 0) throw new Error(`grpcio_ping.py failed: ${r.stderr}`);
   const j = JSON.parse(r.stdout) as { percentiles_ms: Record<string, number>; max_ms: number; errors: number; cpu_us_per_call: number; rtt_ns: number[] };
   if (j.errors > 0) throw new Error(`grpcio_ping.py: ${j.errors} errors`);
