@@ -91,7 +91,8 @@ function measurePoint(port: number, intervalMs: number, payloadBytes: number, o:
   for (let b = 0; b < o.blocks; b++) {
     for (let k = 0; k < order.length; k++) {
       const client = order[(k + b) % order.length];
-      const r = client === 'ours' ? rtinferPing(port, 'h2', s) : grpcioPing(port, s);
+      // The same 5 s per-call deadline as grpcio_ping.py's timeout (ping's default would be 1 s).
+      const r = client === 'ours' ? rtinferPing(port, 'h2', s, ['--deadline-ms', '5000']) : grpcioPing(port, s);
       runs[client].push(r);
       loads.push(os.loadavg()[0]);
       o.log?.(`  ${intervalMs} ms ${payloadBytes} B block ${b + 1}/${o.blocks} ${client.padEnd(6)} p50 ${r.p50.toFixed(3)} p99 ${r.p99.toFixed(3)} max ${r.max.toFixed(2)} ms (load ${loads[loads.length - 1].toFixed(2)})`);

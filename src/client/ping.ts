@@ -212,12 +212,32 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
   const pending: Array<Promise<Probe>> = [];
   const references: Array<Promise<Probe | undefined>> = [];
   const sentAtNs: number[] = [];
-  // Anything of ours in flight keeps the precise wait polling, so no reply waits on a blocked thread.
+  // Anything of ours in flight (a call, a warm-up exchange, a path PING) keeps the wait out of its blocking
+  // part, so no reply waits on a blocked thread; the last one to end hands over to it (sleep.ts).
   let inFlight = 0;
   let measuredInFlight = 0;
-  const idle = (): boolean => inFlight === 0;
+  const pathPingList: PathPing[] = [];
+  const connections = Math.max(1, Math.floor(o.connections ?? 1));
+  const path = o.path
+    ? createPathPings(o.path.ping, o.path.via, connections, (c, sentNs, rttNs) => {
+        pathPingList.push({ conn: c, at_ns: Number(sentNs - t0), ...(rttNs === undefined ? {} : { rtt_ns: Number(rttNs) }) });
+        wakeIfIdle();
+      })
+    : undefined;
+  const idle = (): boolean => inFlight === 0 && !path?.busy();
+  let wakeOnIdle: (() => void) | undefined;
+  const whenIdle = (wake: () => void): void => void (wakeOnIdle = wake);
+  const wakeIfIdle = (): void => {
+    if (wakeOnIdle === undefined || !idle()) return;
+    const wake = wakeOnIdle;
+    wakeOnIdle = undefined;
+    wake();
+  };
   // Built once: the bookkeeping of each probe adds no closure of its own (decision 0010).
-  const endInFlight = (): void => void inFlight--;
+  const endInFlight = (): void => {
+    inFlight--;
+    wakeIfIdle();
+  };
   const endMeasured = (): void => void measuredInFlight--;
   const track = <T>(p: Promise<T>): Promise<T> => {
     inFlight++;
@@ -225,11 +245,6 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
     return p;
   };
   const warmUp = warmUpOf(conn, wall, t0);
-  const pathPingList: PathPing[] = [];
-  const connections = Math.max(1, Math.floor(o.connections ?? 1));
-  const path = o.path
-    ? createPathPings(o.path.ping, o.path.via, connections, (c, sentNs, rttNs) => void pathPingList.push({ conn: c, at_ns: Number(sentNs - t0), ...(rttNs === undefined ? {} : { rtt_ns: Number(rttNs) }) }))
-    : undefined;
   const renewEvery = o.newConnectionEvery !== undefined && conn.renew ? Math.floor(o.newConnectionEvery) : 0;
 
   // Not with payloads: a loaded probe's RTT is mostly transfer time, which the calibration probes already
@@ -259,6 +274,7 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
     keepWarmBusy[i] = false;
     inFlight--;
     if (--keepWarmOutstanding === 0) keepWarmSettled?.();
+    wakeIfIdle();
   });
   let keepWarmSent = 0;
   let awaitedDueNs = 0;
@@ -293,7 +309,7 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
       // overlaps it; the probes in flight finish on the old ones.
       const fresh = renewEvery > 0 && seq >= renewEvery && seq % renewEvery < Math.min(renewEvery, connections);
       if (renewEvery > 0 && seq > 0 && seq % renewEvery === 0) for (let i = 0; i < connections; i++) conn.renew!(i);
-      await sleepUntil(t0 + BigInt(dueNs), o.signal, idle);
+      await sleepUntil(t0 + BigInt(dueNs), o.signal, idle, whenIdle);
       if (o.signal?.aborted) break;
       const req = makeRequest(seq, payload, o.responseBytes);
       sentAtNs.push(nowNs());

@@ -1,13 +1,20 @@
 /**
  * Waits until a monotonic time with sub-millisecond precision: a timer (coarse, ≥ 1 ms, often late) until
- * ~1 ms before, then a precise wait for the rest. Ping's probe schedule and the open-loop load driver both
+ * shortly before, then a precise wait for the rest. Ping's probe schedule and the open-loop load driver both
  * wait with it, so they leave on time the same way.
  *
  * The precise part: when `idle()` says nothing is in flight, the thread sleeps in `Atomics.wait` (a futex
- * with a sub-ms timeout: no CPU, no allocation), then spins the last SPIN_MS. Otherwise it polls with
- * setImmediate, because a blocked thread would hold back a reply that arrives meanwhile and inflate its RTT.
- * Polling alone allocates on every iteration, which made V8 scavenge every few probes and burned a core
- * that the server shares (docs/decisions/0010-probe-wait-without-garbage.md).
+ * with a sub-ms timeout: no CPU, no allocation), then spins the last SPIN_MS. Otherwise a reply may arrive
+ * at any moment and must be read at once (a blocked thread would inflate its RTT), so the thread stays in
+ * the event loop:
+ * - with `whenIdle` (ping), it sleeps there: a timer ends the wait at the due time at the latest, and the
+ *   caller's last reply, if it comes first, hands over to the precise wait. A probe due while an earlier one
+ *   is still out therefore leaves up to a timer tick late (its timer error says so), never early;
+ * - without it (the open-loop driver), it polls with setImmediate: every send on time, at the cost of a
+ *   busy core while requests are in flight.
+ * Polling allocates on every iteration, which made V8 scavenge every few probes, and keeps a core busy; on a
+ * loaded machine that slowed the very replies being waited for
+ * (docs/decisions/0010-probe-wait-without-garbage.md, 0024-ping-tail-under-cpu-contention.md).
  */
 import { performance } from 'node:perf_hooks';
 
@@ -18,6 +25,11 @@ const cell = new Int32Array(new SharedArrayBuffer(4));
  * docs/decisions/0010-probe-wait-without-garbage.md.
  */
 const SPIN_MS = 0.2;
+/**
+ * With nothing in flight, a remainder up to this long is waited for in one blocking sleep (at a 2 ms interval
+ * the whole gap after a reply); longer ones first go through a timer.
+ */
+const BLOCK_MAX_MS = 2.5;
 let spinSink = 0;
 let blockedMs = 0;
 
@@ -29,8 +41,17 @@ export function preciseWaitMs(): number {
   return blockedMs;
 }
 
-/** Resolves at `monoNs` (process.hrtime.bigint() time), or as soon as `signal` aborts. */
-export function sleepUntil(monoNs: bigint, signal?: AbortSignal, idle?: () => boolean): Promise<void> {
+/**
+ * A caller that can say when its last call in flight has ended registers `wake` (at most one at a time; a
+ * later registration replaces it) and calls it once then.
+ */
+export type WhenIdle = (wake: () => void) => void;
+
+/**
+ * Resolves at `monoNs` (process.hrtime.bigint() time), or as soon as `signal` aborts. `idle`: nothing of the
+ * caller's is in flight, so the thread may block; `whenIdle`: see the file comment.
+ */
+export function sleepUntil(monoNs: bigint, signal?: AbortSignal, idle?: () => boolean, whenIdle?: WhenIdle): Promise<void> {
   // Both clocks are the same monotonic source; read hrtime first, so a preemption between the two reads
   // makes the wait end that much late, never early (read the other way round, a probe could leave before
   // its due time by however long the thread was descheduled).
@@ -38,22 +59,34 @@ export function sleepUntil(monoNs: bigint, signal?: AbortSignal, idle?: () => bo
   const targetMs = performance.now() + Number(leftNs) / 1e6;
   return new Promise((resolve) => {
     let timer: NodeJS.Timeout | undefined;
+    /** A wake-up from whenIdle is still wanted (the timer has not run step first). */
+    let waitingForIdle = false;
     // An abort ends the wait at once and frees the timer, so a cancelled long wait holds nothing open.
     const onAbort = (): void => {
       if (timer) clearTimeout(timer);
+      waitingForIdle = false;
       resolve();
     };
     const end = (): void => {
       signal?.removeEventListener('abort', onAbort);
       resolve();
     };
+    const onIdle = (): void => {
+      if (!waitingForIdle) return;
+      if (timer) clearTimeout(timer);
+      step();
+    };
     const step = (): void => {
       timer = undefined;
+      waitingForIdle = false;
       if (signal?.aborted) return end();
       const left = targetMs - performance.now();
       if (left <= 0) return end();
-      if (left > 1.5) timer = setTimeout(step, Math.floor(left - 1));
-      else if (idle?.()) {
+      const isIdle = idle?.() === true;
+      // Idle, the thread may block for the whole of a short remainder: one wake-up instead of a timer's
+      // and then the futex's. Longer waits go back to the event loop (signals, timers, keep-warm).
+      if (left > (isIdle ? BLOCK_MAX_MS : 1.5)) timer = setTimeout(step, Math.floor(left - 1));
+      else if (isIdle) {
         const from = performance.now();
         if (left > SPIN_MS) Atomics.wait(cell, 0, 0, left - SPIN_MS);
         // The last SPIN_MS on CPU, as grpcio_ping.py does. The clock is read every few µs, not in a tight
@@ -62,6 +95,11 @@ export function sleepUntil(monoNs: bigint, signal?: AbortSignal, idle?: () => bo
         while (performance.now() < targetMs) for (let i = 0; i < 4096; i++) spinSink = (spinSink + i) | 0;
         blockedMs += performance.now() - from;
         end();
+      } else if (whenIdle) {
+        // A timer that fires early (Node's timers count from the loop's cached ms clock) only waits again.
+        timer = setTimeout(step, Math.ceil(left));
+        waitingForIdle = true;
+        whenIdle(onIdle);
       } else setImmediate(step);
     };
     signal?.addEventListener('abort', onAbort);
