@@ -33,18 +33,20 @@ function caller(inFlight: number): { idle: () => boolean; whenIdle: WhenIdle; as
 }
 
 describe('sleepUntil: the precise wait ping sends its probes with', () => {
-  it('with nothing in flight, ends at or after its time', async () => {
-    for (const ms of [0.3, 1, 2, 4]) {
-      const at = now() + BigInt(Math.round(ms * 1e6));
-      await sleepUntil(at, undefined, () => true);
-      expect(now() >= at, `${ms} ms`).to.equal(true);
+  it('with nothing in flight, ends at or after its time, spinning at the end or not', async () => {
+    for (const spinMs of [undefined, 0]) {
+      for (const ms of [0.05, 0.3, 1, 2, 4]) {
+        const at = now() + BigInt(Math.round(ms * 1e6));
+        await sleepUntil(at, undefined, () => true, { spinMs });
+        expect(now() >= at, `${ms} ms, spin ${spinMs}`).to.equal(true);
+      }
     }
   });
 
   it('with a call in flight to the end, ends at or after its time, woken by its timer, without polling', async () => {
     const c = caller(1);
     const at = now() + 10n * MS;
-    await sleepUntil(at, undefined, c.idle, c.whenIdle);
+    await sleepUntil(at, undefined, c.idle, { whenIdle: c.whenIdle, spinMs: 0 });
     expect(now() >= at).to.equal(true);
     // Polling would ask once per event-loop turn (hundreds of times in the last 1.5 ms); a sleeping wait
     // asks when its timers fire: a handful of times.
@@ -56,7 +58,7 @@ describe('sleepUntil: the precise wait ping sends its probes with', () => {
     const at = now() + 6n * MS;
     // The reply: 5 ms from now, inside the last 1.5 ms, while the wait sleeps in the event loop.
     const reply = setTimeout(c.end, 5);
-    await sleepUntil(at, undefined, c.idle, c.whenIdle);
+    await sleepUntil(at, undefined, c.idle, { whenIdle: c.whenIdle, spinMs: 0 });
     clearTimeout(reply);
     expect(now() >= at).to.equal(true);
     expect(c.asked()).to.be.at.most(8);
@@ -68,7 +70,7 @@ describe('sleepUntil: the precise wait ping sends its probes with', () => {
     const at = now() + 1000n * MS;
     const t = now();
     setTimeout(() => ac.abort(), 2);
-    await sleepUntil(at, ac.signal, c.idle, c.whenIdle);
+    await sleepUntil(at, ac.signal, c.idle, { whenIdle: c.whenIdle, spinMs: 0 });
     expect(now() < at).to.equal(true);
     expect(Number(now() - t) / 1e6).to.be.below(900);
     c.end(); // the caller's call ends later: nothing left to wake

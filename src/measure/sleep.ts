@@ -4,7 +4,8 @@
  * wait with it, so they leave on time the same way.
  *
  * The precise part: when `idle()` says nothing is in flight, the thread sleeps in `Atomics.wait` (a futex
- * with a sub-ms timeout: no CPU, no allocation), then spins the last SPIN_MS. Otherwise a reply may arrive
+ * with a sub-ms timeout: no CPU, no allocation), then spins the last SPIN_MS unless told not to (ping is:
+ * PreciseWait.spinMs). Otherwise a reply may arrive
  * at any moment and must be read at once (a blocked thread would inflate its RTT), so the thread stays in
  * the event loop:
  * - with `whenIdle` (ping), it sleeps there: a timer ends the wait at the due time at the latest, and the
@@ -22,7 +23,7 @@ const cell = new Int32Array(new SharedArrayBuffer(4));
 /**
  * The futex can wake late and a vCPU woken from idle is slow to get going; ending the wait with a
  * short busy loop (allocation-free) sends on time from a running CPU. The A/B that chose this is in
- * docs/decisions/0010-probe-wait-without-garbage.md.
+ * docs/decisions/0010-probe-wait-without-garbage.md. The default; ping waits without it (PreciseWait.spinMs).
  */
 const SPIN_MS = 0.2;
 /**
@@ -47,11 +48,25 @@ export function preciseWaitMs(): number {
  */
 export type WhenIdle = (wake: () => void) => void;
 
+export interface PreciseWait {
+  /** See WhenIdle and the file comment. */
+  whenIdle?: WhenIdle;
+  /**
+   * Busy-wait at the end of a blocking wait, ms (default SPIN_MS). Worth it where lateness counts against
+   * the measurement (the open-loop driver times requests from their due time); ping times a probe from its
+   * actual send and reports lateness apart, and on a shared 2-core machine the spin's CPU cost showed in
+   * its tail (docs/decisions/0024-ping-tail-under-cpu-contention.md), so it passes 0.
+   */
+  spinMs?: number;
+}
+
 /**
  * Resolves at `monoNs` (process.hrtime.bigint() time), or as soon as `signal` aborts. `idle`: nothing of the
- * caller's is in flight, so the thread may block; `whenIdle`: see the file comment.
+ * caller's is in flight, so the thread may block.
  */
-export function sleepUntil(monoNs: bigint, signal?: AbortSignal, idle?: () => boolean, whenIdle?: WhenIdle): Promise<void> {
+export function sleepUntil(monoNs: bigint, signal?: AbortSignal, idle?: () => boolean, o: PreciseWait = {}): Promise<void> {
+  const { whenIdle } = o;
+  const spinMs = o.spinMs ?? SPIN_MS;
   // Both clocks are the same monotonic source; read hrtime first, so a preemption between the two reads
   // makes the wait end that much late, never early (read the other way round, a probe could leave before
   // its due time by however long the thread was descheduled).
@@ -83,23 +98,31 @@ export function sleepUntil(monoNs: bigint, signal?: AbortSignal, idle?: () => bo
       const left = targetMs - performance.now();
       if (left <= 0) return end();
       const isIdle = idle?.() === true;
+      if (!isIdle && whenIdle) {
+        // The caller's last reply, if it comes first, re-runs this step at once (then, idle, a short
+        // remainder is one blocking sleep); otherwise the timer ends the wait at the due time at the latest.
+        // A timer that fires early (Node's timers count from the loop's cached ms clock) only waits again.
+        timer = setTimeout(step, left > 1.5 ? Math.floor(left - 1) : Math.ceil(left));
+        waitingForIdle = true;
+        whenIdle(onIdle);
+        return;
+      }
       // Idle, the thread may block for the whole of a short remainder: one wake-up instead of a timer's
       // and then the futex's. Longer waits go back to the event loop (signals, timers, keep-warm).
       if (left > (isIdle ? BLOCK_MAX_MS : 1.5)) timer = setTimeout(step, Math.floor(left - 1));
       else if (isIdle) {
         const from = performance.now();
-        if (left > SPIN_MS) Atomics.wait(cell, 0, 0, left - SPIN_MS);
-        // The last SPIN_MS on CPU, as grpcio_ping.py does. The clock is read every few µs, not in a tight
+        if (left > spinMs) Atomics.wait(cell, 0, 0, left - spinMs);
+        // The last spinMs on CPU, as grpcio_ping.py does. The clock is read every few µs, not in a tight
         // loop: each performance.now() result can be a fresh heap number, and reading it back to back
-        // allocated enough per probe to bring back the scavenges.
-        while (performance.now() < targetMs) for (let i = 0; i < 4096; i++) spinSink = (spinSink + i) | 0;
+        // allocated enough per probe to bring back the scavenges. Without a spin, a futex that returned a
+        // hair early sleeps again.
+        for (let now = performance.now(); now < targetMs; now = performance.now()) {
+          if (spinMs > 0) for (let i = 0; i < 4096; i++) spinSink = (spinSink + i) | 0;
+          else Atomics.wait(cell, 0, 0, targetMs - now);
+        }
         blockedMs += performance.now() - from;
         end();
-      } else if (whenIdle) {
-        // A timer that fires early (Node's timers count from the loop's cached ms clock) only waits again.
-        timer = setTimeout(step, Math.ceil(left));
-        waitingForIdle = true;
-        whenIdle(onIdle);
       } else setImmediate(step);
     };
     signal?.addEventListener('abort', onAbort);
