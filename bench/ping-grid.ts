@@ -17,8 +17,9 @@
  * Defaults: PROBES 1000 per client per point (a p99 is then the 10th-worst value; fewer would make it a
  * handful of scheduler stalls), BLOCKS 4, WARMUP 100: about 4 minutes in all, most of it the 20 ms points.
  * Override with BENCH_GRID_PROBES, BENCH_GRID_BLOCKS, BENCH_GRID_WARMUP, BENCH_GRID_INTERVALS ("2,5,20")
- * and BENCH_GRID_PAYLOADS ("0,1024"). Prints a table; the JSON (every block's p50/p99, the load average)
- * goes to out/bench-ping-grid-<date>.json.
+ * and BENCH_GRID_PAYLOADS ("0,1024"); BENCH_RTINFER=/path/to/other/checkout/bin/rtinfer.js measures another
+ * build of the client against the same C core (before/after a change). Prints a table; the JSON (every
+ * block's p50/p99, the load average) goes to out/bench-ping-grid-<date>.json.
  */
 import * as os from 'node:os';
 import { writeBenchJson } from './out';
@@ -53,6 +54,11 @@ export interface ClientFigures {
   block_p99_ms: number[];
   /** rtinfer only: p99 of the timer error (actual − scheduled send) over the pooled probes. */
   timer_error_p99_ms?: number;
+  /**
+   * rtinfer only: the probes that left with none of ours in flight, the only kind grpcio_ping.py sends (it
+   * waits for each reply), and their p99: a like-for-like figure beside the headline one (ping-runs.ts).
+   */
+  sent_idle?: { samples: number; p99_ms: number };
 }
 
 export interface GridPoint {
@@ -71,6 +77,7 @@ export interface GridPoint {
 function figures(blocks: PingRun[]): ClientFigures {
   const rtts = sortedCopy(blocks.flatMap((b) => b.rttsMs));
   const te = blocks.flatMap((b) => b.timerErrorsMs ?? []);
+  const idle = blocks.flatMap((b) => (b.sentWhileBusy ? b.rttsMs.filter((_, i) => !b.sentWhileBusy![i]) : []));
   return {
     p50_ms: nearestRankSorted(rtts, 50),
     p99_ms: nearestRankSorted(rtts, 99),
@@ -78,6 +85,7 @@ function figures(blocks: PingRun[]): ClientFigures {
     samples: rtts.length,
     block_p99_ms: blocks.map((b) => b.p99),
     ...(te.length > 0 ? { timer_error_p99_ms: nearestRankSorted(sortedCopy(te), 99) } : {}),
+    ...(idle.length > 0 ? { sent_idle: { samples: idle.length, p99_ms: nearestRankSorted(sortedCopy(idle), 99) } } : {}),
   };
 }
 
@@ -114,16 +122,21 @@ export function pingGrid(port: number, opts: Partial<GridOptions> = {}): GridPoi
   return points;
 }
 
-/** The grid as a table: one line per point. */
+/**
+ * The grid as a table, one line per point: each client's pooled p50/p99, the ratio with its CI and verdict,
+ * then (informative) our timer-error p99 and the p99 of our probes that left with nothing in flight, with
+ * how many of the pooled probes those are.
+ */
 export function gridTable(points: GridPoint[]): string {
-  const head = 'interval  payload │ rtinfer ping p50   p99  (timer err p99) │ C core p50    p99 │ p99 ratio (95 % CI)     probes/client';
+  const head = 'interval  payload │ rtinfer p50    p99 │ C core p50    p99 │ p99 ratio (95 % CI)        │ probes │ ours: timer err p99, p99 sent idle (n)';
   const lines = points.map((p) =>
     [
       `${String(p.interval_ms).padStart(5)} ms ${String(p.payload_bytes).padStart(6)} B │`,
-      `${p.ours.p50_ms.toFixed(3).padStart(13)} ${p.ours.p99_ms.toFixed(3).padStart(6)} (${(p.ours.timer_error_p99_ms ?? NaN).toFixed(3)})${' '.repeat(9)}│`,
+      `${p.ours.p50_ms.toFixed(3).padStart(11)} ${p.ours.p99_ms.toFixed(3).padStart(6)} │`,
       `${p.grpcio.p50_ms.toFixed(3).padStart(10)} ${p.grpcio.p99_ms.toFixed(3).padStart(6)} │`,
-      `${p.ratio.toFixed(2).padStart(6)} (${p.ratio_ci95[0].toFixed(2)}–${p.ratio_ci95[1].toFixed(2)}) ${p.pass ? 'PASS  ' : 'MISSED'}`,
-      `${String(p.ours.samples).padStart(7)}`,
+      `${p.ratio.toFixed(2).padStart(6)} (${p.ratio_ci95[0].toFixed(2)}–${p.ratio_ci95[1].toFixed(2)}) ${p.pass ? 'PASS  ' : 'MISSED'} │`,
+      `${String(p.ours.samples).padStart(6)} │`,
+      `${(p.ours.timer_error_p99_ms ?? NaN).toFixed(3)}, ${p.ours.sent_idle ? `${p.ours.sent_idle.p99_ms.toFixed(3)} (${p.ours.sent_idle.samples})` : '-'}`,
     ].join(' '),
   );
   return [head, ...lines].join('\n');

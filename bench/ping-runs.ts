@@ -9,7 +9,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 const ROOT = path.join(__dirname, '..', '..');
-const RTINFER = path.join(ROOT, 'bin', 'rtinfer.js');
+/** BENCH_RTINFER: another build's bin/rtinfer.js as the client under test (before/after comparisons). */
+const RTINFER = process.env.BENCH_RTINFER ?? path.join(ROOT, 'bin', 'rtinfer.js');
 const GRPCIO_PING = path.join(ROOT, 'bench', 'grpcio_ping.py');
 const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
 
@@ -45,6 +46,12 @@ export interface PingRun {
   cpuUsPerCall?: number;
   /** rtinfer only: each measured probe's timer error (actual − scheduled send), ms. */
   timerErrorsMs?: number[];
+  /**
+   * rtinfer only, aligned with rttsMs: the probe left while an earlier one was still out. grpcio_ping.py's
+   * blocking call never sends one (it waits for the reply and leaves late instead), so a stall of the path
+   * costs it one slow probe and us one per interval the stall lasts.
+   */
+  sentWhileBusy?: boolean[];
 }
 
 /** `extraArgs` go after the schedule's (e.g. `--no-path` for an A/B). */
@@ -52,14 +59,23 @@ export function rtinferPing(port: number, transport: 'h2' | 'grpc-js', s: PingSc
   const rep = rtinfer(['ping', '-t', `127.0.0.1:${port}`, '-c', String(s.count), '-i', String(s.intervalMs), '--warmup', String(s.warmup), '--payload-bytes', String(s.payloadBytes ?? 0), '-q', '--transport', transport, ...extraArgs]);
   const sum = rep.summary as { lost: number; rtt: { max_ms: number; percentiles_ms: Record<string, number> } };
   if (sum.lost > 0) throw new Error(`rtinfer ping --transport ${transport} lost ${sum.lost} probes`);
-  const probes = rep.probes as Array<{ rtt_ns?: number; timer_error_ns?: number; warm_reference?: boolean }>;
+  const probes = rep.probes as Array<{ rtt_ns?: number; timer_error_ns?: number; warm_reference?: boolean; sent_ns: number; recv_ns?: number }>;
   const measured = probes.filter((x) => !x.warm_reference);
+  // Probes are in send order; with no loss (checked above) every earlier one has its reply time.
+  let lastReplyNs = -Infinity;
+  const busy = measured.map((x) => {
+    const b = lastReplyNs > x.sent_ns;
+    lastReplyNs = Math.max(lastReplyNs, x.recv_ns ?? Infinity);
+    return b;
+  });
+  const answered = measured.map((x, i) => ({ x, busy: busy[i] })).filter((e) => e.x.rtt_ns !== undefined);
   return {
     p50: sum.rtt.percentiles_ms.p50,
     p99: sum.rtt.percentiles_ms.p99,
     max: sum.rtt.max_ms,
-    rttsMs: measured.filter((x) => x.rtt_ns !== undefined).map((x) => x.rtt_ns! / 1e6),
+    rttsMs: answered.map((e) => e.x.rtt_ns! / 1e6),
     timerErrorsMs: measured.filter((x) => x.timer_error_ns !== undefined).map((x) => x.timer_error_ns! / 1e6),
+    sentWhileBusy: answered.map((e) => e.busy),
   };
 }
 
