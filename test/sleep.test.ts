@@ -76,6 +76,19 @@ describe('sleepUntil: the precise wait ping sends its probes with', () => {
     c.end(); // the caller's call ends later: nothing left to wake
   });
 
+  it('already overdue with a call in flight, it lets the event loop run once (replies are read) before it ends', async () => {
+    const c = caller(1);
+    let turned = false;
+    setImmediate(() => (turned = true));
+    await sleepUntil(now() - MS, undefined, c.idle, { whenIdle: c.whenIdle, spinMs: 0 });
+    expect(turned).to.equal(true);
+    // Nothing in flight, nothing to read: it ends at once.
+    let turnedIdle = false;
+    setImmediate(() => (turnedIdle = true));
+    await sleepUntil(now() - MS, undefined, () => true, { spinMs: 0 });
+    expect(turnedIdle).to.equal(false);
+  });
+
   it('without whenIdle (the open-loop driver) a wait with calls in flight still ends at or after its time', async () => {
     const at = now() + 2n * MS;
     await sleepUntil(at, undefined, () => false);

@@ -76,6 +76,8 @@ export function sleepUntil(monoNs: bigint, signal?: AbortSignal, idle?: () => bo
     let timer: NodeJS.Timeout | undefined;
     /** A wake-up from whenIdle is still wanted (the timer has not run step first). */
     let waitingForIdle = false;
+    /** This wait has already let the event loop read replies once after its time came. */
+    let yielded = false;
     // An abort ends the wait at once and frees the timer, so a cancelled long wait holds nothing open.
     const onAbort = (): void => {
       if (timer) clearTimeout(timer);
@@ -96,8 +98,19 @@ export function sleepUntil(monoNs: bigint, signal?: AbortSignal, idle?: () => bo
       waitingForIdle = false;
       if (signal?.aborted) return end();
       const left = targetMs - performance.now();
-      if (left <= 0) return end();
       const isIdle = idle?.() === true;
+      if (left <= 0) {
+        // Due (or overdue, after a stall) with replies out: one event-loop turn first, so the replies that
+        // arrived meanwhile are read and stamped before this send. Otherwise a client that fell behind sends
+        // every overdue probe, back to back in microtasks, before it reads a single reply, and its own
+        // burst lands in the RTTs (decision 0024).
+        if (!isIdle && whenIdle && !yielded) {
+          yielded = true;
+          setImmediate(step);
+          return;
+        }
+        return end();
+      }
       if (!isIdle && whenIdle) {
         // The caller's last reply, if it comes first, re-runs this step at once (then, idle, a short
         // remainder is one blocking sleep); otherwise the timer ends the wait at the due time at the latest.
