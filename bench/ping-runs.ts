@@ -9,7 +9,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 const ROOT = path.join(__dirname, '..', '..');
-const RTINFER = path.join(ROOT, 'bin', 'rtinfer.js');
+/** BENCH_RTINFER: another build's bin/rtinfer.js as the client under test (before/after comparisons). */
+const RTINFER = process.env.BENCH_RTINFER ?? path.join(ROOT, 'bin', 'rtinfer.js');
 const GRPCIO_PING = path.join(ROOT, 'bench', 'grpcio_ping.py');
 const PYTHON = process.env.PYTHON ?? '/usr/bin/python3';
 
@@ -31,6 +32,8 @@ export interface PingSchedule {
   intervalMs: number;
   /** Probes sent and discarded first. */
   warmup: number;
+  /** Request payload per probe (PingRequest.payload), bytes; default 0. */
+  payloadBytes?: number;
 }
 
 /** One client run: its percentiles and every RTT, ms. */
@@ -41,18 +44,43 @@ export interface PingRun {
   rttsMs: number[];
   /** grpcio_ping.py only: process CPU per measured call. */
   cpuUsPerCall?: number;
+  /** rtinfer only: each measured probe's timer error (actual − scheduled send), ms. */
+  timerErrorsMs?: number[];
+  /**
+   * rtinfer only, aligned with rttsMs: the probe left while an earlier one was still out. grpcio_ping.py's
+   * blocking call never sends one (it waits for the reply and leaves late instead), so a stall of the path
+   * costs it one slow probe and us one per interval the stall lasts.
+   */
+  sentWhileBusy?: boolean[];
 }
 
-export function rtinferPing(port: number, transport: 'h2' | 'grpc-js', s: PingSchedule): PingRun {
-  const rep = rtinfer(['ping', '-t', `127.0.0.1:${port}`, '-c', String(s.count), '-i', String(s.intervalMs), '--warmup', String(s.warmup), '-q', '--transport', transport]);
+/** `extraArgs` go after the schedule's (e.g. `--no-path` for an A/B). */
+export function rtinferPing(port: number, transport: 'h2' | 'grpc-js', s: PingSchedule, extraArgs: string[] = []): PingRun {
+  const rep = rtinfer(['ping', '-t', `127.0.0.1:${port}`, '-c', String(s.count), '-i', String(s.intervalMs), '--warmup', String(s.warmup), '--payload-bytes', String(s.payloadBytes ?? 0), '-q', '--transport', transport, ...extraArgs]);
   const sum = rep.summary as { lost: number; rtt: { max_ms: number; percentiles_ms: Record<string, number> } };
   if (sum.lost > 0) throw new Error(`rtinfer ping --transport ${transport} lost ${sum.lost} probes`);
-  const probes = rep.probes as Array<{ rtt_ns?: number }>;
-  return { p50: sum.rtt.percentiles_ms.p50, p99: sum.rtt.percentiles_ms.p99, max: sum.rtt.max_ms, rttsMs: probes.filter((x) => x.rtt_ns !== undefined).map((x) => x.rtt_ns! / 1e6) };
+  const probes = rep.probes as Array<{ rtt_ns?: number; timer_error_ns?: number; warm_reference?: boolean; sent_ns: number; recv_ns?: number }>;
+  const measured = probes.filter((x) => !x.warm_reference);
+  // Probes are in send order; with no loss (checked above) every earlier one has its reply time.
+  let lastReplyNs = -Infinity;
+  const busy = measured.map((x) => {
+    const b = lastReplyNs > x.sent_ns;
+    lastReplyNs = Math.max(lastReplyNs, x.recv_ns ?? Infinity);
+    return b;
+  });
+  const answered = measured.map((x, i) => ({ x, busy: busy[i] })).filter((e) => e.x.rtt_ns !== undefined);
+  return {
+    p50: sum.rtt.percentiles_ms.p50,
+    p99: sum.rtt.percentiles_ms.p99,
+    max: sum.rtt.max_ms,
+    rttsMs: answered.map((e) => e.x.rtt_ns! / 1e6),
+    timerErrorsMs: measured.filter((x) => x.timer_error_ns !== undefined).map((x) => x.timer_error_ns! / 1e6),
+    sentWhileBusy: answered.map((e) => e.busy),
+  };
 }
 
 export function grpcioPing(port: number, s: PingSchedule): PingRun {
-  const r = spawnSync(PYTHON, [GRPCIO_PING, `127.0.0.1:${port}`, '--count', String(s.count), '--interval-ms', String(s.intervalMs), '--warmup', String(s.warmup), '--raw'], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(PYTHON, [GRPCIO_PING, `127.0.0.1:${port}`, '--count', String(s.count), '--interval-ms', String(s.intervalMs), '--warmup', String(s.warmup), '--payload-bytes', String(s.payloadBytes ?? 0), '--raw'], { encoding: 'utf8', timeout: 120_000 });
   if (r.status !== 0) throw new Error(`grpcio_ping.py failed: ${r.stderr}`);
   const j = JSON.parse(r.stdout) as { percentiles_ms: Record<string, number>; max_ms: number; errors: number; cpu_us_per_call: number; rtt_ns: number[] };
   if (j.errors > 0) throw new Error(`grpcio_ping.py: ${j.errors} errors`);

@@ -15,7 +15,7 @@ import * as path from 'node:path';
 import hpack from 'hpack.js';
 import { main } from '../src/client/cli';
 import { h2Transport } from '../src/client/h2';
-import { RequestHeaderEncoder } from '../src/client/h2/hpack';
+import { RequestHeaderEncoder, ResponseHeaderDecoder } from '../src/client/h2/hpack';
 import { nodeHttp2Transport } from '../src/client/h2/node-http2';
 import type { UnaryOutcome, UnaryTransport } from '../src/client/unary-transport';
 import { startServer, type RunningServer } from '../src/server/app';
@@ -51,7 +51,7 @@ function ipv6Loopback(): boolean {
   return Object.values(os.networkInterfaces()).some((list) => list?.some((a) => a.address === '::1'));
 }
 
-describe('h2 transport: request headers (HPACK) decode as sent', () => {
+describe('h2 transport: header blocks (HPACK)', () => {
   it('a block from our encoder reads back field by field with hpack.js, token never indexed', () => {
     const enc = new RequestHeaderEncoder({ https: true, authority: 'example.org:8443', userAgent: 'rtinfer/test', metadata: [['authorization', 'Bearer s3cret'], ['x-extra', 'v']] });
     const long = '/a.B/' + 'x'.repeat(300); // a length over the 7-bit prefix exercises multi-byte integers
@@ -65,6 +65,41 @@ describe('h2 transport: request headers (HPACK) decode as sent', () => {
       ['content-type', 'application/grpc', false], ['te', 'trailers', false], ['user-agent', 'rtinfer/test', false],
       ['authorization', 'Bearer s3cret', true], ['x-extra', 'v', false], ['grpc-timeout', '1000m', false],
     ]);
+  });
+
+  it('a call with the grpc-timeout of the one before reuses its block; another timeout gets its own, the old one unchanged', () => {
+    const enc = new RequestHeaderEncoder({ https: false, authority: 'h:1', userAgent: 'u', metadata: [] });
+    const a = enc.block('/p', '1000m');
+    const copy = Buffer.from(a);
+    expect(enc.block('/p', '1000m')).to.equal(a);
+    const b = enc.block('/p', '999m');
+    expect(b.equals(a)).to.equal(false);
+    expect(a.equals(copy)).to.equal(true);
+    expect(enc.block('/q', '999m').equals(b)).to.equal(false);
+    expect(enc.block('/p', undefined).length).to.be.below(b.length);
+  });
+
+  it('response blocks: an indexed-only block seen before decodes from memory only while the dynamic table is unchanged', () => {
+    const lit = (s: string): Buffer => Buffer.concat([Buffer.from([s.length]), Buffer.from(s, 'latin1')]);
+    /** §6.2.1 literal with incremental indexing, new name: inserted at dynamic index 62. */
+    const insert = (name: string, value: string): Buffer => Buffer.concat([Buffer.from([0x40]), lit(name), lit(value)]);
+    const dec = new ResponseHeaderDecoder();
+    const read = (block: Buffer): Array<[string, string]> => {
+      const got: Array<[string, string]> = [];
+      dec.decode(block, (n, v) => got.push([n, v]));
+      return got;
+    };
+    expect(read(Buffer.concat([Buffer.from([0x88]), insert('x-a', '1')]))).to.deep.equal([[':status', '200'], ['x-a', '1']]);
+    const indexed = Buffer.from([0x88, 0xbe]); // :status 200 (static 8), dynamic 62
+    expect(read(indexed)).to.deep.equal([[':status', '200'], ['x-a', '1']]);
+    expect(read(indexed)).to.deep.equal([[':status', '200'], ['x-a', '1']]); // remembered
+    // An insertion moves x-a to 63: the same bytes now mean x-b.
+    expect(read(insert('x-b', '2'))).to.deep.equal([['x-b', '2']]);
+    expect(read(indexed)).to.deep.equal([[':status', '200'], ['x-b', '2']]);
+    expect(read(Buffer.from([0xbf]))).to.deep.equal([['x-a', '1']]);
+    // A table size update to 0 empties the table: index 62 no longer exists, and memory must not say otherwise.
+    expect(read(Buffer.from([0x20]))).to.deep.equal([]);
+    expect(() => read(indexed)).to.throw(/HPACK decoding failed/);
   });
 });
 

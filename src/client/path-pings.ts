@@ -25,11 +25,14 @@ export interface PathPings {
   afterCall(index: number): void;
   /** Resolves when no PING is in flight any more (each is bounded by the transport's PING timeout). */
   settled(): Promise<void>;
+  /** A PING is in flight (its ACK must be read at once: `ping` does not block its thread meanwhile). */
+  busy(): boolean;
 }
 
 /**
  * `ping`: the transport's PING on slot index (or the separate connection's, for every slot); `connections`:
- * how many slots map to distinct connections; `record` gets each PING when it settles (send stamp, RTT).
+ * how many slots map to distinct connections; `record` gets each PING when it settles (send stamp, RTT),
+ * after it stopped counting as in flight.
  */
 export function createPathPings(ping: PingFn, via: PingVia, connections: number, record: (conn: number, sentNs: bigint, rttNs: bigint | undefined) => void): PathPings {
   const n = via === 'same-connection' ? Math.max(1, Math.floor(connections)) : 1;
@@ -52,10 +55,12 @@ export function createPathPings(ping: PingFn, via: PingVia, connections: number,
       inFlight++;
       ping(via === 'same-connection' ? index : 0, (rtt) => {
         busy[c] = 0;
+        const last = --inFlight === 0;
         record(c, now, rtt);
-        if (--inFlight === 0) idle?.();
+        if (last) idle?.();
       });
     },
     settled: () => (inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => (idle = resolve))),
+    busy: () => inFlight > 0,
   };
 }

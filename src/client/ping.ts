@@ -13,7 +13,7 @@ import { summarizePing, type PathPing, type PingResult, type PingSchedule, type 
 import type { PingVia } from '../measure/path';
 import type { SessionCall } from '../measure/loss-direction';
 import { createPathPings, type PathPings, type PingFn } from './path-pings';
-import { sleepUntil } from '../measure/sleep';
+import { sleepUntil, type PreciseWait } from '../measure/sleep';
 import { Status, statusName } from '../shared/grpc-status';
 import type { UnaryOutcome, UnaryTransport } from './unary-transport';
 
@@ -80,7 +80,9 @@ function sendProbe(t: UnaryTransport, seq: number, req: PingRequest, wall: WallC
   return new Promise((resolve) => {
     const stamp = process.hrtime.bigint();
     req.clientSendUnixNanos = wall.wallOf(stamp);
-    const bytes = Buffer.from(PingRequest.encode(req).finish());
+    // A view of the encoder's output, not a copy: the transport copies it into the frame it writes.
+    const encoded = PingRequest.encode(req).finish();
+    const bytes = Buffer.from(encoded.buffer, encoded.byteOffset, encoded.byteLength);
     // bytes up = the serialized request as sent (gRPC/HTTP2 framing excluded).
     const probe: Probe = { seq, status: 'OK', due_ns: dueNs, sent_ns: Number(stamp - t0), bytes_up: bytes.length, late: false, t1_unix_nanos: req.clientSendUnixNanos };
     if (dueNs !== undefined) probe.timer_error_ns = probe.sent_ns - dueNs;
@@ -191,7 +193,7 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
     const tw = process.hrtime.bigint();
     const schedule = pacer();
     for (let i = 0; i < warm && !o.signal?.aborted; i++) {
-      await sleepUntil(tw + BigInt(Math.round(schedule.next())), o.signal, () => true);
+      await sleepUntil(tw + BigInt(Math.round(schedule.next())), o.signal, () => true, { spinMs: 0 });
       await sendProbe(conn, i, makeRequest(i, payload, o.responseBytes), wall, tw, undefined, log);
     }
   }
@@ -212,12 +214,33 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
   const pending: Array<Promise<Probe>> = [];
   const references: Array<Promise<Probe | undefined>> = [];
   const sentAtNs: number[] = [];
-  // Anything of ours in flight keeps the precise wait polling, so no reply waits on a blocked thread.
+  // Anything of ours in flight (a call, a warm-up exchange, a path PING) keeps the wait out of its blocking
+  // part, so no reply waits on a blocked thread; the last one to end hands over to it (sleep.ts).
   let inFlight = 0;
   let measuredInFlight = 0;
-  const idle = (): boolean => inFlight === 0;
+  const pathPingList: PathPing[] = [];
+  const connections = Math.max(1, Math.floor(o.connections ?? 1));
+  const path = o.path
+    ? createPathPings(o.path.ping, o.path.via, connections, (c, sentNs, rttNs) => {
+        pathPingList.push({ conn: c, at_ns: Number(sentNs - t0), ...(rttNs === undefined ? {} : { rtt_ns: Number(rttNs) }) });
+        wakeIfIdle();
+      })
+    : undefined;
+  const idle = (): boolean => inFlight === 0 && !path?.busy();
+  let wakeOnIdle: (() => void) | undefined;
+  /** How the probes wait for their due time: sleeping, never spinning (sleep.ts, PreciseWait). */
+  const wait: PreciseWait = { whenIdle: (wake) => void (wakeOnIdle = wake), spinMs: 0 };
+  const wakeIfIdle = (): void => {
+    if (wakeOnIdle === undefined || !idle()) return;
+    const wake = wakeOnIdle;
+    wakeOnIdle = undefined;
+    wake();
+  };
   // Built once: the bookkeeping of each probe adds no closure of its own (decision 0010).
-  const endInFlight = (): void => void inFlight--;
+  const endInFlight = (): void => {
+    inFlight--;
+    wakeIfIdle();
+  };
   const endMeasured = (): void => void measuredInFlight--;
   const track = <T>(p: Promise<T>): Promise<T> => {
     inFlight++;
@@ -225,11 +248,6 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
     return p;
   };
   const warmUp = warmUpOf(conn, wall, t0);
-  const pathPingList: PathPing[] = [];
-  const connections = Math.max(1, Math.floor(o.connections ?? 1));
-  const path = o.path
-    ? createPathPings(o.path.ping, o.path.via, connections, (c, sentNs, rttNs) => void pathPingList.push({ conn: c, at_ns: Number(sentNs - t0), ...(rttNs === undefined ? {} : { rtt_ns: Number(rttNs) }) }))
-    : undefined;
   const renewEvery = o.newConnectionEvery !== undefined && conn.renew ? Math.floor(o.newConnectionEvery) : 0;
 
   // Not with payloads: a loaded probe's RTT is mostly transfer time, which the calibration probes already
@@ -259,6 +277,7 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
     keepWarmBusy[i] = false;
     inFlight--;
     if (--keepWarmOutstanding === 0) keepWarmSettled?.();
+    wakeIfIdle();
   });
   let keepWarmSent = 0;
   let awaitedDueNs = 0;
@@ -293,7 +312,7 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
       // overlaps it; the probes in flight finish on the old ones.
       const fresh = renewEvery > 0 && seq >= renewEvery && seq % renewEvery < Math.min(renewEvery, connections);
       if (renewEvery > 0 && seq > 0 && seq % renewEvery === 0) for (let i = 0; i < connections; i++) conn.renew!(i);
-      await sleepUntil(t0 + BigInt(dueNs), o.signal, idle);
+      await sleepUntil(t0 + BigInt(dueNs), o.signal, idle, wait);
       if (o.signal?.aborted) break;
       const req = makeRequest(seq, payload, o.responseBytes);
       sentAtNs.push(nowNs());

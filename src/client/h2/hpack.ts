@@ -63,7 +63,8 @@ export interface RequestHeaderOptions {
 export class RequestHeaderEncoder {
   private readonly head: Buffer;
   private readonly tail: Buffer;
-  private readonly paths = new Map<string, Buffer>();
+  /** Per path, the last block built: consecutive calls usually carry the same grpc-timeout, so it is reused. */
+  private readonly blocks = new Map<string, { timeout: string | undefined; block: Buffer }>();
 
   constructor(o: RequestHeaderOptions) {
     this.head = Buffer.concat([indexed(STATIC.methodPost), indexed(o.https ? STATIC.schemeHttps : STATIC.schemeHttp)]);
@@ -72,18 +73,55 @@ export class RequestHeaderEncoder {
     this.tail = Buffer.concat(tail);
   }
 
-  /** The complete header block for one call; `timeout` is a grpc-timeout value or undefined for none. */
+  /**
+   * The complete header block for one call; `timeout` is a grpc-timeout value or undefined for none. The
+   * buffer may be shared with earlier and later calls: read it, never write to it.
+   */
   block(path: string, timeout: string | undefined): Buffer {
-    let p = this.paths.get(path);
-    if (!p) this.paths.set(path, (p = literalIndexedName(STATIC.path, path)));
-    return timeout === undefined ? Buffer.concat([this.head, p, this.tail]) : Buffer.concat([this.head, p, this.tail, literalNewName('grpc-timeout', timeout)]);
+    const last = this.blocks.get(path);
+    if (last && last.timeout === timeout) return last.block;
+    const p = literalIndexedName(STATIC.path, path);
+    const block = timeout === undefined ? Buffer.concat([this.head, p, this.tail]) : Buffer.concat([this.head, p, this.tail, literalNewName('grpc-timeout', timeout)]);
+    this.blocks.set(path, { timeout, block });
+    return block;
   }
 }
 
-/** One connection's response header decoder (the dynamic table is per connection and per direction). */
+/**
+ * True when every field of the block is an indexed field (RFC 7541 §6.1, 1xxxxxxx with a 7-bit-prefix index).
+ * Such a block neither reads a literal nor changes the dynamic table: it decodes to the same fields for as
+ * long as the table is unchanged.
+ */
+function onlyIndexed(block: Buffer): boolean {
+  let i = 0;
+  while (i < block.length) {
+    const b = block[i++];
+    if ((b & 0x80) === 0) return false;
+    // §5.1: a full 7-bit prefix continues in bytes whose high bit says another follows.
+    if ((b & 0x7f) === 0x7f) {
+      while (i < block.length && (block[i] & 0x80) !== 0) i++;
+      i++;
+    }
+  }
+  return i === block.length;
+}
+
+/** Decoded blocks remembered per connection (a unary response has two: headers and trailers). */
+const MEMO_SIZE = 4;
+
+/**
+ * One connection's response header decoder (the dynamic table is per connection and per direction).
+ *
+ * A server's encoder indexes the fields it repeats, so after the first response most header blocks are a few
+ * indexed fields (grpc-js: `88c3c2c1c0` and `bfbe` for every Ping). Such a block, seen before with the table
+ * unchanged since, is answered from memory instead of running hpack.js again: the same fields, none of the
+ * decoder's per-block garbage (docs/decisions/0025-ping-tail-under-cpu-contention.md). Any other block
+ * may change the table, so it goes to hpack.js and forgets what was remembered.
+ */
 export class ResponseHeaderDecoder {
   private readonly d: ReturnType<typeof hpack.decompressor.create>;
   private error: Error | undefined;
+  private readonly memo: Array<{ block: Buffer; fields: Array<[string, string]> }> = [];
 
   /** `tableSize` = our SETTINGS_HEADER_TABLE_SIZE (4096 unless we advertise otherwise). */
   constructor(tableSize = 4096) {
@@ -96,9 +134,25 @@ export class ResponseHeaderDecoder {
 
   /** Decodes one complete header block, calling `field` per header; throws on a malformed block (a connection error). */
   decode(block: Buffer, field: (name: string, value: string) => void): void {
+    for (const m of this.memo) {
+      if (!m.block.equals(block)) continue;
+      for (const [name, value] of m.fields) field(name, value);
+      return;
+    }
     this.d.write(block);
     this.d.execute();
     if (this.error) throw new Error(`HPACK decoding failed: ${this.error.message}`);
-    for (let h = this.d.read(); h !== null; h = this.d.read()) field(h.name, h.value);
+    const indexed = onlyIndexed(block);
+    // Anything else may have inserted into the table or resized it, so every remembered block may now mean
+    // something else.
+    if (!indexed) this.memo.length = 0;
+    const fields: Array<[string, string]> = [];
+    for (let h = this.d.read(); h !== null; h = this.d.read()) {
+      field(h.name, h.value);
+      if (indexed) fields.push([h.name, h.value]);
+    }
+    if (!indexed) return;
+    if (this.memo.length >= MEMO_SIZE) this.memo.shift();
+    this.memo.push({ block: Buffer.from(block), fields });
   }
 }
