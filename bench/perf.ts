@@ -34,6 +34,7 @@
  *   S1 served images/s at 8 in flight (h2load) ÷ the CPU-budget limit (bench/cpu-budget.ts).
  *   S2 served images/s ÷ the Flask + OpenCV anchor's, both 8 in flight; S2-latency anchor p50 ÷ ours at 1.
  *   S3 served images/s with `rtinfer bench --client-resize --send tensor -C 8` ÷ best raw images/s (P2's).
+ *   S4 `rtinfer ping` p99 ÷ C-core p99 at intervals 2, 5, 20 ms × payloads 0, 1024 B (bench/ping-grid.ts).
  *   plan÷wide served images/s at 8 in flight with the default CPU sharing plan ÷ one wide session.
  *   ORT÷wasm: served GoogLeNet images/s on onnxruntime ÷ on wasm, `rtinfer bench --rpc classify --concurrency 8`
  *      (saturated, as P2: both engines always have work queued); the same at concurrency 4 is reported too.
@@ -50,6 +51,7 @@ import { grpcioPing, rtinfer, rtinferPing, type Json, type PingRun } from './pin
 import { pooledP99Ratio } from './pooled-p99';
 import { median, nearestRankSorted, sortedCopy } from '../src/measure/stats';
 import { startServerProcess } from '../test/helpers/server-process';
+import { gridTable, pingGrid, type GridPoint } from './ping-grid';
 import { measureServedThroughput, servedThroughputUnavailable, type ServedThroughput } from './served-throughput';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -409,6 +411,15 @@ async function main(): Promise<void> {
     const figures = await measureServedThroughput({ image: chelsea, reps: REPS, seconds: 5, warmUpS: 2, log });
     served = { figures, ratios: servedRatios(figures, (g.raw_best_images_per_s as Spread).values) };
   }
+  log('S4: ping grid (intervals 2, 5, 20 ms × payloads 0, 1024 B) on an idle server');
+  const gridSrv = await startServerProcess(['--backend', 'onnxruntime']);
+  let grid: GridPoint[] | undefined;
+  try {
+    rtinferPing(gridSrv.port, 'h2', { count: 200, intervalMs: 2, warmup: 0 }); // warms the server's Ping path, unrecorded
+    grid = pingGrid(gridSrv.port, { log: (l) => log(l.trim()) });
+  } finally {
+    await gridSrv.stop();
+  }
   const i7s = await backendRatio(img224, (g.served_saturated_c8_images_per_s as Spread).values, (g.served_unary_c4_images_per_s as Spread).values);
 
   const lines: string[] = [];
@@ -431,6 +442,10 @@ async function main(): Promise<void> {
       lines.push(`${x.id.padEnd(12)} ${sp(x.numerator)} ${sp(x.denominator)} ${x.ratio.toFixed(3).padStart(7)} ${x.target.padStart(8)}  ${x.status}${x.reason ? ` — ${x.reason}` : ''}`);
     }
   }
+  if (grid) {
+    lines.push('', `== S4: rtinfer ping p99 ÷ C core p99 (bench/ping-grid.ts; target ≤ 1.0 at every point; ${grid.filter((x) => x.pass).length} of ${grid.length} met)`);
+    lines.push(gridTable(grid));
+  }
   const sp7 = (s: Spread): string => `${fmt(s.min)}/${fmt(s.median)}/${fmt(s.max)} img/s`;
   lines.push('', '== ORT÷wasm (GoogLeNet served, onnxruntime vs wasm)');
   for (const i7 of i7s) lines.push(`${i7.id.padEnd(10)} ${i7.what}: onnxruntime ${sp7(i7.numerator)}  wasm ${sp7(i7.denominator)}  ratio ${i7.ratio.toFixed(2)} (target ${i7.target})  ${i7.status}${i7.reason ? ` — ${i7.reason}` : ''}`);
@@ -440,7 +455,7 @@ async function main(): Promise<void> {
   process.stdout.write(`${lines.join('\n')}\n`);
 
   const file = path.join(outDir, `bench-perf-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  fs.writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), command: 'npm run bench:perf', machine: { ...machine, load_avg_end: os.loadavg() }, repetitions: REPS, elapsed_s: elapsed, models: results, served_throughput: served, ort_wasm: i7s, skipped }, null, 2));
+  fs.writeFileSync(file, JSON.stringify({ date: new Date().toISOString(), command: 'npm run bench:perf', machine: { ...machine, load_avg_end: os.loadavg() }, repetitions: REPS, elapsed_s: elapsed, models: results, served_throughput: served, ping_grid: grid, ort_wasm: i7s, skipped }, null, 2));
   process.stdout.write(`wrote ${file}\n`);
   fs.rmSync(tmp, { recursive: true, force: true });
 }
