@@ -35,7 +35,8 @@
  *   S2 served images/s ÷ the Flask + OpenCV anchor's, both 8 in flight; S2-latency anchor p50 ÷ ours at 1.
  *   S3 served images/s with `rtinfer bench --client-resize --send tensor -C 8` ÷ best raw images/s (P2's).
  *   S4 `rtinfer ping` p99 ÷ C-core p99 at intervals 2, 5, 20 ms × payloads 0, 1024 B (bench/ping-grid.ts).
- *   plan÷wide served images/s at 8 in flight with the default CPU sharing plan ÷ one wide session.
+ *   plan÷wide served images/s at 8 in flight with the default CPU sharing plan ÷ one wide session;
+ *   plan÷wide-C1 the wide session's p50 at 1 in flight ÷ the plan's (no regression for a lone request).
  *   ORT÷wasm: served GoogLeNet images/s on onnxruntime ÷ on wasm, `rtinfer bench --rpc classify --concurrency 8`
  *      (saturated, as P2: both engines always have work queued); the same at concurrency 4 is reported too.
  */
@@ -322,6 +323,8 @@ function servedRatios(f: ServedThroughput, rawBest: number[]): Ratio[] {
       () => 'the client (rtinfer, same 2 cores) and gRPC take their share of the cores the raw figure had to itself'),
     ratio('plan÷wide', 'served images/s, 8 in flight: the CPU sharing plan ÷ one wide session (the previous default)', f.ours_c8_images_per_s, f.wide_c8_images_per_s, 'img/s', { op: '>=', value: 0.95 }, loads,
       (r) => `the plan serves ${((1 - r) * 100).toFixed(0)} % less than one wide session`),
+    ratio('plan÷wide-C1', 'p50 at 1 in flight: one wide session ÷ the CPU sharing plan (h2load; above 1 = the plan is faster)', f.wide_c1_p50_ms, f.ours_c1_p50_ms, 'ms', { op: '>=', value: 0.95 }, loads,
+      (r) => `a lone request takes ${((1 / r - 1) * 100).toFixed(0)} % longer with the plan`),
   ];
 }
 

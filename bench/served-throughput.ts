@@ -7,7 +7,7 @@
  *   input semantics, driven by h2load --h1 at the same in-flight counts;
  * - `rtinfer bench --client-resize --send tensor -C 8` against our server (the client does the resize);
  * - the same server with one wide session (`--engine-instances 1 --threads <cores> --solo-threads 0
- *   --decode-threads <cores>`: the plan before the CPU sharing plan) at 8 in flight, for the regression check.
+ *   --decode-threads <cores>`: the plan before the CPU sharing plan) at 8 and 1 in flight, for the regression check.
  * Every repetition runs each side once, the order rotating, so a disturbance lands on all of them.
  */
 import * as fs from 'node:fs';
@@ -32,6 +32,7 @@ export interface ServedThroughput {
   tensor_c8_images_per_s: number[];
   tensor_bytes_per_request: number;
   wide_c8_images_per_s: number[];
+  wide_c1_p50_ms: number[];
   commands: string[];
 }
 
@@ -55,7 +56,7 @@ export async function measureServedThroughput(o: { image: string; reps: number; 
   const out: ServedThroughput = {
     budget, ours_c8_images_per_s: [], ours_c8_p50_ms: [], ours_c1_p50_ms: [], ours_c1_images_per_s: [], anchor_c8_images_per_s: [],
     anchor_c8_p50_ms: [], anchor_c1_p50_ms: [], anchor_c1_images_per_s: [], tensor_c8_images_per_s: [], tensor_bytes_per_request: 0,
-    wide_c8_images_per_s: [], commands: [],
+    wide_c8_images_per_s: [], wide_c1_p50_ms: [], commands: [],
   };
   let ours: ServerProcess | undefined;
   let wide: ServerProcess | undefined;
@@ -107,6 +108,10 @@ export async function measureServedThroughput(o: { image: string; reps: number; 
       { name: 'one wide session C=8', run: async () => {
         const r = checked('wide', await h2loadClassify({ ...shape(8), port: w8.port, bodyFile, metricsPort: wideMetrics }));
         out.wide_c8_images_per_s.push(r.images_per_s);
+      } },
+      { name: 'one wide session C=1', run: async () => {
+        const r = checked('wide', await h2loadClassify({ ...shape(1), port: w8.port, bodyFile, metricsPort: wideMetrics }));
+        out.wide_c1_p50_ms.push(r.p50_ms);
       } },
     ];
     for (let rep = 0; rep < o.reps; rep++) {

@@ -65,9 +65,18 @@ export async function startTinyServer(
   return {
     port,
     pings: () => pings,
+    // Graceful first; a connection some client left open (a killed child's, a TLS handshake that never
+    // finished) would keep tryShutdown waiting for ever, so it is cut after a bound.
     close: () =>
       new Promise<void>((resolve) => {
-        server.tryShutdown(() => resolve());
+        const force = setTimeout(() => {
+          server.forceShutdown();
+          resolve();
+        }, 2000);
+        server.tryShutdown(() => {
+          clearTimeout(force);
+          resolve();
+        });
       }),
   };
 }
