@@ -103,8 +103,8 @@ async function main(): Promise<void> {
       for (let rep = 0; rep < REPS; rep++) {
         const shape = { inFlight: n, durationS: DURATION_S, warmUpS: WARMUP_S };
         const sides = [
-          async (): Promise<void> => void r.ours.push(checked('ours', await h2loadClassify({ ...shape, port: ours.port, bodyFile, metricsPort: served.metricsPort }))),
-          async (): Promise<void> => void r.anchor.push(checked('anchor', await h2loadAnchor({ ...shape, port: anchor!.port, imageFile: IMAGE }))),
+          async (): Promise<void> => void r.ours.push(checked('ours', await h2loadClassify({ ...shape, port: ours.port, bodyFile, metricsPort: served.metricsPort }), n)),
+          async (): Promise<void> => void r.anchor.push(checked('anchor', await h2loadAnchor({ ...shape, port: anchor!.port, imageFile: IMAGE }), n)),
         ];
         if (rep % 2 === 1) sides.reverse();
         log(`in flight ${n}, repetition ${rep + 1}/${REPS} (${rep % 2 === 0 ? 'ours first' : 'anchor first'})`);

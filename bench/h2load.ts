@@ -57,6 +57,12 @@ export interface H2loadResult {
    * grpc_server_handled_total; undefined when no metricsPort was given or for HTTP/1.1 runs.
    */
   grpc_not_ok?: number;
+  /**
+   * Calls that ended CANCELLED or UNIMPLEMENTED in the same window: h2load resets the requests in flight
+   * when a timed run ends, and one cut mid-body reaches the server as a call without a message. At most
+   * the in-flight count is expected; undefined as grpc_not_ok.
+   */
+  grpc_cut?: number;
   /** Length of the measured run, s: durationS for timed runs, h2load's own elapsed time for counted ones. */
   elapsed_s: number;
   /** The h2load command line of the measured run, for the record. */
@@ -219,7 +225,8 @@ export async function h2loadGrpc(o: {
     '-t', '1', '-d', o.bodyFile, '-H', 'content-type: application/grpc', '-H', 'te: trailers'], { durationS: o.durationS, warmUpS: o.warmUpS },
     o.connections * o.streamsPerConnection);
   if (before === undefined || o.metricsPort === undefined) return r;
-  return { ...r, grpc_not_ok: (await grpcNotOkCount(o.metricsPort, o.method)) - before };
+  const after = await grpcNotOkCount(o.metricsPort, o.method);
+  return { ...r, grpc_not_ok: after.notOk - before.notOk, grpc_cut: after.cut - before.cut };
 }
 
 /** Our server's Classify with `inFlight` streams on one h2c connection (see the file comment). */
@@ -298,16 +305,22 @@ export async function verifyAnchor(port: number, imageFile: string): Promise<Anc
   return preds;
 }
 
-/** Sum of grpc_server_handled_total for `method` over every grpc_code but OK, from our server's /metrics. */
-export async function grpcNotOkCount(metricsPort: number, method: string): Promise<number> {
+/**
+ * grpc_server_handled_total for `method` from our server's /metrics, split in two: `cut`, the calls that
+ * ended CANCELLED or UNIMPLEMENTED ("no message received": what a stream h2load resets mid-request at the
+ * end of a timed run becomes), and `notOk`, every other status but OK.
+ */
+export async function grpcNotOkCount(metricsPort: number, method: string): Promise<{ notOk: number; cut: number }> {
   const res = await fetch(`http://127.0.0.1:${metricsPort}/metrics`, { signal: AbortSignal.timeout(10_000) });
   if (!res.ok) throw new Error(`metrics on port ${metricsPort}: HTTP ${res.status}`);
   const name = method.slice(method.lastIndexOf('/') + 1);
-  let n = 0;
+  const n = { notOk: 0, cut: 0 };
   for (const line of (await res.text()).split('\n')) {
     if (!line.startsWith('grpc_server_handled_total{')) continue;
     if (!line.includes(`grpc_method="${name}"`) || line.includes('grpc_code="OK"')) continue;
-    n += Number(line.slice(line.lastIndexOf(' ') + 1));
+    const count = Number(line.slice(line.lastIndexOf(' ') + 1));
+    if (line.includes('grpc_code="CANCELLED"') || line.includes('grpc_code="UNIMPLEMENTED"')) n.cut += count;
+    else n.notOk += count;
   }
   return n;
 }

@@ -77,24 +77,24 @@ export async function measureServedThroughput(o: { image: string; reps: number; 
     const a8 = anchor;
     const sides: Array<{ name: string; run: () => Promise<void> }> = [
       { name: 'ours C=8', run: async () => {
-        const r = checked('ours', await h2loadClassify({ ...shape(8), port: o8.port, bodyFile, metricsPort: served.metricsPort }));
+        const r = checked('ours', await h2loadClassify({ ...shape(8), port: o8.port, bodyFile, metricsPort: served.metricsPort }), 8);
         out.ours_c8_images_per_s.push(r.images_per_s);
         out.ours_c8_p50_ms.push(r.p50_ms);
         out.commands.push(r.command);
       } },
       { name: 'ours C=1', run: async () => {
-        const r = checked('ours', await h2loadClassify({ ...shape(1), port: o8.port, bodyFile, metricsPort: served.metricsPort }));
+        const r = checked('ours', await h2loadClassify({ ...shape(1), port: o8.port, bodyFile, metricsPort: served.metricsPort }), 1);
         out.ours_c1_p50_ms.push(r.p50_ms);
         out.ours_c1_images_per_s.push(r.images_per_s);
       } },
       { name: 'anchor C=8', run: async () => {
-        const r = checked('anchor', await h2loadAnchor({ ...shape(8), port: a8.port, imageFile: o.image }));
+        const r = checked('anchor', await h2loadAnchor({ ...shape(8), port: a8.port, imageFile: o.image }), 8);
         out.anchor_c8_images_per_s.push(r.images_per_s);
         out.anchor_c8_p50_ms.push(r.p50_ms);
         out.commands.push(r.command);
       } },
       { name: 'anchor C=1', run: async () => {
-        const r = checked('anchor', await h2loadAnchor({ ...shape(1), port: a8.port, imageFile: o.image }));
+        const r = checked('anchor', await h2loadAnchor({ ...shape(1), port: a8.port, imageFile: o.image }), 1);
         out.anchor_c1_p50_ms.push(r.p50_ms);
         out.anchor_c1_images_per_s.push(r.images_per_s);
       } },
@@ -106,11 +106,11 @@ export async function measureServedThroughput(o: { image: string; reps: number; 
         out.tensor_bytes_per_request = (s.request as Json).bytes_per_request as number;
       } },
       { name: 'one wide session C=8', run: async () => {
-        const r = checked('wide', await h2loadClassify({ ...shape(8), port: w8.port, bodyFile, metricsPort: wideMetrics }));
+        const r = checked('wide', await h2loadClassify({ ...shape(8), port: w8.port, bodyFile, metricsPort: wideMetrics }), 8);
         out.wide_c8_images_per_s.push(r.images_per_s);
       } },
       { name: 'one wide session C=1', run: async () => {
-        const r = checked('wide', await h2loadClassify({ ...shape(1), port: w8.port, bodyFile, metricsPort: wideMetrics }));
+        const r = checked('wide', await h2loadClassify({ ...shape(1), port: w8.port, bodyFile, metricsPort: wideMetrics }), 1);
         out.wide_c1_p50_ms.push(r.p50_ms);
       } },
     ];

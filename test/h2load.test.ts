@@ -74,6 +74,7 @@ describe('bench/h2load against the server (synthetic GoogLeNet)', function () {
     expect(r.done).to.be.greaterThan(0);
     expect(r.images_per_s).to.be.closeTo(r.done, 2); // 1 s measured; the log and the summary may differ by the in-flight
     expect([r.failed, r.non2xx, r.grpc_not_ok]).to.deep.equal([0, 0, 0]);
+    expect(r.grpc_cut, 'only requests in flight at the end of the run may be cut').to.be.at.most(2);
     expect(r.p50_ms).to.be.greaterThan(0).and.at.most(r.p99_ms);
     expect(r.command).to.match(/-c 1 -m 2 /);
   });
