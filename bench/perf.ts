@@ -40,7 +40,6 @@
  *   ORT÷wasm: served GoogLeNet images/s on onnxruntime ÷ on wasm, `rtinfer bench --rpc classify --concurrency 8`
  *      (saturated, as P2: both engines always have work queued); the same at concurrency 4 is reported too.
  */
-import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -53,6 +52,8 @@ import { pooledP99Ratio } from './pooled-p99';
 import { median, nearestRankSorted, sortedCopy } from '../src/measure/stats';
 import { startServerProcess } from '../test/helpers/server-process';
 import { gridTable, pingGrid, type GridPoint } from './ping-grid';
+import { grpcFrame, h2loadGrpc, PING_PATH, verifyGrpcBody } from './h2load';
+import { PingRequest } from '../src/gen/inference/v1/inference';
 import { measureServedThroughput, servedThroughputUnavailable, type ServedThroughput } from './served-throughput';
 
 const ROOT = path.join(__dirname, '..', '..');
@@ -175,27 +176,6 @@ function benchClassify(port: number, img: string, rpc: 'classify' | 'stream', c:
   return s;
 }
 
-function h2loadCallsPerS(port: number, body: string, seconds: number): { rps: number; ok2xx: number; total: number; bad: number } {
-  const r = spawnSync('h2load', ['-D', String(seconds), '--warm-up-time', '1', '-c', '2', '-m', '32', '-t', '1', '-d', body,
-    '-H', 'content-type: application/grpc', '-H', 'te: trailers', `http://127.0.0.1:${port}/inference.v1.InferenceService/Ping`], { encoding: 'utf8', timeout: 60_000 });
-  if (r.error) throw r.error;
-  const rps = /finished in [\d.]+\w*, ([\d.]+) req\/s/.exec(r.stdout);
-  const codes = /status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx/.exec(r.stdout);
-  const done = /requests: \d+ total, \d+ started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored/.exec(r.stdout);
-  if (!rps || !codes || !done) throw new Error(`cannot parse h2load output:\n${r.stdout}${r.stderr}`);
-  // The 2xx count includes the warm-up's responses; 'done' and 'succeeded' count the measured ones.
-  const bad = Number(codes[2]) + Number(codes[3]) + Number(codes[4]) + Number(done[3]) + Number(done[4]);
-  return { rps: Number(rps[1]), ok2xx: Number(done[2]), total: Number(done[1]), bad };
-}
-
-/** h2load cannot read trailers; nghttp (same package) sends the same body once and shows grpc-status. */
-function verifyGrpcStatus(port: number, body: string): string {
-  const r = spawnSync('nghttp', ['-v', '-d', body, '-H', ':method: POST', '-H', 'content-type: application/grpc', '-H', 'te: trailers',
-    `http://127.0.0.1:${port}/inference.v1.InferenceService/Ping`], { encoding: 'utf8', timeout: 10_000 });
-  const m = /grpc-status: (\d+)/.exec(r.stdout ?? '');
-  return m ? m[1] : `unknown (${(r.error?.message ?? r.stderr ?? '').slice(0, 200)})`;
-}
-
 /**
  * P3 and P3-grpc-js as ratios of pooled p99s (bench/pooled-p99.ts explains why); the per-repetition p99s
  * stay in the numerator/denominator spreads and ratio_per_rep.
@@ -266,14 +246,13 @@ async function measureModel(m: ModelSpec, img224: string, img640: Buffer, grpcBo
       }
       ourRps.push(summary(rtinfer(['bench', '-t', `127.0.0.1:${srv.port}`, '--rpc', 'ping', '-C', '32', '-d', String(SERVED_S), '--warmup', '1', '--transport', 'h2'])).throughput_rps as number);
       ourRpsGrpcJs.push(summary(rtinfer(['bench', '-t', `127.0.0.1:${srv.port}`, '--rpc', 'ping', '-C', '32', '-d', String(SERVED_S), '--warmup', '1', '--transport', 'grpc-js'])).throughput_rps as number);
-      const h = h2loadCallsPerS(srv.port, grpcBody, SERVED_S);
-      if (h.bad > 0 || h.ok2xx !== h.total) throw new Error(`h2load: ${h.ok2xx} of ${h.total} succeeded, ${h.bad} non-2xx/failed/errored`);
-      h2Rps.push(h.rps);
-      h2Checks.push(h);
+      const h = await h2loadGrpc({ port: srv.port, method: PING_PATH, bodyFile: grpcBody, connections: 2, streamsPerConnection: 32, durationS: SERVED_S, warmUpS: 1 });
+      if (h.failed + h.non2xx > 0 || h.done === 0) throw new Error(`h2load: ${h.done} done, ${h.failed} failed, ${h.non2xx} non-2xx (${h.command})`);
+      h2Rps.push(h.images_per_s);
+      h2Checks.push({ calls_per_s: h.images_per_s, done: h.done, command: h.command });
       loads.push(loadAvg());
     }
-    const grpcStatus = verifyGrpcStatus(srv.port, grpcBody);
-    if (grpcStatus !== '0') throw new Error(`the h2load request body does not get grpc-status 0 (got ${grpcStatus})`);
+    const grpcStatus = (await verifyGrpcBody(srv.port, grpcBody, PING_PATH)).grpcStatus;
     const ratios = [
       ratio('P1', 'served Classify p50 (C=1) ÷ raw engine.predict p50 (batch 1)', c1p50, raw.predictP50Ms, 'ms', { op: '<=', value: 1.05 }, loads,
         () => `served p50 includes decoding the 224×224 JPEG (${median(raw.pipelineP50Ms.map((x, i) => x - raw.predictP50Ms[i])).toFixed(2)} ms in-process decode+normalise), the hand-off to the server's ORT worker thread, gRPC and two event loops; the raw figure is the engine alone on its own thread`),
@@ -370,10 +349,8 @@ async function testImages(dir: string): Promise<{ img224: string; img640: Buffer
 
 /** A gRPC length-prefixed PingRequest {seq: 1}: what h2load sends as the body of every request. */
 function grpcPingBody(dir: string): string {
-  const msg = Buffer.from([0x08, 0x01]);
-  const frame = Buffer.concat([Buffer.from([0, 0, 0, 0, msg.length]), msg]);
   const f = path.join(dir, 'ping-request.grpc');
-  fs.writeFileSync(f, frame);
+  fs.writeFileSync(f, grpcFrame(PingRequest.encode(PingRequest.fromPartial({ seq: 1n })).finish()));
   return f;
 }
 

@@ -208,15 +208,16 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
     served = loaded.served;
     const { batching } = loaded;
     const { engine, descriptor } = served;
+    const concurrentBatches = o.maxConcurrentBatches ?? engine.info.instances ?? 1;
     batcher = createBatcher(engine, {
       maxBatch: batching.maxBatch,
       maxQueueDelayUs: batching.maxQueueDelayUs,
       maxQueue: o.maxQueue,
       maxQueuePerOwner: o.maxQueuePerConnection ?? Math.ceil(o.maxQueue / 2),
-      maxConcurrentBatches: o.maxConcurrentBatches ?? engine.info.instances ?? 1,
+      maxConcurrentBatches: concurrentBatches,
       normalize: descriptor.normalize,
     });
-    serverInfo = buildServerInfo({ served, batching, options: { ...o, maxConcurrentBatches: o.maxConcurrentBatches ?? engine.info.instances ?? 1 }, authRequired: tokens.length > 0, startedUnixNanos: unixNanos(), serverId });
+    serverInfo = buildServerInfo({ served, batching, options: { ...o, maxConcurrentBatches: concurrentBatches }, authRequired: tokens.length > 0, startedUnixNanos: unixNanos(), serverId });
 
     const service = createInferenceService({
       descriptor,

@@ -192,6 +192,9 @@ const KNOWN_FLAGS = new Set([
   'web-port', 'web-origins', 'engine-instances', 'intra-op-spin', 'decode-threads', 'solo-threads',
 ]);
 
+/** Whole-number flags whose default is derived later (from the backend or the cores), so absent is fine. */
+const DERIVED_DEFAULTS: ReadonlySet<string> = new Set(['max-batch', 'max-queue-per-connection', 'max-concurrent-batches', 'engine-instances', 'decode-threads', 'threads']);
+
 function rejectUnknownFlags(argv: string[], positional: Array<string | number>): void {
   if (positional.length > 0) throw new Error(`unexpected argument(s): ${positional.join(' ')} (flags start with --)`);
   const unknown = argv
@@ -264,7 +267,7 @@ export function parseServerArgs(argv: string[]): ServerOptions {
       rejectUnknownFlags(argv, v._);
       for (const k of ['port', 'max-batch', 'max-queue', 'max-message-bytes', 'max-input-pixels', 'max-concurrent-batches', 'stream-window', 'max-queue-per-connection', 'max-pending-bytes', 'max-concurrent-streams', 'engine-instances', 'decode-threads', 'threads'] as const) {
         const n: number | undefined = v[k];
-        if (n === undefined && (k === 'max-batch' || k === 'max-queue-per-connection' || k === 'max-concurrent-batches' || k === 'engine-instances' || k === 'decode-threads' || k === 'threads')) continue; // derived defaults
+        if (n === undefined && DERIVED_DEFAULTS.has(k)) continue;
         if (n === undefined || !Number.isInteger(n) || n < (k === 'port' ? 0 : 1)) throw new Error(`--${k} must be a whole number${k === 'port' ? ' ≥ 0' : ' ≥ 1'} (got ${String(n)})`);
       }
       const solo: number | undefined = v['solo-threads'];
