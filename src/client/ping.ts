@@ -13,6 +13,7 @@ import { summarizePing, type PathPing, type PingResult, type PingSchedule, type 
 import type { PingVia } from '../measure/path';
 import type { SessionCall } from '../measure/loss-direction';
 import { createPathPings, type PathPings, type PingFn } from './path-pings';
+import { createIdleGc } from '../measure/idle-gc';
 import { sleepUntil, type PreciseWait } from '../measure/sleep';
 import { Status, statusName } from '../shared/grpc-status';
 import type { UnaryOutcome, UnaryTransport } from './unary-transport';
@@ -188,12 +189,16 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
   const pacer = (): Pacer => (o.arrivals === 'poisson' ? poissonPacer(rate, seed) : constantPacer(rate));
 
   const log: SessionLog = [];
+  // Scavenges between probes rather than inside them (idle-gc.ts); warm-up probes too, so the heap they
+  // leave does not make the first measured ones collect.
+  const idleGc = createIdleGc();
+  const idleWork = idleGc ? (budgetMs: number): void => idleGc.run(budgetMs) : undefined;
   const warm = o.warmupProbes ?? 0;
   if (warm > 0) {
     const tw = process.hrtime.bigint();
     const schedule = pacer();
     for (let i = 0; i < warm && !o.signal?.aborted; i++) {
-      await sleepUntil(tw + BigInt(Math.round(schedule.next())), o.signal, () => true, { spinMs: 0 });
+      await sleepUntil(tw + BigInt(Math.round(schedule.next())), o.signal, () => true, { spinMs: 0, idleWork });
       await sendProbe(conn, i, makeRequest(i, payload, o.responseBytes), wall, tw, undefined, log);
     }
   }
@@ -229,7 +234,7 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
   const idle = (): boolean => inFlight === 0 && !path?.busy();
   let wakeOnIdle: (() => void) | undefined;
   /** How the probes wait for their due time: sleeping, never spinning (sleep.ts, PreciseWait). */
-  const wait: PreciseWait = { whenIdle: (wake) => void (wakeOnIdle = wake), spinMs: 0 };
+  const wait: PreciseWait = { whenIdle: (wake) => void (wakeOnIdle = wake), spinMs: 0, idleWork };
   const wakeIfIdle = (): void => {
     if (wakeOnIdle === undefined || !idle()) return;
     const wake = wakeOnIdle;

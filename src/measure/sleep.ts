@@ -58,6 +58,11 @@ export interface PreciseWait {
    * its tail (docs/decisions/0025-ping-tail-under-cpu-contention.md), so it passes 0.
    */
   spinMs?: number;
+  /**
+   * Work that may run once per wait, when nothing is in flight, given the ms left before the due time (ping
+   * scavenges there: idle-gc.ts). It must return well before then.
+   */
+  idleWork?: (budgetMs: number) => void;
 }
 
 /**
@@ -78,6 +83,7 @@ export function sleepUntil(monoNs: bigint, signal?: AbortSignal, idle?: () => bo
     let waitingForIdle = false;
     /** This wait has already let the event loop read replies once after its time came. */
     let yielded = false;
+    let idleWorkDone = o.idleWork === undefined;
     // An abort ends the wait at once and frees the timer, so a cancelled long wait holds nothing open.
     const onAbort = (): void => {
       if (timer) clearTimeout(timer);
@@ -97,8 +103,13 @@ export function sleepUntil(monoNs: bigint, signal?: AbortSignal, idle?: () => bo
       timer = undefined;
       waitingForIdle = false;
       if (signal?.aborted) return end();
-      const left = targetMs - performance.now();
+      let left = targetMs - performance.now();
       const isIdle = idle?.() === true;
+      if (isIdle && !idleWorkDone && left > 0) {
+        idleWorkDone = true;
+        o.idleWork?.(left);
+        left = targetMs - performance.now();
+      }
       if (left <= 0) {
         // Due (or overdue, after a stall) with replies out: one event-loop turn first, so the replies that
         // arrived meanwhile are read and stamped before this send. Otherwise a client that fell behind sends
