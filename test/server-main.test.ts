@@ -1,5 +1,7 @@
 /** The `npm start` process: flags, env vars, exit codes and signals, as an operator sees them. */
 import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
 import * as path from 'node:path';
 import { expect } from 'chai';
 import * as grpc from '@grpc/grpc-js';
@@ -62,6 +64,15 @@ describe('server main (npm start)', () => {
     expect(p.stderr()).to.match(/--max-batch must be a whole number ≥ 1 \(got 0\)/);
   });
 
+  it('exits 2 on a --compute-nice outside 0..19', async () => {
+    for (const bad of ['20', '-1', '2.5']) {
+      const p = startMain(['--compute-nice', bad]);
+      started.push(p);
+      expect(await p.exit, bad).to.equal(2);
+      expect(p.stderr()).to.match(/--compute-nice must be a whole number 0–19/);
+    }
+  });
+
   it('exits 1 naming what to install when the requested backend is unavailable', async () => {
     const p = startMain(['--backend', 'tensorflow', '--port', '0']);
     started.push(p);
@@ -77,6 +88,15 @@ describe('server main (npm start)', () => {
     const ready = await p.waitFor('ready');
     const port = Number(ready.port);
     expect(port).to.be.greaterThan(0);
+    if (fs.existsSync(`/proc/${p.child.pid}/task`)) {
+      // The event loop before the compute threads (decision 0028): every other thread 5 levels lower.
+      expect(p.lines.find((l) => l.msg === 'compute threads run below the event loop')?.computeNice).to.equal(5);
+      const pid = p.child.pid!;
+      const others = fs.readdirSync(`/proc/${pid}/task`).map(Number).filter((t) => t !== pid);
+      expect(others.length).to.be.greaterThan(2);
+      const lowered = others.filter((t) => { try { return os.getPriority(t) === Math.min(19, os.getPriority(pid) + 5); } catch { return true; } });
+      expect(lowered.length, 'threads at the main thread\'s nice + 5').to.equal(others.length);
+    }
     console.log(`      (npm start → ready in ${String(ready.startupMs)} ms)`);
     const c = connect(`127.0.0.1:${port}`);
     expect((await ping(c, { seq: 3n })).seq).to.equal(3n);

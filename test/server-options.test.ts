@@ -39,6 +39,7 @@ describe('server options (flags and INFER_* environment variables)', () => {
       drainDelayMs: 10_000,
       maxInputPixels: 50_000_000,
       decodeTimeoutS: 3,
+      computeNice: 5,
     });
     expect(o.maxQueuePerConnection, 'derived: half of --max-queue').to.equal(undefined);
     expect(o.maxBatch).to.equal(DEFAULT_SERVER_OPTIONS.maxBatch);

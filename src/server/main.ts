@@ -9,6 +9,7 @@ import { reachableAddresses, startServer, type RunningServer } from './app';
 import { createLogger } from './log';
 import { parseServerArgs } from './options';
 import { configureSharp } from '../models/preprocess';
+import { lowerComputeThreads } from './thread-priority';
 
 export async function main(argv: string[]): Promise<void> {
   const o = parseServerArgs(argv);
@@ -51,6 +52,10 @@ export async function main(argv: string[]): Promise<void> {
 
   try {
     running = await startServer(o);
+    // Here, not in startServer: a process's thread priorities belong to its entry point, not to a library
+    // call (tests start servers inside the test runner).
+    const lowered = lowerComputeThreads(o.computeNice);
+    if (lowered) log.info('compute threads run below the event loop', { computeNice: o.computeNice, threads: lowered.lowered() });
   } catch (err) {
     log.error('server failed to start', { error: err instanceof Error ? err.message : String(err) });
     process.exit(1);

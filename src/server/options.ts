@@ -89,6 +89,11 @@ export interface ServerOptions {
    * stop sending before the listener closes.
    */
   drainDelayMs: number;
+  /**
+   * Nice levels the compute threads (inference workers, image decoding, V8's helpers) run below the
+   * event-loop thread (thread-priority.ts; Linux only, applied by main.ts); 0 = all at the same priority.
+   */
+  computeNice: number;
   /** The replica's name in every response (server_id); undefined = the host name. */
   serverId?: string;
   /** gRPC-web, Connect and the browser page on this port (web.ts); undefined = off; 0 = ephemeral. */
@@ -134,6 +139,9 @@ export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
   // The edge's active health check (Envoy: 5 s interval × 2 failures) must see NOT_SERVING before the
   // listener closes, or it keeps sending calls that are refused.
   drainDelayMs: 10_000,
+  // Lowering needs no privilege; 5 levels ≈ a third of the weight, so the event loop's wake-ups under
+  // saturation do not wait behind a compute thread's time slice (decision 0028).
+  computeNice: 5,
   webOrigins: [],
 };
 
@@ -189,7 +197,7 @@ const KNOWN_FLAGS = new Set([
   'log-level', 'log-format', 'grace-ms', 'server-id', 'help', 'decode-timeout-s', 'max-queue-per-connection',
   'max-ping-response-bytes', 'max-pending-bytes', 'max-concurrent-streams', 'max-connection-idle-ms',
   'max-connection-age-ms', 'max-connection-age-grace-ms', 'drain-delay-ms', 'metrics-tokens-file', 'tls-allowed-client',
-  'web-port', 'web-origins', 'engine-instances', 'intra-op-spin', 'decode-threads', 'solo-threads',
+  'web-port', 'web-origins', 'engine-instances', 'intra-op-spin', 'decode-threads', 'solo-threads', 'compute-nice',
 ]);
 
 /** Whole-number flags whose default is derived later (from the backend or the cores), so absent is fine. */
@@ -260,6 +268,7 @@ export function parseServerArgs(argv: string[]): ServerOptions {
     .option('log-format', { choices: LOG_FORMATS, default: d.logFormat, describe: 'auto = readable text when stderr is a terminal, JSON lines otherwise' })
     .option('grace-ms', { type: 'number', default: d.graceMs, describe: 'On SIGTERM/SIGINT, how long in-flight requests may finish' })
     .option('drain-delay-ms', { type: 'number', default: d.drainDelayMs, describe: 'On SIGTERM/SIGINT, how long health says NOT_SERVING while calls are still taken (≥ the load balancer\'s check interval × failures)' })
+    .option('compute-nice', { type: 'number', default: d.computeNice, describe: 'Run the compute threads (inference, decoding) this many nice levels below the thread that reads requests and sends replies (Linux; 0 = off)' })
     .option('server-id', { type: 'string', describe: 'This replica\'s name, sent as server_id in every response (default: the host name)' })
     .option('web-port', { type: 'number', describe: 'Serve gRPC-web, Connect (JSON and binary) and the browser page on this port (off when not given)' })
     .option('web-origins', { type: 'array', string: true, default: d.webOrigins, describe: 'Origins allowed to call the web port cross-origin, matched exactly (https://host:port)' })
@@ -274,6 +283,8 @@ export function parseServerArgs(argv: string[]): ServerOptions {
       if (solo !== undefined && (!Number.isInteger(solo) || solo < 0)) throw new Error(`--solo-threads must be a whole number ≥ 0 (got ${String(solo)})`);
       if (v['max-queue-delay-us'] !== undefined && !(v['max-queue-delay-us'] >= 0)) throw new Error(`--max-queue-delay-us must be ≥ 0 (got ${v['max-queue-delay-us']})`);
       if (v.port > 65535) throw new Error(`--port must be ≤ 65535 (got ${v.port})`);
+      const cn: number = v['compute-nice'];
+      if (!Number.isInteger(cn) || cn < 0 || cn > 19) throw new Error(`--compute-nice must be a whole number 0–19 (got ${String(cn)})`);
       const web: number | undefined = v['web-port'];
       if (web !== undefined && (!Number.isInteger(web) || web < 0 || web > 65535)) throw new Error(`--web-port must be a whole number 0–65535 (got ${String(web)})`);
       for (const k of ['decode-timeout-s', 'max-ping-response-bytes', 'max-connection-idle-ms', 'max-connection-age-ms', 'max-connection-age-grace-ms', 'drain-delay-ms'] as const) {
@@ -318,6 +329,7 @@ export function parseServerArgs(argv: string[]): ServerOptions {
     maxConnectionAgeMs: a['max-connection-age-ms'],
     maxConnectionAgeGraceMs: a['max-connection-age-grace-ms'],
     drainDelayMs: a['drain-delay-ms'],
+    computeNice: a['compute-nice'],
     maxBatch: a['max-batch'],
     maxQueueDelayUs: a['max-queue-delay-us'],
     maxQueue: a['max-queue'],
