@@ -198,6 +198,8 @@ describe('bench/stream output: the header against the default server (synthetic 
     expect(c.out[0]).to.equal(`bench classify → ${target} (h2, plaintext, 1 connection)`);
     expect(c.out[1]).to.equal(`  model    googlenet (${d.source}, input 224×224, normalize ${d.normalize})`);
     expect(c.out[2]).to.match(new RegExp(`^  engine   ${info.backend} \\(${info.library}.*${info.executionProvider}.*\\); batches up to \\d+`));
+    if ((info.instances ?? 1) > 1) expect(c.out[2], 'the CPU sharing plan').to.include(`${info.instances} sessions × ${info.threads} thread`);
+    if (info.soloThreads) expect(c.out[2]).to.include(`+ a ${info.soloThreads}-thread solo session`);
     expect(c.out[3]).to.equal(`  weights  SYNTHETIC (${d.weightsSource}) — random weights: timings are real, predictions are meaningless`);
     expect(c.out[4]).to.match(/^  images   generated noise 224×224, 4 JPEGs of [\d.]+ kB on average/);
     expect(c.out[5]).to.equal('  load     closed loop, -C 2 (2 requests in flight, the next sent as soon as a reply arrives), 6 requests after 0 s warm-up');

@@ -150,6 +150,9 @@ describe('server: integration with the real MobileNet (startServer on port 0)', 
     const info = await serverInfo(live.client);
     expect(info.engine!.backend).to.equal(live.server.served.engine.info.backend);
     expect(info.engine!.reason).to.not.equal('');
+    // The CPU sharing plan as it runs, not only one session's threads.
+    const e = live.server.served.engine.info;
+    expect(info.engine).to.deep.include({ threads: e.threads, instances: e.instances ?? 1, soloThreads: e.soloThreads ?? 0, plan: e.plan ?? '' });
     expect(info.model).to.deep.include({ name: 'mobilenet_v1_0.25_224', inputHeight: 224, inputWidth: 224, inputChannels: 3, normalize: 'signed', numClasses: 1000 });
     expect(info.model!.weights).to.equal(WeightsProvenance.WEIGHTS_PROVENANCE_REAL);
     expect(info.batching!.maxBatch).to.be.at.least(1);

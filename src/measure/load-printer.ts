@@ -27,6 +27,10 @@ export interface ServerDescription {
   version?: string;
   executionProvider?: string;
   threads?: number;
+  /** Sessions running batches side by side (absent or 1: one). */
+  instances?: number;
+  /** Threads of the session that takes a batch when nothing else runs (absent: none). */
+  soloThreads?: number;
   maxBatch?: number;
   maxQueueDelayMicros?: number;
 }
@@ -56,6 +60,8 @@ export function describeServer(info: Json | undefined): ServerDescription | unde
     version: str(e.version),
     executionProvider: str(e.executionProvider),
     threads: num(e.threads),
+    instances: num(e.instances),
+    soloThreads: num(e.soloThreads),
     maxBatch: num(b.maxBatch),
     // proto3 JSON leaves zero values out: a batching section without a delay means no delay.
     maxQueueDelayMicros: info.batching ? (num(b.maxQueueDelayMicros) ?? 0) : undefined,
@@ -114,8 +120,16 @@ function modelLine(s: ServerDescription): string {
   return `${s.model}${parts.length ? ` (${parts.join(', ')})` : ''}`;
 }
 
+/** "2 threads", or with a CPU sharing plan "2 sessions × 1 thread + a 2-thread solo session". */
+export function threadsText(s: Pick<ServerDescription, 'threads' | 'instances' | 'soloThreads'>): string | undefined {
+  if (!s.threads) return undefined;
+  const each = plural(s.threads, 'thread');
+  const pool = s.instances && s.instances > 1 ? `${s.instances} sessions × ${each}` : each;
+  return s.soloThreads ? `${pool} + a ${s.soloThreads}-thread solo session` : pool;
+}
+
 function engineLine(s: ServerDescription): string {
-  const parts = [s.library && s.version && !s.library.includes(s.version) ? `${s.library} ${s.version}` : s.library, s.executionProvider, s.threads ? plural(s.threads, 'thread') : undefined].filter((x): x is string => !!x);
+  const parts = [s.library && s.version && !s.library.includes(s.version) ? `${s.library} ${s.version}` : s.library, s.executionProvider, threadsText(s)].filter((x): x is string => !!x);
   const delay = s.maxQueueDelayMicros === undefined ? '' : s.maxQueueDelayMicros === 0 ? ', no queue delay' : `, ${(s.maxQueueDelayMicros / 1000).toFixed(1)} ms queue delay`;
   const batching = s.maxBatch !== undefined ? `; batches up to ${s.maxBatch}${delay}` : '';
   return `${s.backend}${parts.length ? ` (${parts.join(', ')})` : ''}${batching}`;

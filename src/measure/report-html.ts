@@ -8,6 +8,7 @@ import { chartsFor, renderSvg, runLabels, svgToPng } from './charts';
 import { compareRuns, Comparison, FIGURES, headline, JITTER_WINDOW } from './report-compare';
 import type { MergedAgent, RunReport } from './report-json';
 import { stabilityWord } from './stability';
+import { threadsText } from './load-printer';
 
 export interface ReportFiles {
   html: string;
@@ -55,7 +56,8 @@ function engineCell(r: RunReport): string {
   const e = server(r).engine;
   if (!e) return NO_INFO;
   const lib = [e.library, e.version].filter(Boolean).join(' ');
-  const extra = [e.executionProvider, e.threads ? `${String(e.threads)} threads` : ''].filter(Boolean).join(', ');
+  const n = (x: unknown): number | undefined => (Number(x) > 0 ? Number(x) : undefined);
+  const extra = [e.executionProvider, threadsText({ threads: n(e.threads), instances: n(e.instances), soloThreads: n(e.soloThreads) }) ?? ''].filter(Boolean).join(', ');
   return `${String(e.backend ?? '?')}${lib ? ` — ${lib}` : ''}${extra ? ` (${extra})` : ''}`;
 }
 

@@ -40,6 +40,9 @@ export function buildServerInfo(i: ServerInfoInput): GetServerInfoResponse {
       version: engine.info.version,
       threads: engine.info.threads,
       executionProvider: engine.info.executionProvider,
+      instances: engine.info.instances ?? 1,
+      soloThreads: engine.info.soloThreads ?? 0,
+      plan: engine.info.plan ?? '',
     },
     model: {
       name: descriptor.name,

@@ -219,10 +219,16 @@ export interface EngineInfo {
   /** Library and version, e.g. "onnxruntime-node 1.23.0". */
   library: string;
   version: string;
-  /** Intra-op threads the engine uses (0 = not applicable / engine default). */
+  /** Intra-op threads of each engine session (0 = not applicable / engine default). */
   threads: number;
   /** CPUExecutionProvider, CUDAExecutionProvider, tfjs-wasm-simd, ... */
   executionProvider: string;
+  /** Sessions that run batches side by side, each with `threads` threads (onnxruntime on CPU; 0 or 1 = one). */
+  instances: number;
+  /** Threads of the extra session that runs a batch only when no other is running (0 = none). */
+  soloThreads: number;
+  /** How the engine shares the cores, in words (the start-up log's enginePlan); empty when it has no plan. */
+  plan: string;
 }
 
 /** ModelInfo describes the model being served. */
@@ -1705,7 +1711,18 @@ export const GetServerInfoRequest: MessageFns<GetServerInfoRequest> = {
 };
 
 function createBaseEngineInfo(): EngineInfo {
-  return { backend: "", reason: "", selectionLog: [], library: "", version: "", threads: 0, executionProvider: "" };
+  return {
+    backend: "",
+    reason: "",
+    selectionLog: [],
+    library: "",
+    version: "",
+    threads: 0,
+    executionProvider: "",
+    instances: 0,
+    soloThreads: 0,
+    plan: "",
+  };
 }
 
 export const EngineInfo: MessageFns<EngineInfo> = {
@@ -1730,6 +1747,15 @@ export const EngineInfo: MessageFns<EngineInfo> = {
     }
     if (message.executionProvider !== "") {
       writer.uint32(58).string(message.executionProvider);
+    }
+    if (message.instances !== 0) {
+      writer.uint32(64).uint32(message.instances);
+    }
+    if (message.soloThreads !== 0) {
+      writer.uint32(72).uint32(message.soloThreads);
+    }
+    if (message.plan !== "") {
+      writer.uint32(82).string(message.plan);
     }
     return writer;
   },
@@ -1803,6 +1829,30 @@ export const EngineInfo: MessageFns<EngineInfo> = {
             message.executionProvider = reader.string();
             continue;
           }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.instances = reader.uint32();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.soloThreads = reader.uint32();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.plan = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1832,6 +1882,13 @@ export const EngineInfo: MessageFns<EngineInfo> = {
         : isSet(object.execution_provider)
         ? globalThis.String(object.execution_provider)
         : "",
+      instances: isSet(object.instances) ? globalThis.Number(object.instances) : 0,
+      soloThreads: isSet(object.soloThreads)
+        ? globalThis.Number(object.soloThreads)
+        : isSet(object.solo_threads)
+        ? globalThis.Number(object.solo_threads)
+        : 0,
+      plan: isSet(object.plan) ? globalThis.String(object.plan) : "",
     };
   },
 
@@ -1858,6 +1915,15 @@ export const EngineInfo: MessageFns<EngineInfo> = {
     if (message.executionProvider !== "") {
       obj.executionProvider = message.executionProvider;
     }
+    if (message.instances !== 0) {
+      obj.instances = Math.round(message.instances);
+    }
+    if (message.soloThreads !== 0) {
+      obj.soloThreads = Math.round(message.soloThreads);
+    }
+    if (message.plan !== "") {
+      obj.plan = message.plan;
+    }
     return obj;
   },
 
@@ -1873,6 +1939,9 @@ export const EngineInfo: MessageFns<EngineInfo> = {
     message.version = object.version ?? "";
     message.threads = object.threads ?? 0;
     message.executionProvider = object.executionProvider ?? "";
+    message.instances = object.instances ?? 0;
+    message.soloThreads = object.soloThreads ?? 0;
+    message.plan = object.plan ?? "";
     return message;
   },
 };
