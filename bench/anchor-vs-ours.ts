@@ -23,7 +23,7 @@ import { median } from '../src/measure/stats';
 import { startServerProcess } from '../test/helpers/server-process';
 import { checked, servedFrom } from './served-from';
 import {
-  anchorUnavailable, CLASSIFY_PATH, grpcClassifyBody, h2loadAnchor, h2loadClassify, missingH2Tools, startAnchor,
+  anchorRunUnavailable, CLASSIFY_PATH, grpcClassifyBody, h2loadAnchor, h2loadClassify, startAnchor,
   verifyAnchor, verifyGrpcBody, type AnchorPrediction, type H2loadResult,
 } from './h2load';
 import { writeBenchJson } from './out';
@@ -71,13 +71,9 @@ interface Spread {
 const spread = (xs: number[]): Spread => ({ min: Math.min(...xs), median: median(xs), max: Math.max(...xs) });
 
 async function main(): Promise<void> {
-  const skip = [
-    ...(fs.existsSync(IMAGE) ? [] : [`${IMAGE} not found (../shared is absent on a fresh clone)`]),
-    ...missingH2Tools().map((t) => `${t} not found (apt-get install nghttp2-client)`),
-    ...[anchorUnavailable()].filter((x): x is string => x !== undefined),
-  ];
-  if (skip.length > 0) {
-    process.stdout.write(`bench:anchor SKIPPED: ${skip.join('; ')}\n`);
+  const skip = anchorRunUnavailable(IMAGE);
+  if (skip !== undefined) {
+    process.stdout.write(`bench:anchor SKIPPED: ${skip}\n`);
     return;
   }
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-anchor-'));

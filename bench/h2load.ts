@@ -33,6 +33,7 @@ import * as path from 'node:path';
 import { ClassifyRequest } from '../src/gen/inference/v1/inference';
 import { nearestRankSorted } from '../src/measure/stats';
 
+import { anchorUnavailable } from './anchor/anchor-server';
 export { startAnchor, anchorUnavailable, type AnchorOptions, type AnchorServer } from './anchor/anchor-server';
 
 export const CLASSIFY_PATH = '/inference.v1.InferenceService/Classify';
@@ -109,6 +110,16 @@ export interface H2loadLogEntry {
 /** Tools missing from PATH among h2load and nghttp (nghttp2-client), empty when both run. */
 export function missingH2Tools(): string[] {
   return ['h2load', 'nghttp'].filter((t) => spawnSync(t, ['--version'], { stdio: 'ignore', timeout: 10_000 }).status !== 0);
+}
+
+/** Why ours and the anchor cannot both be driven with `image` here (the photo, h2load, the anchor's Python), or undefined. */
+export function anchorRunUnavailable(image: string): string | undefined {
+  const missing = [
+    ...(fs.existsSync(image) ? [] : [`${image} not found (../shared is absent on a fresh clone)`]),
+    ...missingH2Tools().map((t) => `${t} not found (apt-get install nghttp2-client)`),
+    ...[anchorUnavailable()].filter((x): x is string => x !== undefined),
+  ];
+  return missing.length > 0 ? missing.join('; ') : undefined;
 }
 
 /** A gRPC length-prefixed message: flag byte 0 (not compressed), 4-byte big-endian length, the message. */

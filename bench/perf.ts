@@ -52,9 +52,9 @@ import { pooledP99Ratio } from './pooled-p99';
 import { median, nearestRankSorted, sortedCopy } from '../src/measure/stats';
 import { startServerProcess } from '../test/helpers/server-process';
 import { gridTable, pingGrid, type GridPoint } from './ping-grid';
-import { grpcFrame, h2loadGrpc, PING_PATH, verifyGrpcBody } from './h2load';
+import { anchorRunUnavailable, grpcFrame, h2loadGrpc, PING_PATH, verifyGrpcBody } from './h2load';
 import { PingRequest } from '../src/gen/inference/v1/inference';
-import { measureServedThroughput, servedThroughputUnavailable, type ServedThroughput } from './served-throughput';
+import { measureServedThroughput, type ServedThroughput } from './served-throughput';
 
 const ROOT = path.join(__dirname, '..', '..');
 const SHARED = path.join(ROOT, '..', 'shared');
@@ -382,7 +382,7 @@ async function main(): Promise<void> {
   for (const m of models) results[m.name] = await measureModel(m, img224, img640, body);
   const g = results[models[0].name].extra;
   const chelsea = path.join(SHARED, 'images', 'chelsea.jpg');
-  const servedSkip = servedThroughputUnavailable(chelsea);
+  const servedSkip = anchorRunUnavailable(chelsea);
   let served: { ratios: Ratio[]; figures: ServedThroughput } | undefined;
   if (servedSkip) {
     skipped.push(`served throughput (S1–S3): ${servedSkip}`);

@@ -15,7 +15,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { startServerProcess, type ServerProcess } from '../test/helpers/server-process';
 import { measureCpuBudget, type CpuBudget } from './cpu-budget';
-import { anchorUnavailable, grpcClassifyBody, h2loadAnchor, h2loadClassify, missingH2Tools, startAnchor, verifyAnchor, verifyGrpcBody } from './h2load';
+import { grpcClassifyBody, h2loadAnchor, h2loadClassify, startAnchor, verifyAnchor, verifyGrpcBody } from './h2load';
 import { rtinfer, type Json } from './ping-runs';
 import { checked, servedFrom } from './served-from';
 
@@ -36,15 +36,6 @@ export interface ServedThroughput {
   commands: string[];
 }
 
-/** Why the section cannot run here, or undefined. */
-export function servedThroughputUnavailable(image: string): string | undefined {
-  const missing = [
-    ...(fs.existsSync(image) ? [] : [`${image} not found (../shared is absent on a fresh clone)`]),
-    ...missingH2Tools().map((t) => `${t} not found (apt-get install nghttp2-client)`),
-    ...[anchorUnavailable()].filter((x): x is string => x !== undefined),
-  ];
-  return missing.length > 0 ? missing.join('; ') : undefined;
-}
 
 export async function measureServedThroughput(o: { image: string; reps: number; seconds: number; warmUpS: number; log: (m: string) => void }): Promise<ServedThroughput> {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-served-'));

@@ -191,14 +191,14 @@ export async function runPing(conn: UnaryTransport, o: PingOptions, onProbe?: (p
   const log: SessionLog = [];
   // Scavenges between probes rather than inside them (idle-gc.ts); warm-up probes too, so the heap they
   // leave does not make the first measured ones collect.
-  const idleGc = createIdleGc();
-  const idleWork = idleGc ? (budgetMs: number): void => idleGc.run(budgetMs) : undefined;
+  const idleWork = createIdleGc()?.run;
   const warm = o.warmupProbes ?? 0;
   if (warm > 0) {
     const tw = process.hrtime.bigint();
     const schedule = pacer();
+    const warmWait: PreciseWait = { spinMs: 0, idleWork };
     for (let i = 0; i < warm && !o.signal?.aborted; i++) {
-      await sleepUntil(tw + BigInt(Math.round(schedule.next())), o.signal, () => true, { spinMs: 0, idleWork });
+      await sleepUntil(tw + BigInt(Math.round(schedule.next())), o.signal, () => true, warmWait);
       await sendProbe(conn, i, makeRequest(i, payload, o.responseBytes), wall, tw, undefined, log);
     }
   }

@@ -114,7 +114,7 @@ export function sleepUntil(monoNs: bigint, signal?: AbortSignal, idle?: () => bo
         // Due (or overdue, after a stall) with replies out: one event-loop turn first, so the replies that
         // arrived meanwhile are read and stamped before this send. Otherwise a client that fell behind sends
         // every overdue probe, back to back in microtasks, before it reads a single reply, and its own
-        // burst lands in the RTTs (decision 0024).
+        // burst lands in the RTTs (decision 0025).
         if (!isIdle && whenIdle && !yielded) {
           yielded = true;
           setImmediate(step);

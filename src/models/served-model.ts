@@ -11,7 +11,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import type { BackendName, BackendRequest, Engine } from '../backends/engine';
-import { createOnnxEngine } from '../backends/onnxruntime';
+import { createOnnxEngine, type OnnxEngineOptions } from '../backends/onnxruntime';
 import { probeBackends } from '../backends/probe';
 import { BackendUnavailableError, selectBackend } from '../backends/select';
 import { createTfjsEngine, type TfjsBackendActivation, type TfjsModel } from '../backends/tfjs';
@@ -275,9 +275,10 @@ export async function loadServedModel(o: LoadOptions): Promise<ServedModel> {
   let weightsSource = src.source;
   if (selection.backend === 'onnxruntime' || selection.backend === 'onnxruntime-cuda') {
     const cuda = selection.backend === 'onnxruntime-cuda';
+    const onnxOptions: OnnxEngineOptions = { cuda, threads: o.threads, inputShape: wantedShape, worker: o.worker, instances: o.instances, soloThreads: o.soloThreads, spin: o.spin };
     if (src.location.kind === 'onnx') {
       const model = isUrl(src.location.file) ? await readBytes(src.location.file) : src.location.file;
-      engine = await createOnnxEngine(model, { cuda, threads: o.threads, inputShape: wantedShape, worker: o.worker, instances: o.instances, soloThreads: o.soloThreads, spin: o.spin });
+      engine = await createOnnxEngine(model, onnxOptions);
     } else {
       // The export only reads weights; the cpu backend keeps them in plain JS memory, the cheapest place.
       // Not logged: tfjs-cpu runs nothing here, and the log names only the engine that serves.
@@ -295,7 +296,7 @@ export async function loadServedModel(o: LoadOptions): Promise<ServedModel> {
           `onnx: ${exp.cacheHit ? 'reused cached export' : 'exported'} ${exp.path} (${(exp.bytes.byteLength / 1e6).toFixed(1)} MB) ` +
             `in ${(performance.now() - t0).toFixed(0)} ms`,
         );
-        engine = await createOnnxEngine(exp.bytes, { cuda, threads: o.threads, inputShape: wantedShape, worker: o.worker, instances: o.instances, soloThreads: o.soloThreads, spin: o.spin });
+        engine = await createOnnxEngine(exp.bytes, onnxOptions);
       } finally {
         if (loaded.model instanceof tf.LayersModel) loaded.model.dispose();
       }
