@@ -52,6 +52,24 @@ describe('idle-time scavenges between ping probes', () => {
     expect(h.gc!.stats().max_ms).to.equal(2);
   });
 
+  it('after a slow pause, skipped due collections lower the bar again, so a short interval gets them back', () => {
+    const h = fakeHeap([3, 0.3]);
+    h.fill = 1;
+    h.gc!.run(10);
+    expect(h.collected).to.equal(1);
+    h.fill = 1;
+    let skipped = 0;
+    while (h.collected === 1 && skipped < 100) {
+      h.gc!.run(1.5);
+      if (h.collected === 1) skipped++;
+    }
+    expect(h.collected, 'a 1.5 ms gap gets a collection again').to.equal(2);
+    expect(skipped).to.be.within(1, 30);
+    h.fill = 0.5;
+    h.gc!.run(0.1);
+    expect(h.collected, 'not due: nothing to do, and the bar is not lowered').to.equal(2);
+  });
+
   it('is off where the runtime reports no new space', () => {
     expect(createIdleGc({ fill: () => undefined, collect: () => undefined })).to.equal(undefined);
   });
