@@ -50,6 +50,7 @@ import { ORT_WORKER_ENV } from '../src/backends/onnxruntime';
 import { loadServedModel, type ServedModel } from '../src/models/served-model';
 import { decodeImage, DEFAULT_MAX_INPUT_PIXELS, normalizeInto } from '../src/models/preprocess';
 import { grpcioPing, rtinfer, rtinferPing, type Json, type PingRun } from './ping-runs';
+import type { ThreadSplit } from './thread-cpu';
 import { pooledP99Ratio } from './pooled-p99';
 import { median, nearestRankSorted, sortedCopy } from '../src/measure/stats';
 import { startServerProcess } from '../test/helpers/server-process';
@@ -428,6 +429,9 @@ async function main(): Promise<void> {
       const sp = (s: Spread): string => `${fmt(s.min)}/${fmt(s.median)}/${fmt(s.max)} ${x.unit}`.padEnd(26);
       lines.push(`${x.id.padEnd(12)} ${sp(x.numerator)} ${sp(x.denominator)} ${x.ratio.toFixed(3).padStart(7)} ${x.target.padStart(8)}  ${x.status}${x.reason ? ` — ${x.reason}` : ''}`);
     }
+    const f = served.figures;
+    lines.push(...threadSplitLines('S1 load (h2load, JPEG, 8 in flight)', f.ours_c8_threads, b.cores, true));
+    lines.push(...threadSplitLines('S3 load (rtinfer, tensor, 8 in flight)', f.tensor_c8_threads, b.cores, false));
   }
   if (grid) {
     lines.push('', `== S4: rtinfer ping p99 ÷ C core p99 (bench/ping-grid.ts; target ≤ 1.0 at every point; ${grid.filter((x) => x.pass).length} of ${grid.length} met)`);
@@ -451,3 +455,18 @@ main().catch((e: unknown) => {
   process.stderr.write(`bench:perf failed: ${e instanceof Error ? e.stack ?? e.message : String(e)}\n`);
   process.exit(1);
 });
+
+/**
+ * Our server's CPU by thread during a load (bench/thread-cpu.ts), median over the repetitions: how much went
+ * to inference and how much to the event loop and the other threads (decode in libuv's pool, V8's GC and
+ * compiler). `ofCores`: the window is all load, so the total is read against the cores as well.
+ */
+function threadSplitLines(what: string, splits: ThreadSplit[], cores: number, ofCores: boolean): string[] {
+  if (splits.length === 0) return [`server threads during ${what}: not measured (needs Linux /proc)`];
+  const m = (k: 'event_loop' | 'inference' | 'other' | 'total'): number => median(splits.map((x) => x[k]));
+  const total = m('total');
+  const share = (k: 'event_loop' | 'inference' | 'other'): string => `${m(k).toFixed(0)} % (${((m(k) / total) * 100).toFixed(0)} % of the server's)`;
+  return [`server threads during ${what}, core-% (100 = one core), median of ${splits.length}: inference ${share('inference')}, ` +
+    `event loop ${share('event_loop')}, other threads ${share('other')}; server total ${total.toFixed(0)} %` +
+    (ofCores ? ` of the ${cores * 100} % the ${cores} cores offer` : ' (its window includes the client\'s start-up)')];
+}

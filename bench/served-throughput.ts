@@ -18,11 +18,16 @@ import { measureCpuBudget, type CpuBudget } from './cpu-budget';
 import { grpcClassifyBody, h2loadAnchor, h2loadClassify, startAnchor, verifyAnchor, verifyGrpcBody } from './h2load';
 import { rtinfer, type Json } from './ping-runs';
 import { checked, servedFrom } from './served-from';
+import { withThreadSplit, type ThreadSplit } from './thread-cpu';
 
 export interface ServedThroughput {
   budget: CpuBudget;
   ours_c8_images_per_s: number[];
   ours_c8_p50_ms: number[];
+  /** Our server's CPU by thread class during each C=8 h2load run (bench/thread-cpu.ts); empty off Linux. */
+  ours_c8_threads: ThreadSplit[];
+  /** The same during each tensor run (the window includes rtinfer's start-up, so read shares, not the total). */
+  tensor_c8_threads: ThreadSplit[];
   ours_c1_p50_ms: number[];
   ours_c1_images_per_s: number[];
   anchor_c8_images_per_s: number[];
@@ -45,7 +50,7 @@ export async function measureServedThroughput(o: { image: string; reps: number; 
   const budget = await measureCpuBudget(fs.readFileSync(o.image), {});
   const cores = os.availableParallelism();
   const out: ServedThroughput = {
-    budget, ours_c8_images_per_s: [], ours_c8_p50_ms: [], ours_c1_p50_ms: [], ours_c1_images_per_s: [], anchor_c8_images_per_s: [],
+    budget, ours_c8_images_per_s: [], ours_c8_p50_ms: [], ours_c8_threads: [], tensor_c8_threads: [], ours_c1_p50_ms: [], ours_c1_images_per_s: [], anchor_c8_images_per_s: [],
     anchor_c8_p50_ms: [], anchor_c1_p50_ms: [], anchor_c1_images_per_s: [], tensor_c8_images_per_s: [], tensor_bytes_per_request: 0,
     wide_c8_images_per_s: [], wide_c1_p50_ms: [], commands: [],
   };
@@ -68,7 +73,9 @@ export async function measureServedThroughput(o: { image: string; reps: number; 
     const a8 = anchor;
     const sides: Array<{ name: string; run: () => Promise<void> }> = [
       { name: 'ours C=8', run: async () => {
-        const r = checked('ours', await h2loadClassify({ ...shape(8), port: o8.port, bodyFile, metricsPort: served.metricsPort }), 8);
+        const { result, split } = await withThreadSplit(o8.child.pid, () => h2loadClassify({ ...shape(8), port: o8.port, bodyFile, metricsPort: served.metricsPort }));
+        const r = checked('ours', result, 8);
+        if (split) out.ours_c8_threads.push(split);
         out.ours_c8_images_per_s.push(r.images_per_s);
         out.ours_c8_p50_ms.push(r.p50_ms);
         out.commands.push(r.command);
@@ -90,8 +97,10 @@ export async function measureServedThroughput(o: { image: string; reps: number; 
         out.anchor_c1_images_per_s.push(r.images_per_s);
       } },
       { name: 'tensor C=8', run: async () => {
-        const s = rtinfer(['bench', '-t', `127.0.0.1:${o8.port}`, '--rpc', 'classify', '-C', '8', '-d', String(o.seconds), '--warmup', String(o.warmUpS),
-          '--images', o.image, '--client-resize', '--send', 'tensor', '--no-path']).summary as Json;
+        const { result, split } = await withThreadSplit(o8.child.pid, () => rtinfer(['bench', '-t', `127.0.0.1:${o8.port}`, '--rpc', 'classify', '-C', '8',
+          '-d', String(o.seconds), '--warmup', String(o.warmUpS), '--images', o.image, '--client-resize', '--send', 'tensor', '--no-path']));
+        if (split) out.tensor_c8_threads.push(split);
+        const s = result.summary as Json;
         if ((s.errors as number) > 0) throw new Error(`rtinfer bench --send tensor had ${String(s.errors)} errors`);
         out.tensor_c8_images_per_s.push(s.images_per_s as number);
         out.tensor_bytes_per_request = (s.request as Json).bytes_per_request as number;

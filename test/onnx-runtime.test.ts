@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import * as os from 'node:os';
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
@@ -65,6 +66,28 @@ describe('ONNX Runtime engine', function () {
     const got = await Promise.all(batches.map((b) => pool.predict(b, 2)));
     got.forEach((g, i) => expect(Array.from(g)).to.deep.equal(Array.from(want[i])));
     expect(Array.from(await pool.predict(batches[0], 2)), 'alone again').to.deep.equal(Array.from(want[0]));
+  });
+
+  it('names the threads it starts, so top -H and bench:perf tell inference from the event loop (Linux)', async function () {
+    if (!fs.existsSync('/proc/thread-self/comm')) {
+      console.log('      skipped: no /proc/thread-self (thread names are a Linux feature)');
+      this.skip();
+    }
+    const threadNames = (): Map<string, string> => new Map(fs.readdirSync('/proc/self/task').flatMap((tid) => {
+      try {
+        return [[tid, fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim()] as [string, string]];
+      } catch {
+        return [];
+      }
+    }));
+    const before = threadNames();
+    const mainName = before.get(String(process.pid));
+    await open({ cuda: false, instances: 2, threads: 1, soloThreads: 2 });
+    const started = [...threadNames()].filter(([tid]) => !before.has(tid)).map(([, name]) => name);
+    expect(started).to.include.members(['ort-worker-1', 'ort-worker-2', 'ort-solo']);
+    // ONNX Runtime's own pool threads inherit the name of the worker that made them.
+    expect(started.filter((n) => n === 'ort-solo').length, 'the 2-thread solo session: its worker and one pool thread').to.be.at.least(2);
+    expect(threadNames().get(String(process.pid)), 'the event loop keeps its name').to.equal(mainName);
   });
 
   it('refuses several instances in-thread, where sessions cannot run at the same time', async function () {

@@ -9,10 +9,13 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { errorMessage, openSession, type SessionSpec } from './onnx-session';
+import { nameThisThread } from './thread-name';
 
 export interface WorkerInit {
   model: Uint8Array | string;
   spec: SessionSpec;
+  /** The thread's name as `top -H` shows it (thread-name.ts). */
+  name: string;
 }
 export interface RunRequest {
   id: number;
@@ -29,6 +32,7 @@ async function main(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('onnx-worker must run as a worker thread');
   const init = workerData as WorkerInit;
+  nameThisThread(init.name);
   let session;
   try {
     session = await openSession(init.model, init.spec);

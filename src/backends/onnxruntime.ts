@@ -196,8 +196,8 @@ interface WorkerInstance {
   dispose(): Promise<void>;
 }
 
-async function startWorker(model: Uint8Array | string, spec: SessionSpec): Promise<WorkerInstance> {
-  const init: WorkerInit = { model, spec };
+async function startWorker(model: Uint8Array | string, spec: SessionSpec, name: string): Promise<WorkerInstance> {
+  const init: WorkerInit = { model, spec, name };
   const worker = new Worker(path.join(__dirname, 'onnx-worker.js'), { workerData: init });
   const pending = new Map<number, { resolve: (out: Float32Array) => void; reject: (e: Error) => void }>();
   let nextId = 1;
@@ -283,7 +283,8 @@ async function startWorker(model: Uint8Array | string, spec: SessionSpec): Promi
 async function workerEngine(model: Uint8Array | string, spec: SessionSpec, info: EngineInfo, instances: number, soloThreads: number): Promise<Engine> {
   const specs = Array.from({ length: instances }, () => spec);
   if (soloThreads > 0) specs.push({ ...spec, threads: soloThreads });
-  const started = await Promise.allSettled(specs.map((s) => startWorker(model, s)));
+  const names = specs.map((_, i) => (i < instances ? `ort-worker-${i + 1}` : 'ort-solo'));
+  const started = await Promise.allSettled(specs.map((s, i) => startWorker(model, s, names[i])));
   const all = started.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
   const failed = started.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {
