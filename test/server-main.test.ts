@@ -73,6 +73,15 @@ describe('server main (npm start)', () => {
     }
   });
 
+  it('exits 2 on a --heap-growing-percent outside 0..1000', async () => {
+    for (const bad of ['1001', '-1', '2.5']) {
+      const p = startMain(['--heap-growing-percent', bad]);
+      started.push(p);
+      expect(await p.exit, bad).to.equal(2);
+      expect(p.stderr()).to.match(/--heap-growing-percent must be a whole number 0–1000/);
+    }
+  });
+
   it('exits 1 naming what to install when the requested backend is unavailable', async () => {
     const p = startMain(['--backend', 'tensorflow', '--port', '0']);
     started.push(p);
@@ -97,6 +106,7 @@ describe('server main (npm start)', () => {
       const lowered = others.filter((t) => { try { return os.getPriority(t) === Math.min(19, os.getPriority(pid) + 5); } catch { return true; } });
       expect(lowered.length, 'threads at the main thread\'s nice + 5').to.equal(others.length);
     }
+    expect(p.lines.find((l) => l.msg === 'heap growing factor set')?.heapGrowingPercent, 'decision 0029\'s default').to.equal(300);
     console.log(`      (npm start → ready in ${String(ready.startupMs)} ms)`);
     const c = connect(`127.0.0.1:${port}`);
     expect((await ping(c, { seq: 3n })).seq).to.equal(3n);

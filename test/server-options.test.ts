@@ -40,6 +40,7 @@ describe('server options (flags and INFER_* environment variables)', () => {
       maxInputPixels: 50_000_000,
       decodeTimeoutS: 3,
       computeNice: 5,
+      heapGrowingPercent: 300,
     });
     expect(o.maxQueuePerConnection, 'derived: half of --max-queue').to.equal(undefined);
     expect(o.maxBatch).to.equal(DEFAULT_SERVER_OPTIONS.maxBatch);

@@ -10,12 +10,15 @@ import { createLogger } from './log';
 import { parseServerArgs } from './options';
 import { configureSharp } from '../models/preprocess';
 import { lowerComputeThreads } from './thread-priority';
+import { setHeapGrowingPercent } from './heap-growth';
 
 export async function main(argv: string[]): Promise<void> {
   const o = parseServerArgs(argv);
   const log = createLogger(o.logLevel, { format: o.logFormat });
   // Process-wide, so only here: libvips may load the accepted image formats and nothing else.
   configureSharp({ blockUnusedLoaders: true });
+  // Process-wide too, and before the model loads, so every isolate starts with it (decision 0029).
+  setHeapGrowingPercent(o.heapGrowingPercent);
   let running: RunningServer | undefined;
   let signals = 0;
   const onSignal = (sig: NodeJS.Signals): void => {
@@ -56,6 +59,7 @@ export async function main(argv: string[]): Promise<void> {
     // call (tests start servers inside the test runner).
     const lowered = lowerComputeThreads(o.computeNice);
     if (lowered) log.info('compute threads run below the event loop', { computeNice: o.computeNice, threads: lowered.lowered() });
+    log.info('heap growing factor set', { heapGrowingPercent: o.heapGrowingPercent });
   } catch (err) {
     log.error('server failed to start', { error: err instanceof Error ? err.message : String(err) });
     process.exit(1);

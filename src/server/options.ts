@@ -8,6 +8,7 @@ import { BACKEND_NAMES, type BackendName, type BackendRequest } from '../backend
 import { NORMALIZATIONS, type Normalize } from '../models/model';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './log';
 import { DEFAULT_DECODE_TIMEOUT_S, DEFAULT_MAX_INPUT_PIXELS, RESIZE_MODES, type ResizeMode } from '../models/preprocess';
+import { DEFAULT_HEAP_GROWING_PERCENT, MAX_HEAP_GROWING_PERCENT } from './heap-growth';
 
 export const ENV_PREFIX = 'INFER';
 
@@ -94,6 +95,11 @@ export interface ServerOptions {
    * event-loop thread (thread-priority.ts; Linux only, applied by main.ts); 0 = all at the same priority.
    */
   computeNice: number;
+  /**
+   * V8's heap growing factor as a percent (heap-growth.ts; applied by main.ts): how far the heap may grow past
+   * its live size before the next full collection; 0 = V8's own heuristics.
+   */
+  heapGrowingPercent: number;
   /** The replica's name in every response (server_id); undefined = the host name. */
   serverId?: string;
   /** gRPC-web, Connect and the browser page on this port (web.ts); undefined = off; 0 = ephemeral. */
@@ -142,6 +148,8 @@ export const DEFAULT_SERVER_OPTIONS: ServerOptions = {
   // Lowering needs no privilege; 5 levels ≈ a third of the weight, so the event loop's wake-ups under
   // saturation do not wait behind a compute thread's time slice (decision 0028).
   computeNice: 5,
+  // V8's own choice fully collected a loaded server's heap every 0.4–0.6 s (decision 0029).
+  heapGrowingPercent: DEFAULT_HEAP_GROWING_PERCENT,
   webOrigins: [],
 };
 
@@ -198,6 +206,7 @@ const KNOWN_FLAGS = new Set([
   'max-ping-response-bytes', 'max-pending-bytes', 'max-concurrent-streams', 'max-connection-idle-ms',
   'max-connection-age-ms', 'max-connection-age-grace-ms', 'drain-delay-ms', 'metrics-tokens-file', 'tls-allowed-client',
   'web-port', 'web-origins', 'engine-instances', 'intra-op-spin', 'decode-threads', 'solo-threads', 'compute-nice',
+  'heap-growing-percent',
 ]);
 
 /** Whole-number flags whose default is derived later (from the backend or the cores), so absent is fine. */
@@ -268,6 +277,7 @@ export function parseServerArgs(argv: string[]): ServerOptions {
     .option('log-format', { choices: LOG_FORMATS, default: d.logFormat, describe: 'auto = readable text when stderr is a terminal, JSON lines otherwise' })
     .option('grace-ms', { type: 'number', default: d.graceMs, describe: 'On SIGTERM/SIGINT, how long in-flight requests may finish' })
     .option('drain-delay-ms', { type: 'number', default: d.drainDelayMs, describe: 'On SIGTERM/SIGINT, how long health says NOT_SERVING while calls are still taken (≥ the load balancer\'s check interval × failures)' })
+    .option('heap-growing-percent', { type: 'number', default: d.heapGrowingPercent, describe: `How far V8 lets the event loop's heap grow past its live size before the next full collection, in % (0 = V8's own heuristics, at most ${MAX_HEAP_GROWING_PERCENT})` })
     .option('compute-nice', { type: 'number', default: d.computeNice, describe: 'Run the compute threads (inference, decoding) this many nice levels below the thread that reads requests and sends replies (Linux; 0 = off)' })
     .option('server-id', { type: 'string', describe: 'This replica\'s name, sent as server_id in every response (default: the host name)' })
     .option('web-port', { type: 'number', describe: 'Serve gRPC-web, Connect (JSON and binary) and the browser page on this port (off when not given)' })
@@ -285,6 +295,8 @@ export function parseServerArgs(argv: string[]): ServerOptions {
       if (v.port > 65535) throw new Error(`--port must be ≤ 65535 (got ${v.port})`);
       const cn: number = v['compute-nice'];
       if (!Number.isInteger(cn) || cn < 0 || cn > 19) throw new Error(`--compute-nice must be a whole number 0–19 (got ${String(cn)})`);
+      const hg: number = v['heap-growing-percent'];
+      if (!Number.isInteger(hg) || hg < 0 || hg > MAX_HEAP_GROWING_PERCENT) throw new Error(`--heap-growing-percent must be a whole number 0–${MAX_HEAP_GROWING_PERCENT} (got ${String(hg)})`);
       const web: number | undefined = v['web-port'];
       if (web !== undefined && (!Number.isInteger(web) || web < 0 || web > 65535)) throw new Error(`--web-port must be a whole number 0–65535 (got ${String(web)})`);
       for (const k of ['decode-timeout-s', 'max-ping-response-bytes', 'max-connection-idle-ms', 'max-connection-age-ms', 'max-connection-age-grace-ms', 'drain-delay-ms'] as const) {
@@ -330,6 +342,7 @@ export function parseServerArgs(argv: string[]): ServerOptions {
     maxConnectionAgeGraceMs: a['max-connection-age-grace-ms'],
     drainDelayMs: a['drain-delay-ms'],
     computeNice: a['compute-nice'],
+    heapGrowingPercent: a['heap-growing-percent'],
     maxBatch: a['max-batch'],
     maxQueueDelayUs: a['max-queue-delay-us'],
     maxQueue: a['max-queue'],
