@@ -3,6 +3,7 @@ import * as os from 'node:os';
 import { expect } from 'chai';
 import * as tf from '@tensorflow/tfjs';
 import { createOnnxEngine, probeOnnxRuntime } from '../src/backends/onnxruntime';
+import { sampleThreads } from '../bench/thread-cpu';
 import { cpuPlan } from '../src/backends/cpu-plan';
 import type { Engine } from '../src/backends/engine';
 import { exportLayersModelToOnnx } from '../src/models/export-onnx';
@@ -73,21 +74,15 @@ describe('ONNX Runtime engine', function () {
       console.log('      skipped: no /proc/thread-self (thread names are a Linux feature)');
       this.skip();
     }
-    const threadNames = (): Map<string, string> => new Map(fs.readdirSync('/proc/self/task').flatMap((tid) => {
-      try {
-        return [[tid, fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim()] as [string, string]];
-      } catch {
-        return [];
-      }
-    }));
+    const threadNames = (): Map<number, string> => new Map([...sampleThreads(process.pid).threads].map(([tid, t]) => [tid, t.name]));
     const before = threadNames();
-    const mainName = before.get(String(process.pid));
+    const mainName = before.get(process.pid);
     await open({ cuda: false, instances: 2, threads: 1, soloThreads: 2 });
     const started = [...threadNames()].filter(([tid]) => !before.has(tid)).map(([, name]) => name);
     expect(started).to.include.members(['ort-worker-1', 'ort-worker-2', 'ort-solo']);
     // ONNX Runtime's own pool threads inherit the name of the worker that made them.
     expect(started.filter((n) => n === 'ort-solo').length, 'the 2-thread solo session: its worker and one pool thread').to.be.at.least(2);
-    expect(threadNames().get(String(process.pid)), 'the event loop keeps its name').to.equal(mainName);
+    expect(threadNames().get(process.pid), 'the event loop keeps its name').to.equal(mainName);
   });
 
   it('refuses several instances in-thread, where sessions cannot run at the same time', async function () {

@@ -1,9 +1,6 @@
 import * as fs from 'node:fs';
-import * as os from 'node:os';
-import * as path from 'node:path';
 import { expect } from 'chai';
 import { sampleThreads, statTicks, threadSplit, type ThreadSample } from '../bench/thread-cpu';
-import { nameThisThread, THREAD_NAME_MAX } from '../src/backends/thread-name';
 
 describe('thread CPU split (bench:perf: where the server\'s CPU goes)', function () {
   it('reads utime + stime even when the thread name holds spaces and parentheses', function () {
@@ -35,18 +32,5 @@ describe('thread CPU split (bench:perf: where the server\'s CPU goes)', function
     const s = sampleThreads(process.pid);
     expect(s.threads.has(process.pid), 'the main thread is listed').to.equal(true);
     expect(s.threads.get(process.pid)?.ticks).to.be.a('number').and.at.least(0);
-  });
-
-  it('names a thread through its comm file: printable ASCII, at most 15 bytes; false where it cannot', function () {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'comm-'));
-    try {
-      const comm = path.join(dir, 'comm');
-      expect(nameThisThread('ort-worker-1 extra long name', comm)).to.equal(true);
-      expect(fs.readFileSync(comm, 'utf8')).to.equal('ort-worker-1_ex').and.have.length(THREAD_NAME_MAX);
-      expect(nameThisThread('', comm)).to.equal(false);
-      expect(nameThisThread('x', path.join(dir, 'missing', 'comm'))).to.equal(false);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
   });
 });

@@ -14,12 +14,17 @@ export const DEFAULT_HEAP_GROWING_PERCENT = 300;
 /** Beyond 10× the live heap the room stops paying and only holds memory. */
 export const MAX_HEAP_GROWING_PERCENT = 1000;
 
+/** Whether `n` is a value --heap-growing-percent takes: a whole number 0..MAX_HEAP_GROWING_PERCENT. */
+export function isHeapGrowingPercent(n: number): boolean {
+  return Number.isInteger(n) && n >= 0 && n <= MAX_HEAP_GROWING_PERCENT;
+}
+
 /**
  * Sets V8's heap growing factor for the whole process (every isolate: the event loop and the workers);
  * 0 = V8's own heuristics. A process-wide setting, so only an entry point calls it.
  */
 export function setHeapGrowingPercent(percent: number, setFlags: (flags: string) => void = v8.setFlagsFromString): void {
-  if (!Number.isInteger(percent) || percent < 0 || percent > MAX_HEAP_GROWING_PERCENT) {
+  if (!isHeapGrowingPercent(percent)) {
     throw new Error(`the heap growing percent must be a whole number 0–${MAX_HEAP_GROWING_PERCENT}, got ${percent}`);
   }
   setFlags(`--heap-growing-percent=${percent}`);

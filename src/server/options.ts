@@ -8,7 +8,7 @@ import { BACKEND_NAMES, type BackendName, type BackendRequest } from '../backend
 import { NORMALIZATIONS, type Normalize } from '../models/model';
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from './log';
 import { DEFAULT_DECODE_TIMEOUT_S, DEFAULT_MAX_INPUT_PIXELS, RESIZE_MODES, type ResizeMode } from '../models/preprocess';
-import { DEFAULT_HEAP_GROWING_PERCENT, MAX_HEAP_GROWING_PERCENT } from './heap-growth';
+import { DEFAULT_HEAP_GROWING_PERCENT, isHeapGrowingPercent, MAX_HEAP_GROWING_PERCENT } from './heap-growth';
 
 export const ENV_PREFIX = 'INFER';
 
@@ -296,7 +296,7 @@ export function parseServerArgs(argv: string[]): ServerOptions {
       const cn: number = v['compute-nice'];
       if (!Number.isInteger(cn) || cn < 0 || cn > 19) throw new Error(`--compute-nice must be a whole number 0–19 (got ${String(cn)})`);
       const hg: number = v['heap-growing-percent'];
-      if (!Number.isInteger(hg) || hg < 0 || hg > MAX_HEAP_GROWING_PERCENT) throw new Error(`--heap-growing-percent must be a whole number 0–${MAX_HEAP_GROWING_PERCENT} (got ${String(hg)})`);
+      if (!isHeapGrowingPercent(hg)) throw new Error(`--heap-growing-percent must be a whole number 0–${MAX_HEAP_GROWING_PERCENT} (got ${String(hg)})`);
       const web: number | undefined = v['web-port'];
       if (web !== undefined && (!Number.isInteger(web) || web < 0 || web > 65535)) throw new Error(`--web-port must be a whole number 0–65535 (got ${String(web)})`);
       for (const k of ['decode-timeout-s', 'max-ping-response-bytes', 'max-connection-idle-ms', 'max-connection-age-ms', 'max-connection-age-grace-ms', 'drain-delay-ms'] as const) {
