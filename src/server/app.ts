@@ -188,6 +188,8 @@ export async function startServer(partial: Partial<ServerOptions> = {}): Promise
         exemptMethods: exempt,
         metrics,
         maxMessageBytes: o.maxMessageBytes,
+        budget: guard,
+        connectionLimits: { idleMs: o.maxConnectionIdleMs, ageMs: o.maxConnectionAgeMs, ageGraceMs: o.maxConnectionAgeGraceMs },
         maxConcurrentStreams: o.maxConcurrentStreams,
         log,
       });

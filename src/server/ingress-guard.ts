@@ -11,6 +11,8 @@
  *   complete ones grpc-js holds for a paused reader). A new call while the budget is spent, or a call whose
  *   bytes push it over, gets RESOURCE_EXHAUSTED and its stream is closed, which frees what it held.
  *
+ * The web port draws on the same budget through `reserve`/`release` (web-ingress.ts): one budget, two doors.
+ *
  * It reads two fields of grpc-js's BaseServerInterceptingCall (`stream`, `incomingEncoding`), which grpc-js
  * does not export as API: the first interceptor is handed that object. test/ingress-guard.test.ts fails if
  * an upgrade moves them; until then the guard logs an error once and lets calls through.
@@ -34,6 +36,15 @@ export interface IngressGuard {
   pendingBytes(): number;
   /** Calls refused so far, by reason. */
   refused(): { compressed: number; budget: number };
+  /**
+   * Another door's share of the same budget (the web port, web-ingress.ts): takes `bytes` if they fit and
+   * says so; false counts as a refusal for lack of budget.
+   */
+  reserve(bytes: number): boolean;
+  /** Returns what reserve took. */
+  release(bytes: number): void;
+  /** The RESOURCE_EXHAUSTED text a refused call gets, with the current figures. */
+  busyMessage(): string;
 }
 
 interface BaseCallInternals {
@@ -85,6 +96,8 @@ export function createIngressGuard(o: IngressGuardOptions): IngressGuard {
   let pending = 0;
   const refused = { compressed: 0, budget: 0 };
   let warned = false;
+  const budgetMessage = (): string =>
+    `server busy: ${mib(pending)} of requests received and not yet processed (--max-pending-bytes ${mib(o.maxPendingBytes)}); retry later`;
 
   const interceptor: grpc.ServerInterceptor = (method, call) => {
     const base = call as unknown as BaseCallInternals;
@@ -115,8 +128,6 @@ export function createIngressGuard(o: IngressGuardOptions): IngressGuard {
         if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_NO_ERROR);
       });
     };
-    const budgetMessage = (): string =>
-      `server busy: ${mib(pending)} of requests received and not yet processed (--max-pending-bytes ${mib(o.maxPendingBytes)}); retry later`;
 
     stream.on('data', (chunk: Buffer) => {
       if (over) return;
@@ -156,7 +167,23 @@ export function createIngressGuard(o: IngressGuardOptions): IngressGuard {
     return new grpc.ServerInterceptingCall(call, responder);
   };
 
-  return { interceptor, pendingBytes: () => pending, refused: () => ({ ...refused }) };
+  return {
+    interceptor,
+    pendingBytes: () => pending,
+    refused: () => ({ ...refused }),
+    reserve(bytes) {
+      if (pending + bytes > o.maxPendingBytes) {
+        refused.budget++;
+        return false;
+      }
+      pending += bytes;
+      return true;
+    },
+    release(bytes) {
+      pending -= bytes;
+    },
+    busyMessage: budgetMessage,
+  };
 }
 
 function mib(n: number): string {

@@ -3,7 +3,8 @@
  * and the browser page (web-page.ts), on HTTP/1.1 (plaintext) or HTTPS with HTTP/2 and HTTP/1.1 (the same
  * --tls-* files as the gRPC port, mutual TLS included). The RPCs reach the gRPC port's own handlers
  * (web-service.ts) with the same auth and metrics (web-interceptors.ts), the same batcher and limits: one
- * server, two doors.
+ * server, two doors. They share the gRPC port's budget of request bytes not yet processed
+ * (`--max-pending-bytes`, web-ingress.ts) and its connection idle and age limits (web-connection-limits.ts).
  *
  * CORS: only the origins given with --web-origins, matched exactly (scheme, host and port), get
  * Access-Control-* headers; a preflight from any other origin is refused (403). The page itself needs no
@@ -24,6 +25,8 @@ import { certificateIdentities } from './client-identity';
 import { CLIENT_IDENTITIES, PEER, webAuthInterceptor, webClientIdentityInterceptor, webMetricsInterceptor } from './web-interceptors';
 import { loadPage } from './web-page';
 import { webRoutes } from './web-service';
+import { limitSessions, type ConnectionLimits } from './web-connection-limits';
+import { createWebIngress, INGRESS_RELEASE, type ByteBudget } from './web-ingress';
 
 export interface WebServerOptions {
   host: string;
@@ -41,6 +44,10 @@ export interface WebServerOptions {
   exemptMethods: string[];
   metrics?: ServerMetrics;
   maxMessageBytes: number;
+  /** The gRPC port's budget of request bytes received and not yet handed to a handler (its ingress guard). */
+  budget: ByteBudget;
+  /** The gRPC port's connection idle and age limits, for HTTP/2 sessions (HTTPS). */
+  connectionLimits: ConnectionLimits;
   /** HTTP/2 (HTTPS) streams per connection, as --max-concurrent-streams on the gRPC port. */
   maxConcurrentStreams: number;
   log: Logger;
@@ -63,6 +70,14 @@ export function checkOrigins(origins: readonly string[]): string[] {
   }
   return [...origins];
 }
+
+/**
+ * HTTP/1.1: the request line and headers must arrive within 10 s, the whole request within 60 s, and a
+ * connection between requests is closed after 5 s (Node's own default for plaintext).
+ */
+const HEADERS_TIMEOUT_MS = 10_000;
+const REQUEST_TIMEOUT_MS = 60_000;
+export const KEEP_ALIVE_TIMEOUT_MS = 5_000;
 
 const ALLOWED_HEADERS = [...connectCors.allowedHeaders, 'Authorization'].join(', ');
 const EXPOSED_HEADERS = connectCors.exposedHeaders.join(', ');
@@ -95,7 +110,9 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   const origins = new Set(checkOrigins(o.origins));
   const page = loadPage(o.pageDir);
   if (!page.built) o.log.warn('web port: the page is not built (dist/web missing); the RPCs work, the page answers 503 until `npm run build`');
-  const interceptors: Interceptor[] = [];
+  const ingress = createWebIngress(o.budget, o.maxMessageBytes, (path) => o.log.debug('call refused at ingress', { reason: 'budget', method: path, port: 'web' }));
+  // First: the reservation goes back as soon as the message is decoded, whatever the later ones decide.
+  const interceptors: Interceptor[] = [ingress.interceptor];
   if (o.metrics) interceptors.push(webMetricsInterceptor(o.metrics));
   if (o.allowedClients.length > 0) interceptors.push(webClientIdentityInterceptor(o.allowedClients));
   if (o.tokens) interceptors.push(webAuthInterceptor({ tokens: o.tokens, exemptMethods: o.exemptMethods }));
@@ -109,7 +126,9 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
     acceptCompression: [],
     contextValues: (req) => {
       const socket = req.socket as Partial<TLSSocket>;
-      const values = createContextValues().set(PEER, `web:${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`);
+      const values = createContextValues()
+        .set(PEER, `web:${socket.remoteAddress ?? '?'}:${socket.remotePort ?? 0}`)
+        .set(INGRESS_RELEASE, ingress.releaseOf(req));
       return typeof socket.getPeerCertificate === 'function' ? values.set(CLIENT_IDENTITIES, certificateIdentities(socket.getPeerCertificate())) : values;
     },
     fallback: (_req, res) => {
@@ -120,6 +139,7 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   const handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     if (handleCors(req, res, origins)) return;
     if (page.serve(req, res)) return;
+    if (!ingress.admit(req, res)) return;
     rpc(req, res);
   };
 
@@ -136,8 +156,12 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
       },
       handle as unknown as (req: http2.Http2ServerRequest, res: http2.Http2ServerResponse) => void,
     );
+    limitSessions(server, o.connectionLimits);
+    // HTTP/1.1 over TLS (allowHTTP1) takes the plaintext server's limits: Node sets only 60 s / 300 s for the
+    // headers and the request there, and no keep-alive timeout at all, so an idle connection would stay.
+    Object.assign(server, { headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS });
   } else {
-    server = http.createServer({ headersTimeout: 10_000, requestTimeout: 60_000 }, handle);
+    server = http.createServer({ headersTimeout: HEADERS_TIMEOUT_MS, requestTimeout: REQUEST_TIMEOUT_MS, keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS }, handle);
   }
   const sockets = new Set<Socket>();
   server.on('connection', (s: Socket) => {
