@@ -15,6 +15,7 @@ import { FORMAT_VERSION, LoadSummary, readReport, RunReport } from '../src/measu
 import type { CallOutcome } from '../src/measure/call';
 import { fillLoadReport } from '../src/measure/load-report';
 import { createRecorder } from '../src/measure/recorder';
+import type { ReplicaSummary } from '../src/measure/replicas';
 import { environment, newReport, toJson } from '../src/measure/report-json';
 import { mobilenetServer } from './helpers/mobilenet-server';
 import { suiteTempDir } from './helpers/temp-dir';
@@ -212,5 +213,55 @@ describe('report --merge: exact against raw samples (recorded through the real r
       expect(got - exact, `p${p}`).to.be.at.most(exact / 1024);
     }
     expect(m.max_ms).to.equal(pooled[pooled.length - 1] / 1000);
+  });
+
+  it('per-replica figures add up by server_id: counts, shares, and each replica\'s percentiles those of its pooled samples', () => {
+    // Agent i's calls alternate between replicas a and b; b is slower, and agent 2 never reached a.
+    const runs = [0, 1, 2].map((i) => {
+      const rec = createRecorder(1, true);
+      let t = 0;
+      const lat = latencies(10 + i, 400, 1500);
+      lat.forEach((us, k) => {
+        const replica = i === 2 || k % 2 === 1 ? 'b' : 'a';
+        rec.sent(0, t, t, false);
+        rec.ended({ ...ok, replica }, t + (replica === 'b' ? us + 400 : us) * 1000);
+        t += 10e6;
+      });
+      const rep = newReport('bench', {}, environment('fake'), new Date(0));
+      fillLoadReport(rep, { ...rec.result(), mode: 'closed', unfinished: 0, elapsedNs: rec.lastEndNs(), startUnixMs: 1.7e12, clientBusy: 0, endReason: 'duration', warmupRequests: 0 }, {});
+      rep.agent = { index: i, count: 3 };
+      return { lat, report: JSON.parse(toJson(rep)) as RunReport };
+    });
+    const merged = mergeRuns(runs.map((r, i) => ({ file: `agent-${i}.json`, report: r.report })));
+    const reps = (merged.summary as unknown as { replicas: ReplicaSummary[] }).replicas;
+    expect(reps.map((r) => r.server_id)).to.deep.equal(['a', 'b']);
+    const pooled: Record<string, number[]> = { a: [], b: [] };
+    runs.forEach((r, i) => r.lat.forEach((us, k) => (i === 2 || k % 2 === 1 ? pooled.b.push(us + 400) : pooled.a.push(us))));
+    for (const r of reps) {
+      const samples = pooled[r.server_id].sort((x, y) => x - y);
+      expect(r.ok, r.server_id).to.equal(samples.length);
+      expect(r.share, r.server_id).to.be.closeTo(samples.length / 1200, 1e-12);
+      for (const p of REPORTED_PERCENTILES) expect(r.latency.percentiles_ms[percentileKey(p)], `${r.server_id} p${p}`).to.equal(pooledPercentileMs(samples, p, samples[samples.length - 1]));
+    }
+    expect(merged.warnings ?? []).to.not.match(/per-replica|per-hop/);
+  });
+
+  it('says what it could not merge: replicas from an older file without histograms, and the per-hop decomposition', () => {
+    const rec = createRecorder(1, true);
+    for (const [k, replica] of ['a', 'b', 'a'].entries()) {
+      rec.sent(0, k * 10e6, k * 10e6, false);
+      rec.ended({ ...ok, replica }, k * 10e6 + 500_000);
+    }
+    const rep = newReport('bench', {}, environment('fake'), new Date(0));
+    fillLoadReport(rep, { ...rec.result(), mode: 'closed', unfinished: 0, elapsedNs: rec.lastEndNs(), startUnixMs: 1.7e12, clientBusy: 0, endReason: 'duration', warmupRequests: 0 }, {});
+    const fresh = JSON.parse(toJson(rep)) as RunReport;
+    const old = JSON.parse(toJson(rep)) as RunReport;
+    for (const r of (old.summary as unknown as { replicas: ReplicaSummary[] }).replicas) delete r.latency.hdr;
+    (old.summary as unknown as { path: unknown }).path = { calls: 3 };
+    const merged = mergeRuns([{ file: 'new.json', report: fresh }, { file: 'old.json', report: old }]);
+    expect((merged.summary as unknown as { replicas?: unknown }).replicas).to.equal(undefined);
+    const w = (merged.warnings ?? []).join('\n');
+    expect(w).to.match(/old\.json has per-replica figures without their histograms .* so the merged run has none/);
+    expect(w).to.match(/the per-hop decomposition \(path\) of 1 agent run\(s\) is not merged/);
   });
 });

@@ -4,6 +4,7 @@
  * server-timing means. Recorded in O(1) per call; the table is bounded so a server that names itself anew
  * on every response cannot grow the client's memory.
  */
+import { encodeHdr } from './hdr-codec';
 import { createLatencyHistogram, type LatencyHistogram, type LatencySummary, summarize } from './histogram';
 import { addTiming, createTimingAccumulator, type ServerTiming, summarizeTiming, type TimingAccumulator, type TimingSummary } from './timing';
 
@@ -56,7 +57,8 @@ export interface ReplicaSummary {
   errors: number;
   /** This replica's OK responses ÷ all OK responses that named a replica. */
   share: number;
-  latency: LatencySummary;
+  /** `hdr`: the histogram itself, lossless (hdr-codec.ts), so `report --merge` can add agents' replicas exactly. */
+  latency: LatencySummary & { hdr?: string };
   server_timing: TimingSummary;
 }
 
@@ -71,7 +73,7 @@ export function summarizeReplicas(t: ReadonlyMap<string, ReplicaRecord>): Replic
       ok: r.ok,
       errors: r.errors,
       share: okAll > 0 ? r.ok / okAll : 0,
-      latency: summarize(r.latency),
+      latency: { ...summarize(r.latency), hdr: encodeHdr(r.latency) },
       server_timing: summarizeTiming(r.timing),
     }));
 }

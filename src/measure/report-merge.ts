@@ -13,12 +13,17 @@
  * series adds the agents' seconds that fell in it. What that rounding leaves (`alignment_ms`), how far apart
  * the agents started (`start_spread_ms`) and how far apart their clocks were (`clock_skew`) are reported.
  *
+ * Per-replica figures (summary.replicas) are added by server_id the same way: counts summed, histograms added
+ * exactly, server timing as count-weighted means, shares taken again over the total. The per-hop
+ * decomposition (summary.path) is not merged (its hop percentiles carry no histograms); the merged run says so.
+ *
  * Counts (sent, ok, errors, …) are totals over all agents. Rates (throughput_rps, images_per_s, MB/s) are
  * over the common window: the whole seconds in which every agent was measuring, summed over agents and
  * divided by the window's length; `duration_s` is that window.
  */
 import { decodeHdr, encodeHdr } from './hdr-codec';
 import { createLatencyHistogram, LatencyHistogram, LatencySummary, percentileMs, summarize } from './histogram';
+import type { ReplicaSummary } from './replicas';
 import { environment, FORMAT_VERSION, histogramSection, LoadSummary, MergeInfo, newReport, RunReport, TOOL_NAME } from './report-json';
 import { assessStability, chooseWindowSeconds, windowsOf } from './stability';
 import type { SeriesPoint } from './timeseries';
@@ -217,6 +222,33 @@ function mergeTiming(ts: TimingSummary[]): TimingSummary {
   };
 }
 
+/** summary.replicas of every agent, added by server_id (module comment); undefined when no agent has any. */
+function mergeReplicas(agents: Agent[], warnings: string[]): ReplicaSummary[] | undefined {
+  if (agents.every((a) => !Array.isArray(a.summary.replicas) || a.summary.replicas.length === 0)) return undefined;
+  const by = new Map<string, { ok: number; errors: number; latency: LatencyHistogram; timing: TimingSummary[] }>();
+  for (const a of agents) {
+    for (const r of (a.summary.replicas as ReplicaSummary[] | undefined) ?? []) {
+      if (r.latency?.hdr === undefined) {
+        warnings.push(`${a.file} has per-replica figures without their histograms (written by an older ${TOOL_NAME}), so the merged run has none: read each agent's run`);
+        return undefined;
+      }
+      const h = exactHistogram(r.latency, `${a.file}: summary.replicas (${String(r.server_id).slice(0, 64)}).latency`);
+      if (h.hdr.totalCount !== r.ok) throw new Error(`${a.file}: summary.replicas (${String(r.server_id).slice(0, 64)}) counts ${r.ok} OK but its histogram holds ${h.hdr.totalCount}`);
+      let m = by.get(r.server_id);
+      if (!m) by.set(r.server_id, (m = { ok: 0, errors: 0, latency: createLatencyHistogram(), timing: [] }));
+      m.ok += r.ok;
+      m.errors += isCount(r.errors) ? r.errors : 0;
+      if (h.hdr.totalCount > 0) addExact(m.latency, h);
+      m.timing.push(r.server_timing);
+    }
+  }
+  let okAll = 0;
+  for (const m of by.values()) okAll += m.ok;
+  return [...by.entries()]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([server_id, m]) => ({ server_id, ok: m.ok, errors: m.errors, share: okAll > 0 ? m.ok / okAll : 0, latency: withHdr(m.latency), server_timing: mergeTiming(m.timing) }));
+}
+
 const sum = (agents: Agent[], k: string): number => agents.reduce((n, a) => n + (isNum(a.summary[k]) ? (a.summary[k] as number) : 0), 0);
 
 /** One run from several agents' runs (see the module comment); throws, naming the file, on anything it cannot add exactly. */
@@ -302,6 +334,10 @@ export function mergeRuns(inputs: MergeInput[], now: Date = new Date()): RunRepo
     client_busy: Math.max(...agents.map((a) => (isNum(a.summary.client_busy) ? a.summary.client_busy : 0))),
   };
   for (const k of ['dropped', 'over_budget'] as const) if (agents.some((a) => isNum(a.summary[k]))) s[k] = sum(agents, k);
+  const replicas = mergeReplicas(agents, warnings);
+  if (replicas) s.replicas = replicas;
+  const withPath = agents.filter((a) => a.summary.path !== undefined).length;
+  if (withPath > 0) warnings.push(`the per-hop decomposition (path) of ${withPath} agent run(s) is not merged: its hop percentiles carry no histograms to add; read it in each agent's run`);
   if (verb === 'stream') {
     s.fps_target = sum(agents, 'fps_target');
     s.achieved_fps = s.images_per_s;
