@@ -4,8 +4,7 @@
  * server-timing means. Recorded in O(1) per call; the table is bounded so a server that names itself anew
  * on every response cannot grow the client's memory.
  */
-import { encodeHdr } from './hdr-codec';
-import { createLatencyHistogram, type LatencyHistogram, type LatencySummary, summarize } from './histogram';
+import { createLatencyHistogram, encodeHdr, type LatencyHistogram, type LatencySummary, summarize } from './histogram';
 import { addTiming, createTimingAccumulator, type ServerTiming, summarizeTiming, type TimingAccumulator, type TimingSummary } from './timing';
 
 /** Replicas tracked by name; calls from any further replica are pooled under OTHER_REPLICAS. */
@@ -57,7 +56,7 @@ export interface ReplicaSummary {
   errors: number;
   /** This replica's OK responses ÷ all OK responses that named a replica. */
   share: number;
-  /** `hdr`: the histogram itself, lossless (hdr-codec.ts), so `report --merge` can add agents' replicas exactly. */
+  /** `hdr`: the histogram itself, lossless (histogram.ts encodeHdr), so `report --merge` can add agents' replicas exactly. */
   latency: LatencySummary & { hdr?: string };
   server_timing: TimingSummary;
 }
