@@ -5,17 +5,23 @@ import * as https from 'node:https';
 import * as net from 'node:net';
 import { expect } from 'chai';
 import * as grpc from '@grpc/grpc-js';
-import { Code, ConnectError, createClient } from '@connectrpc/connect';
+import { Code, ConnectError, createClient, type Interceptor } from '@connectrpc/connect';
 import { createConnectTransport, createGrpcWebTransport } from '@connectrpc/connect-node';
 import { InferenceService } from '../src/gen/inference/v1/inference_pb';
 import { InferenceServiceClient } from '../src/gen/inference/v1/inference';
 import { startServer, type RunningServer } from '../src/server/app';
-import { requestReservation } from '../src/server/web-ingress';
+import { createWebIngress, requestReservation } from '../src/server/web-ingress';
 import { KEEP_ALIVE_TIMEOUT_MS } from '../src/server/web';
 import { makeDevCerts, type DevCerts } from './helpers/dev-certs';
 import { MOBILENET_JSON, sharedFixture } from './helpers/fixtures';
 
 const MIB = 1024 * 1024;
+const bearer: Interceptor = (next) => (req) => {
+  req.header.set('authorization', `Bearer ${TOKEN}`);
+  return next(req);
+};
+const TOKEN = 'web-ingress-token';
+const AUTH = `authorization: Bearer ${TOKEN}\r\n`;
 
 /** Polls `probe` until it returns true (the server's bookkeeping follows a socket close asynchronously). */
 async function eventually(probe: () => Promise<boolean>, what: string, tries = 100): Promise<void> {
@@ -30,19 +36,21 @@ async function eventually(probe: () => Promise<boolean>, what: string, tries = 1
  * An upload that declares `declared` bytes and sends only a few: what a client stalled mid-request (or a
  * hostile one) leaves the server holding. Resolves once the server has the headers.
  */
-function stalledUpload(port: number, declared: number): Promise<net.Socket> {
+function stalledUpload(port: number, declared: number, auth = AUTH): Promise<{ socket: net.Socket; answer: () => string }> {
   return new Promise((resolve, reject) => {
+    let answer = '';
     const s = net.connect(port, '127.0.0.1', () => {
-      s.write(`POST /inference.v1.InferenceService/Ping HTTP/1.1\r\nhost: 127.0.0.1\r\ncontent-type: application/proto\r\ncontent-length: ${declared}\r\n\r\n\x0a\x00`);
-      setTimeout(() => resolve(s), 100);
+      s.write(`POST /inference.v1.InferenceService/Ping HTTP/1.1\r\nhost: 127.0.0.1\r\n${auth}content-type: application/proto\r\ncontent-length: ${declared}\r\n\r\n\x0a\x00`);
+      setTimeout(() => resolve({ socket: s, answer: () => answer }), 100);
     });
+    s.on('data', (d: Buffer) => (answer += d.toString('latin1')));
     s.on('error', reject);
   });
 }
 
 function connectJson(port: number, body: string, declared?: number): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
-    const headers: Record<string, string | number> = { 'content-type': 'application/json' };
+    const headers: Record<string, string | number> = { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` };
     if (declared !== undefined) headers['content-length'] = declared;
     const req = http.request({ host: '127.0.0.1', port, method: 'POST', path: '/inference.v1.InferenceService/Ping', headers }, (res) => {
       const chunks: Buffer[] = [];
@@ -61,7 +69,7 @@ describe('web port: request bytes come out of --max-pending-bytes, shared with t
 
   before(async function () {
     const model = sharedFixture(this, MOBILENET_JSON);
-    delete process.env.INFER_TOKENS;
+    process.env.INFER_TOKENS = TOKEN;
     server = await startServer({
       port: 0, host: '127.0.0.1', webPort: 0, model, normalize: 'signed', backend: 'cpu',
       maxMessageBytes: 1 * MIB, maxPendingBytes: 2 * MIB, logLevel: 'error', drainDelayMs: 0,
@@ -69,7 +77,8 @@ describe('web port: request bytes come out of --max-pending-bytes, shared with t
     web = server.webPort!;
   });
   after(async () => {
-    if (savedTokens !== undefined) process.env.INFER_TOKENS = savedTokens;
+    if (savedTokens === undefined) delete process.env.INFER_TOKENS;
+    else process.env.INFER_TOKENS = savedTokens;
     await server?.shutdown(0);
   });
 
@@ -93,7 +102,7 @@ describe('web port: request bytes come out of --max-pending-bytes, shared with t
       expect(err.code).to.equal('resource_exhausted');
       expect(err.message).to.match(/^server busy: [\d.]+ MiB of requests received and not yet processed \(--max-pending-bytes 2\.0 MiB\); retry later$/);
 
-      const grpcWeb = createClient(InferenceService, createGrpcWebTransport({ baseUrl: `http://127.0.0.1:${web}`, httpVersion: '1.1' }));
+      const grpcWeb = createClient(InferenceService, createGrpcWebTransport({ baseUrl: `http://127.0.0.1:${web}`, httpVersion: '1.1', interceptors: [bearer] }));
       const webErr = await grpcWeb.ping({ payload: new Uint8Array(200_000) }).then(() => undefined, (e: unknown) => ConnectError.from(e));
       expect(webErr?.code).to.equal(Code.ResourceExhausted);
       expect(webErr?.rawMessage).to.match(/^server busy: .*--max-pending-bytes 2\.0 MiB/);
@@ -104,24 +113,63 @@ describe('web port: request bytes come out of --max-pending-bytes, shared with t
       // The gRPC port counts against the same budget: 200 kB more does not fit.
       const client = new InferenceServiceClient(`127.0.0.1:${server.port}`, grpc.credentials.createInsecure());
       try {
-        const grpcErr = await new Promise<grpc.ServiceError | undefined>((resolve) => client.ping({ seq: 1n, payload: Buffer.alloc(200_000), responseBytes: 0, echoPayload: false, clientSendUnixNanos: 0n }, (e) => resolve(e ?? undefined)));
+        const md = new grpc.Metadata();
+        md.set('authorization', `Bearer ${TOKEN}`);
+        const grpcErr = await new Promise<grpc.ServiceError | undefined>((resolve) => client.ping({ seq: 1n, payload: Buffer.alloc(200_000), responseBytes: 0, echoPayload: false, clientSendUnixNanos: 0n }, md, (e) => resolve(e ?? undefined)));
         expect(grpcErr?.code).to.equal(grpc.status.RESOURCE_EXHAUSTED);
       } finally {
         client.close();
       }
     } finally {
-      for (const s of held) s.destroy();
+      for (const h of held) h.socket.destroy();
     }
     // Gone clients give their reservations back.
     await eventually(async () => (await connectJson(web, JSON.stringify({ payload: Buffer.alloc(150_000).toString('base64') }))).status === 200, 'a 200 kB Ping accepted after the stalled uploads went away');
   });
 
   it('gives a reservation back once the handler has the message: calls one after another never run the budget dry', async () => {
-    const client = createClient(InferenceService, createConnectTransport({ baseUrl: `http://127.0.0.1:${web}`, httpVersion: '1.1', useBinaryFormat: true }));
+    const client = createClient(InferenceService, createConnectTransport({ baseUrl: `http://127.0.0.1:${web}`, httpVersion: '1.1', useBinaryFormat: true, interceptors: [bearer] }));
     // Each declares ~0.9 MB; two held at once would not fit beside a third in 2 MiB.
     for (let i = 0; i < 8; i++) {
       const res = await client.ping({ seq: BigInt(i), payload: new Uint8Array(900_000) });
       expect(res.seq).to.equal(BigInt(i));
+    }
+  });
+
+  it('refuses a call without a valid token at the door, before it reserves anything: tokenless uploads cannot hold the budget', async () => {
+    const tokenless = [await stalledUpload(web, 1_000_000, ''), await stalledUpload(web, 1_000_000, 'authorization: Bearer nope\r\n'), await stalledUpload(web, 1_000_000, '')];
+    try {
+      for (const t of tokenless) expect(t.answer()).to.match(/^HTTP\/1\.1 401 /);
+      expect(tokenless[0].answer()).to.contain('"code":"unauthenticated"');
+      expect(tokenless[1].answer()).to.contain('invalid token');
+      // Had the three tokenless megabytes been reserved, 0.8 MB more would not fit in the 2 MiB budget.
+      expect((await connectJson(web, JSON.stringify({ payload: Buffer.alloc(600_000).toString('base64') }))).status).to.equal(200);
+    } finally {
+      for (const t of tokenless) t.socket.destroy();
+    }
+  });
+});
+
+describe('web port ingress over HTTP/2: a body that does not arrive in time', () => {
+  it('resets the stream at the request timeout and returns its reservation', async () => {
+    let pending = 0;
+    const budget = { reserve: (n: number) => ((pending += n), true), release: (n: number) => void (pending -= n), busyMessage: () => 'busy' };
+    const ingress = createWebIngress(budget, { maxMessageBytes: MIB, requestTimeoutMs: 200 });
+    // A handler that admits and then never reads the body, as connect-node does while it waits for the rest.
+    const h2 = http2.createServer((req, res) => void ingress.admit(req, res));
+    await new Promise<void>((r) => h2.listen(0, '127.0.0.1', r));
+    const session = http2.connect(`http://127.0.0.1:${(h2.address() as net.AddressInfo).port}`);
+    try {
+      const stream = session.request({ ':method': 'POST', ':path': '/inference.v1.InferenceService/Ping', 'content-type': 'application/proto', 'content-length': '500000' });
+      stream.on('error', () => undefined);
+      stream.write(Buffer.alloc(1000));
+      await eventually(async () => pending === 500_000, 'the stream reserved its declared 500 000 bytes');
+      const rst = await new Promise<number>((resolve) => stream.once('close', () => resolve(stream.rstCode ?? -1)));
+      expect(rst).to.equal(http2.constants.NGHTTP2_CANCEL);
+      expect(pending).to.equal(0);
+    } finally {
+      session.destroy();
+      await new Promise((r) => h2.close(r));
     }
   });
 });

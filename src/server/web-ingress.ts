@@ -9,8 +9,17 @@
  * interceptor sees the decoded message, or when the exchange ends, whichever is first.
  * Why reserve rather than count: docs/decisions/0030-web-port-byte-budget-and-connection-limits.md.
  *
- * A request that does not fit is answered at once, before its body is read, with RESOURCE_EXHAUSTED in its
- * own protocol's terms (gRPC and gRPC-web: a trailers-only response; Connect: HTTP 429 with a JSON error).
+ * Two more rules keep a client from holding the budget:
+ * - With tokens (--tokens-file), a call to a non-exempt method without a valid one is refused at the door,
+ *   UNAUTHENTICATED, before it reserves anything: connect-node would otherwise read its body before the auth
+ *   interceptor runs, and a client without a token could hold the budget that the gRPC port shares (there,
+ *   auth refuses a call on its headers).
+ * - On HTTP/2 a request's body must arrive within the request timeout (as Node enforces on HTTP/1.1): a
+ *   stream still sending then is reset (CANCEL) and its reservation returned.
+ *
+ * A request refused for either reason, or that does not fit, is answered at once, before its body is read,
+ * in its own protocol's terms (gRPC and gRPC-web: a trailers-only response; Connect: HTTP 401 or 429 with a
+ * JSON error).
  * Whatever of its body still comes is read and dropped, never kept: on HTTP/1.1 by Node once the response is
  * sent (closing instead would reset the connection under a client still sending, and it could lose the
  * answer; the request timeout bounds a body that never ends), on HTTP/2 by closing the stream.
@@ -31,6 +40,11 @@ type AnyResponse = http.ServerResponse | http2.Http2ServerResponse;
 
 /** Returns the request's reservation; a no-op when it has none or gave it back already. */
 export const INGRESS_RELEASE = createContextKey<() => void>(() => undefined, { description: 'returns the request’s byte reservation' });
+
+/** The request's path without its query, at most 128 characters (for logs). */
+export function pathOf(req: AnyRequest): string {
+  return String(req.url ?? '').split('?')[0].slice(0, 128);
+}
 
 /** gRPC-web's text mode carries the message in base64: 4 bytes on the wire for every 3. */
 function isGrpcWebText(contentType: string): boolean {
@@ -55,8 +69,15 @@ export function requestReservation(method: string | undefined, headers: http.Inc
 
 const GRPC_CONTENT_TYPE = /^application\/grpc(-web(-text)?)?(\+(proto|json))?$/;
 
-/** RESOURCE_EXHAUSTED in the request's protocol, before its body is read. */
-export function refuseBusy(req: AnyRequest, res: AnyResponse, message: string): void {
+/** Why the door refused a request: the gRPC status, and the Connect protocol's code and HTTP status for it. */
+export type DoorRefusal = 'unauthenticated' | 'resource_exhausted';
+const REFUSAL: Record<DoorRefusal, { grpc: number; http: number }> = {
+  unauthenticated: { grpc: 16, http: 401 },
+  resource_exhausted: { grpc: 8, http: 429 },
+};
+
+/** The refusal in the request's protocol, before its body is read. */
+export function refuseAtDoor(req: AnyRequest, res: AnyResponse, why: DoorRefusal, message: string): void {
   const contentType = String(req.headers['content-type'] ?? '').toLowerCase().split(';')[0].trim();
   if (contentType.startsWith('application/grpc')) {
     // Trailers-only: the status in the headers, no body. gRPC-web clients read it there as gRPC clients do.
@@ -64,12 +85,12 @@ export function refuseBusy(req: AnyRequest, res: AnyResponse, message: string): 
       ? contentType
       : contentType.startsWith('application/grpc-web-text') ? 'application/grpc-web-text+proto'
         : contentType.startsWith('application/grpc-web') ? 'application/grpc-web+proto' : 'application/grpc+proto';
-    (res as http.ServerResponse).writeHead(200, { 'content-type': type, 'grpc-status': '8', 'grpc-message': encodeURIComponent(message) });
+    (res as http.ServerResponse).writeHead(200, { 'content-type': type, 'grpc-status': String(REFUSAL[why].grpc), 'grpc-message': encodeURIComponent(message) });
     res.end();
   } else {
-    // The Connect protocol's unary error: resource_exhausted is HTTP 429.
-    (res as http.ServerResponse).writeHead(429, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ code: 'resource_exhausted', message }));
+    // The Connect protocol's unary error, with the HTTP status its spec gives the code.
+    (res as http.ServerResponse).writeHead(REFUSAL[why].http, { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ code: why, message }));
   }
   if (req.httpVersionMajor >= 2) {
     // The client may still be sending: close the stream (NO_ERROR after a complete response, RFC 9113
@@ -81,11 +102,18 @@ export function refuseBusy(req: AnyRequest, res: AnyResponse, message: string): 
   }
 }
 
+export interface WebIngressOptions {
+  maxMessageBytes: number;
+  /** HTTP/2: how long a request's body may take to arrive once admitted. */
+  requestTimeoutMs: number;
+  /** The auth failure message for a request, undefined when it may pass (no tokens, exempt, or valid). */
+  authFailure?: (req: AnyRequest) => string | undefined;
+  /** Each refusal, with the request's path (for the log and metrics). */
+  onRefused?: (path: string, why: DoorRefusal) => void;
+}
+
 export interface WebIngress {
-  /**
-   * Reserves the request's bytes; false when they do not fit, and the request has then been answered.
-   * `onRefused` hears of each refusal (for the log).
-   */
+  /** Admits the request and reserves its bytes; false when it was refused, and it has then been answered. */
   admit(req: AnyRequest, res: AnyResponse): boolean;
   /** For connect-node's contextValues: the request's release function. */
   releaseOf(req: AnyRequest): () => void;
@@ -93,23 +121,36 @@ export interface WebIngress {
   interceptor: Interceptor;
 }
 
-export function createWebIngress(budget: ByteBudget, maxMessageBytes: number, onRefused?: (path: string) => void): WebIngress {
+export function createWebIngress(budget: ByteBudget, o: WebIngressOptions): WebIngress {
   const releases = new WeakMap<AnyRequest, () => void>();
+  const refuse = (req: AnyRequest, res: AnyResponse, why: DoorRefusal, message: string): false => {
+    o.onRefused?.(pathOf(req), why);
+    refuseAtDoor(req, res, why, message);
+    return false;
+  };
   return {
     admit(req, res) {
-      const bytes = requestReservation(req.method, req.headers, maxMessageBytes);
+      const denied = o.authFailure?.(req);
+      if (denied !== undefined) return refuse(req, res, 'unauthenticated', denied);
+      const bytes = requestReservation(req.method, req.headers, o.maxMessageBytes);
       if (bytes === 0) return true;
-      if (!budget.reserve(bytes)) {
-        onRefused?.(String(req.url ?? '').slice(0, 128));
-        refuseBusy(req, res, budget.busyMessage());
-        return false;
-      }
+      if (!budget.reserve(bytes)) return refuse(req, res, 'resource_exhausted', budget.busyMessage());
       let held = true;
+      let timer: NodeJS.Timeout | undefined;
       const release = (): void => {
         if (!held) return;
         held = false;
+        if (timer) clearTimeout(timer);
         budget.release(bytes);
       };
+      if (req.httpVersionMajor >= 2) {
+        const stream = (req as http2.Http2ServerRequest).stream;
+        timer = setTimeout(() => {
+          release();
+          if (!stream.destroyed) stream.close(http2.constants.NGHTTP2_CANCEL);
+        }, o.requestTimeoutMs);
+        timer.unref();
+      }
       releases.set(req, release);
       // 'close' comes after the response is sent and when the client goes away first: either way nothing
       // more of this request is buffered.
@@ -117,6 +158,7 @@ export function createWebIngress(budget: ByteBudget, maxMessageBytes: number, on
       return true;
     },
     releaseOf: (req) => releases.get(req) ?? (() => undefined),
+    // Runs once the message is decoded: its body has arrived, so the request timeout no longer applies.
     interceptor: (next) => (req) => {
       req.contextValues.get(INGRESS_RELEASE)();
       return next(req);

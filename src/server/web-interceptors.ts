@@ -48,6 +48,19 @@ export function webClientIdentityInterceptor(allowed: readonly string[]): Interc
   };
 }
 
+/**
+ * A call refused at the web port's door for want of a valid token (web-ingress.ts), before any interceptor
+ * ran: counted as the gRPC port counts one its auth interceptor refuses. `path` must be one the port serves
+ * (the method label's values stay bounded).
+ */
+export function countUnauthenticated(m: ServerMetrics, path: string): void {
+  const [, service, method] = path.split('/');
+  const labels = { grpc_service: service, grpc_method: method, grpc_type: 'unary' };
+  m.started.inc(labels);
+  m.handled.inc({ ...labels, grpc_code: statusName(Code.Unauthenticated) });
+  m.handlingSeconds.observe(labels, 0);
+}
+
 /** Counts like metricsInterceptor: started, in flight, handled by status name, handling time, cancels. */
 export function webMetricsInterceptor(m: ServerMetrics): Interceptor {
   return (next) => async (req) => {

@@ -87,6 +87,11 @@ function unary<I extends DescMessage, O extends DescMessage>(handlers: Inference
     });
 }
 
+/** The paths the web port serves RPCs on ("/inference.v1.InferenceService/Ping", …). */
+export const WEB_METHOD_PATHS: ReadonlySet<string> = new Set(
+  [InferenceService.method.classify, InferenceService.method.ping, InferenceService.method.getServerInfo].map((m) => `/${InferenceService.typeName}/${m.name}`),
+);
+
 /** Routes for connectNodeAdapter: InferenceService's unary methods, served by `handlers`. */
 export function webRoutes(handlers: InferenceServiceServer): (router: ConnectRouter) => void {
   return (router) => {

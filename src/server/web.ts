@@ -20,13 +20,13 @@ import type { InferenceServiceServer } from '../gen/inference/v1/inference';
 import type { Logger } from './log';
 import type { ServerMetrics } from './metrics';
 import { readPem, type TlsFiles } from './tls';
-import type { TokenSet } from './auth';
+import { authFailure, isExempt, type TokenSet } from './auth';
 import { certificateIdentities } from './client-identity';
-import { CLIENT_IDENTITIES, PEER, webAuthInterceptor, webClientIdentityInterceptor, webMetricsInterceptor } from './web-interceptors';
+import { CLIENT_IDENTITIES, countUnauthenticated, PEER, webAuthInterceptor, webClientIdentityInterceptor, webMetricsInterceptor } from './web-interceptors';
 import { loadPage } from './web-page';
-import { webRoutes } from './web-service';
+import { WEB_METHOD_PATHS, webRoutes } from './web-service';
 import { limitSessions, type ConnectionLimits } from './web-connection-limits';
-import { createWebIngress, INGRESS_RELEASE, type ByteBudget } from './web-ingress';
+import { createWebIngress, INGRESS_RELEASE, pathOf, type ByteBudget } from './web-ingress';
 
 export interface WebServerOptions {
   host: string;
@@ -110,7 +110,25 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   const origins = new Set(checkOrigins(o.origins));
   const page = loadPage(o.pageDir);
   if (!page.built) o.log.warn('web port: the page is not built (dist/web missing); the RPCs work, the page answers 503 until `npm run build`');
-  const ingress = createWebIngress(o.budget, o.maxMessageBytes, (path) => o.log.debug('call refused at ingress', { reason: 'budget', method: path, port: 'web' }));
+  const tokens = o.tokens;
+  const exempt = [...o.exemptMethods];
+  const ingress = createWebIngress(o.budget, {
+    maxMessageBytes: o.maxMessageBytes,
+    requestTimeoutMs: REQUEST_TIMEOUT_MS,
+    // Only the RPC paths: the page's files need no token, and an unknown path gets its 404.
+    authFailure: tokens
+      ? (req) => {
+          const path = pathOf(req);
+          if (!WEB_METHOD_PATHS.has(path) || isExempt(path, exempt)) return undefined;
+          const header = req.headers.authorization;
+          return authFailure(typeof header === 'string' ? header : undefined, tokens.digests);
+        }
+      : undefined,
+    onRefused: (path, why) => {
+      o.log.debug('call refused at ingress', { reason: why, method: path, port: 'web' });
+      if (why === 'unauthenticated' && o.metrics) countUnauthenticated(o.metrics, path);
+    },
+  });
   // First: the reservation goes back as soon as the message is decoded, whatever the later ones decide.
   const interceptors: Interceptor[] = [ingress.interceptor];
   if (o.metrics) interceptors.push(webMetricsInterceptor(o.metrics));
