@@ -26,7 +26,8 @@
  */
 import * as http from 'node:http';
 import * as http2 from 'node:http2';
-import { createContextKey, type Interceptor } from '@connectrpc/connect';
+import { Code, createContextKey, type Interceptor } from '@connectrpc/connect';
+import { codeToHttpStatus, codeToString } from '@connectrpc/connect/protocol-connect';
 
 /** What the web door needs of the server-wide budget (the gRPC port's IngressGuard has it). */
 export interface ByteBudget {
@@ -69,12 +70,8 @@ export function requestReservation(method: string | undefined, headers: http.Inc
 
 const GRPC_CONTENT_TYPE = /^application\/grpc(-web(-text)?)?(\+(proto|json))?$/;
 
-/** Why the door refused a request: the gRPC status, and the Connect protocol's code and HTTP status for it. */
-export type DoorRefusal = 'unauthenticated' | 'resource_exhausted';
-const REFUSAL: Record<DoorRefusal, { grpc: number; http: number }> = {
-  unauthenticated: { grpc: 16, http: 401 },
-  resource_exhausted: { grpc: 8, http: 429 },
-};
+/** Why the door refused a request. */
+export type DoorRefusal = Code.Unauthenticated | Code.ResourceExhausted;
 
 /** The refusal in the request's protocol, before its body is read. */
 export function refuseAtDoor(req: AnyRequest, res: AnyResponse, why: DoorRefusal, message: string): void {
@@ -85,12 +82,12 @@ export function refuseAtDoor(req: AnyRequest, res: AnyResponse, why: DoorRefusal
       ? contentType
       : contentType.startsWith('application/grpc-web-text') ? 'application/grpc-web-text+proto'
         : contentType.startsWith('application/grpc-web') ? 'application/grpc-web+proto' : 'application/grpc+proto';
-    (res as http.ServerResponse).writeHead(200, { 'content-type': type, 'grpc-status': String(REFUSAL[why].grpc), 'grpc-message': encodeURIComponent(message) });
+    (res as http.ServerResponse).writeHead(200, { 'content-type': type, 'grpc-status': String(why), 'grpc-message': encodeURIComponent(message) });
     res.end();
   } else {
     // The Connect protocol's unary error, with the HTTP status its spec gives the code.
-    (res as http.ServerResponse).writeHead(REFUSAL[why].http, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ code: why, message }));
+    (res as http.ServerResponse).writeHead(codeToHttpStatus(why), { 'content-type': 'application/json' });
+    res.end(JSON.stringify({ code: codeToString(why), message }));
   }
   if (req.httpVersionMajor >= 2) {
     // The client may still be sending: close the stream (NO_ERROR after a complete response, RFC 9113
@@ -131,10 +128,10 @@ export function createWebIngress(budget: ByteBudget, o: WebIngressOptions): WebI
   return {
     admit(req, res) {
       const denied = o.authFailure?.(req);
-      if (denied !== undefined) return refuse(req, res, 'unauthenticated', denied);
+      if (denied !== undefined) return refuse(req, res, Code.Unauthenticated, denied);
       const bytes = requestReservation(req.method, req.headers, o.maxMessageBytes);
       if (bytes === 0) return true;
-      if (!budget.reserve(bytes)) return refuse(req, res, 'resource_exhausted', budget.busyMessage());
+      if (!budget.reserve(bytes)) return refuse(req, res, Code.ResourceExhausted, budget.busyMessage());
       let held = true;
       let timer: NodeJS.Timeout | undefined;
       const release = (): void => {

@@ -1,12 +1,12 @@
 /**
- * The web port's auth and metrics, as Connect interceptors: the same decisions and the same counters as
- * the gRPC port's grpc-js interceptors (auth.ts, metrics.ts), so a call is refused, allowed and counted
- * alike whichever port it came in on. Pass them as `[webMetricsInterceptor, webAuthInterceptor]`: the first
- * is the outermost, so refused calls are counted as UNAUTHENTICATED, as on the gRPC port.
+ * The web port's auth and metrics: the same decisions and the same counters as the gRPC port's grpc-js
+ * interceptors (auth.ts, metrics.ts), so a call is refused, allowed and counted alike whichever port it came
+ * in on. The token check runs at the door (webAuthFailure), a refusal there is counted with
+ * countUnauthenticated; the client-certificate check and the metrics are Connect interceptors.
  */
 import { Code, ConnectError, createContextKey, type Interceptor } from '@connectrpc/connect';
 import { statusName } from '../shared/grpc-status';
-import { authFailure, createTokenSet, isExempt, type TokenSet } from './auth';
+import { authFailure, isExempt, type TokenSet } from './auth';
 import type { ServerMetrics } from './metrics';
 
 /** The HTTP connection a call came in on ("web:127.0.0.1:51234"): the batcher's fair-share owner. */
@@ -14,22 +14,18 @@ export const PEER = createContextKey<string>('web:unknown', { description: 'the 
 /** The client certificate's identities (CN and subject alternative names); empty without mutual TLS. */
 export const CLIENT_IDENTITIES = createContextKey<readonly string[]>([], { description: 'client certificate identities' });
 
-/** "/inference.v1.InferenceService/Ping", the path grpc-js and --auth-exempt use. */
-function pathOf(req: { service: { typeName: string }; method: { name: string } }): string {
-  return `/${req.service.typeName}/${req.method.name}`;
-}
-
-/** `tokens`: the gRPC port's TokenSet, so a SIGHUP reload of --tokens-file applies to both ports at once. */
-export function webAuthInterceptor(o: { tokens: string[] | TokenSet; exemptMethods: string[] }): Interceptor {
-  if (Array.isArray(o.tokens) && o.tokens.length === 0) throw new Error('webAuthInterceptor needs at least one token (leave it out to disable auth)');
-  const set = Array.isArray(o.tokens) ? createTokenSet(o.tokens) : o.tokens;
+/**
+ * The web port's token check, made at its door (web-ingress.ts) before a request reserves any of the byte
+ * budget or has its body read: the message of the auth failure, undefined when the request may pass. Only
+ * `rpcPaths`, the paths the port routes (connect-node matches the path before the query exactly, as the
+ * caller must), need a token; the page's files do not, and an unknown path gets its 404. `tokens` is the gRPC port's TokenSet, so
+ * a SIGHUP reload of --tokens-file applies to both ports at once.
+ */
+export function webAuthFailure(o: { tokens: TokenSet; exemptMethods: readonly string[]; rpcPaths: ReadonlySet<string> }): (path: string, authorization: string | undefined) => string | undefined {
   const exempt = [...o.exemptMethods];
-  return (next) => async (req) => {
-    if (!isExempt(pathOf(req), exempt)) {
-      const failure = authFailure(req.header.get('authorization') ?? undefined, set.digests);
-      if (failure !== undefined) throw new ConnectError(failure, Code.Unauthenticated);
-    }
-    return next(req);
+  return (path, authorization) => {
+    if (!o.rpcPaths.has(path) || isExempt(path, exempt)) return undefined;
+    return authFailure(authorization, o.tokens.digests);
   };
 }
 

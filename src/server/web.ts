@@ -14,15 +14,16 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
-import { cors as connectCors, createContextValues, type Interceptor } from '@connectrpc/connect';
+import { Code, cors as connectCors, createContextValues, type Interceptor } from '@connectrpc/connect';
+import { codeToString } from '@connectrpc/connect/protocol-connect';
 import { connectNodeAdapter } from '@connectrpc/connect-node';
 import type { InferenceServiceServer } from '../gen/inference/v1/inference';
 import type { Logger } from './log';
 import type { ServerMetrics } from './metrics';
 import { readPem, type TlsFiles } from './tls';
-import { authFailure, isExempt, type TokenSet } from './auth';
+import type { TokenSet } from './auth';
 import { certificateIdentities } from './client-identity';
-import { CLIENT_IDENTITIES, countUnauthenticated, PEER, webAuthInterceptor, webClientIdentityInterceptor, webMetricsInterceptor } from './web-interceptors';
+import { CLIENT_IDENTITIES, countUnauthenticated, PEER, webAuthFailure, webClientIdentityInterceptor, webMetricsInterceptor } from './web-interceptors';
 import { loadPage } from './web-page';
 import { WEB_METHOD_PATHS, webRoutes } from './web-service';
 import { limitSessions, type ConnectionLimits } from './web-connection-limits';
@@ -110,30 +111,20 @@ export async function startWebServer(o: WebServerOptions): Promise<WebServer> {
   const origins = new Set(checkOrigins(o.origins));
   const page = loadPage(o.pageDir);
   if (!page.built) o.log.warn('web port: the page is not built (dist/web missing); the RPCs work, the page answers 503 until `npm run build`');
-  const tokens = o.tokens;
-  const exempt = [...o.exemptMethods];
+  const auth = o.tokens ? webAuthFailure({ tokens: o.tokens, exemptMethods: o.exemptMethods, rpcPaths: WEB_METHOD_PATHS }) : undefined;
   const ingress = createWebIngress(o.budget, {
     maxMessageBytes: o.maxMessageBytes,
     requestTimeoutMs: REQUEST_TIMEOUT_MS,
-    // Only the RPC paths: the page's files need no token, and an unknown path gets its 404.
-    authFailure: tokens
-      ? (req) => {
-          const path = pathOf(req);
-          if (!WEB_METHOD_PATHS.has(path) || isExempt(path, exempt)) return undefined;
-          const header = req.headers.authorization;
-          return authFailure(typeof header === 'string' ? header : undefined, tokens.digests);
-        }
-      : undefined,
+    authFailure: auth && ((req) => auth(pathOf(req), typeof req.headers.authorization === 'string' ? req.headers.authorization : undefined)),
     onRefused: (path, why) => {
-      o.log.debug('call refused at ingress', { reason: why, method: path, port: 'web' });
-      if (why === 'unauthenticated' && o.metrics) countUnauthenticated(o.metrics, path);
+      o.log.debug('call refused at ingress', { reason: codeToString(why), method: path, port: 'web' });
+      if (why === Code.Unauthenticated && o.metrics) countUnauthenticated(o.metrics, path);
     },
   });
   // First: the reservation goes back as soon as the message is decoded, whatever the later ones decide.
   const interceptors: Interceptor[] = [ingress.interceptor];
   if (o.metrics) interceptors.push(webMetricsInterceptor(o.metrics));
   if (o.allowedClients.length > 0) interceptors.push(webClientIdentityInterceptor(o.allowedClients));
-  if (o.tokens) interceptors.push(webAuthInterceptor({ tokens: o.tokens, exemptMethods: o.exemptMethods }));
   const rpc = connectNodeAdapter({
     routes: webRoutes(o.handlers),
     interceptors,
